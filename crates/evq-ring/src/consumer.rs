@@ -1,0 +1,247 @@
+//! The client's side of a ring.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{fence, Ordering};
+
+use evq_abi::event::meta;
+use evq_abi::ring::{
+    check_control, control, ControlError, EntryHeader, HeaderError, RingGeometry, MAX_ENTRY_SLOTS, SLOT_SIZE,
+};
+use evq_abi::{event::Category, PAGE_SIZE};
+
+use crate::shared::SharedRegion;
+
+/// Why a region is not a ring this consumer can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// The region is not 8-byte aligned or shorter than a control page.
+    BadRegion,
+    /// The control page does not describe a ring that fits the region.
+    Control(ControlError),
+    /// The head and tail are already inconsistent.
+    Read(ReadError),
+}
+
+/// Why the next entry cannot be read. The consumer does not advance past an
+/// error, so every later read reports it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The producer's head claims more unread slots than the ring holds.
+    CorruptHead {
+        /// The head read.
+        head: u32,
+        /// Our tail.
+        tail: u32,
+    },
+    /// The header slot at `tail` is malformed.
+    BadHeader {
+        /// Where.
+        tail: u32,
+        /// What is wrong.
+        error: HeaderError,
+    },
+    /// The entry at `tail` would run past the end of the slot array or past the head.
+    BadLength {
+        /// Where.
+        tail: u32,
+        /// Its length in slots.
+        len: u32,
+    },
+    /// A meta entry that is neither a skip nor a well-formed loss entry.
+    BadMeta {
+        /// Where.
+        tail: u32,
+    },
+}
+
+/// Room for one entry's body, copied out of the ring.
+#[derive(Clone, Debug)]
+pub struct EntryBuf {
+    bytes: [u8; (MAX_ENTRY_SLOTS as usize - 1) * SLOT_SIZE],
+}
+
+impl Default for EntryBuf {
+    fn default() -> Self {
+        Self { bytes: [0; (MAX_ENTRY_SLOTS as usize - 1) * SLOT_SIZE] }
+    }
+}
+
+impl EntryBuf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// An entry copied out of the ring: its header, its body, and how many
+/// events were lost just before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The entry's header.
+    pub header: EntryHeader,
+    /// The body: the slots after the header, as bytes (a multiple of 8).
+    pub body: &'a [u8],
+    /// Events lost between the previous entry and this one, from the loss
+    /// entries the consumer passed over to reach it.
+    pub lost_before: u64,
+}
+
+/// The reading side of a ring. It owns the tail; it reads the producer's
+/// head and the data slots, checking every one.
+#[derive(Debug)]
+pub struct Consumer {
+    region: SharedRegion,
+    geometry: RingGeometry,
+    mask: u32,
+    /// The next slot to read: the authoritative tail.
+    tail: u32,
+    /// The producer's head as last read and checked.
+    head: u32,
+    /// Lost events reported by loss entries already passed, not yet handed out.
+    lost_pending: u64,
+}
+
+// SAFETY: as for `Producer`: only atomics reach the region.
+unsafe impl Send for Consumer {}
+
+impl Consumer {
+    /// Attaches to the ring in `base..base + len`, checking its control page.
+    ///
+    /// # Safety
+    ///
+    /// `base..base + len` must be valid for reads and writes for the
+    /// consumer's whole life, and touched by anyone else only through atomic
+    /// operations or from another address space.
+    pub unsafe fn attach(base: NonNull<u8>, len: usize) -> Result<Self, AttachError> {
+        if len < PAGE_SIZE || !SharedRegion::is_aligned(base) {
+            return Err(AttachError::BadRegion);
+        }
+        // SAFETY: forwarded from this function's contract; the control page
+        // is inside `len` and aligned, checked above.
+        let region = unsafe { SharedRegion::new(base, len) };
+        fence(Ordering::Acquire);
+        let magic = region.word32(control::MAGIC).load(Ordering::Relaxed);
+        let version = region.word32(control::VERSION).load(Ordering::Relaxed) as u16;
+        let slot_count = region.word32(control::SLOT_COUNT).load(Ordering::Relaxed);
+        let data_offset = region.word32(control::DATA_OFFSET).load(Ordering::Relaxed);
+        let geometry =
+            check_control(magic, version, slot_count, data_offset, len).map_err(AttachError::Control)?;
+        let tail = region.word32(control::TAIL).load(Ordering::Relaxed);
+        let mut consumer =
+            Self { region, geometry, mask: geometry.slot_count() - 1, tail, head: tail, lost_pending: 0 };
+        consumer.refresh_head().map_err(AttachError::Read)?;
+        Ok(consumer)
+    }
+
+    /// The ring's geometry.
+    pub fn geometry(&self) -> RingGeometry {
+        self.geometry
+    }
+
+    /// Events the producer has dropped on this ring since it was created.
+    pub fn lost_total(&self) -> u64 {
+        self.region.word64(control::LOST).load(Ordering::Relaxed)
+    }
+
+    /// Unread slots, after re-reading the head.
+    pub fn unread_slots(&mut self) -> Result<u32, ReadError> {
+        self.refresh_head()?;
+        Ok(self.head.wrapping_sub(self.tail))
+    }
+
+    /// Copies the next event entry into `buf` and releases its slots to the
+    /// producer. Skip entries are passed over; loss entries are passed over
+    /// and their counts returned with the entry that follows.
+    pub fn pop<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
+        let entry = self.read(buf)?;
+        self.release();
+        Ok(entry)
+    }
+
+    /// Like [`Consumer::pop`] but does not release the slots: call
+    /// [`Consumer::release`] after a batch of reads, to publish the tail once.
+    pub fn read<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
+        loop {
+            if self.head == self.tail {
+                self.refresh_head()?;
+                if self.head == self.tail {
+                    return Ok(None);
+                }
+            }
+            let pos = self.tail & self.mask;
+            let word = self.region.slot(pos).load(Ordering::Relaxed);
+            let header =
+                EntryHeader::from_word(word).map_err(|error| ReadError::BadHeader { tail: self.tail, error })?;
+            let len = header.len();
+            if pos + len > self.geometry.slot_count() || len > self.head.wrapping_sub(self.tail) {
+                return Err(ReadError::BadLength { tail: self.tail, len });
+            }
+            if header.ty() == Category::Meta as u32 {
+                self.consume_meta(header, pos)?;
+                continue;
+            }
+            let body_len = (len as usize - 1) * SLOT_SIZE;
+            for (i, chunk) in buf.bytes[..body_len].chunks_exact_mut(SLOT_SIZE).enumerate() {
+                let word = self.region.slot(pos + 1 + i as u32).load(Ordering::Relaxed);
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+            self.tail = self.tail.wrapping_add(len);
+            let lost_before = core::mem::take(&mut self.lost_pending);
+            return Ok(Some(EntryRef { header, body: &buf.bytes[..body_len], lost_before }));
+        }
+    }
+
+    /// Publishes the tail, handing the slots read so far back to the producer.
+    pub fn release(&mut self) {
+        // Release: our reads of those slots are done before the producer can
+        // see them free and overwrite them.
+        self.region.word32(control::TAIL).store(self.tail, Ordering::Release);
+    }
+
+    /// Sets the waiting flag before sleeping. Returns `Ok(true)` if the ring
+    /// is still empty, so the caller may sleep on its notification; otherwise
+    /// clears the flag again and returns `Ok(false)`: read first.
+    pub fn prepare_wait(&mut self) -> Result<bool, ReadError> {
+        self.release();
+        self.region.word32(control::WAITING).store(1, Ordering::Relaxed);
+        // Pairs with the producer's fence before it reads `waiting`: either it
+        // sees our flag, or we see its head.
+        fence(Ordering::SeqCst);
+        if self.unread_slots()? == 0 {
+            return Ok(true);
+        }
+        self.cancel_wait();
+        Ok(false)
+    }
+
+    /// Clears the waiting flag (after waking, or instead of sleeping).
+    pub fn cancel_wait(&mut self) {
+        self.region.word32(control::WAITING).store(0, Ordering::Relaxed);
+    }
+
+    fn consume_meta(&mut self, header: EntryHeader, pos: u32) -> Result<(), ReadError> {
+        if header.is_skip() && header.subtype() == meta::SKIP {
+            // A skip runs exactly to the end of the slot array.
+            if pos + header.len() != self.geometry.slot_count() {
+                return Err(ReadError::BadLength { tail: self.tail, len: header.len() });
+            }
+        } else if header.is_loss() && header.subtype() == meta::LOSS && header.len() == meta::LOSS_SLOTS {
+            let lost = self.region.slot(pos + 1).load(Ordering::Relaxed);
+            self.lost_pending = self.lost_pending.saturating_add(lost);
+        } else {
+            return Err(ReadError::BadMeta { tail: self.tail });
+        }
+        self.tail = self.tail.wrapping_add(header.len());
+        Ok(())
+    }
+
+    fn refresh_head(&mut self) -> Result<(), ReadError> {
+        // Acquire: the producer's slot writes are visible before its head.
+        let head = self.region.word32(control::HEAD).load(Ordering::Acquire);
+        if head.wrapping_sub(self.tail) > self.geometry.slot_count() {
+            return Err(ReadError::CorruptHead { head, tail: self.tail });
+        }
+        self.head = head;
+        Ok(())
+    }
+}

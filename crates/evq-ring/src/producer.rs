@@ -1,0 +1,250 @@
+//! The server's side of a ring.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{fence, Ordering};
+
+use evq_abi::event::meta;
+use evq_abi::ring::{control, info, EntryHeader, RingGeometry, MAX_ENTRY_SLOTS, RING_MAGIC, SLOT_SIZE};
+use evq_abi::{event::Category, ABI_VERSION, PAGE_SIZE};
+
+use crate::shared::SharedRegion;
+
+/// Why a region cannot hold a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionError {
+    /// The region is shorter than the geometry needs.
+    TooSmall {
+        /// Bytes the geometry needs.
+        needed: usize,
+        /// Bytes given.
+        given: usize,
+    },
+    /// The region is not 8-byte aligned.
+    Misaligned,
+}
+
+/// Why an entry was not written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// The ring is full: the entry was dropped and counted as lost.
+    Full,
+    /// The entry is longer than 63 slots. Nothing was written or counted.
+    TooLarge,
+    /// The consumer's tail is impossible (more unread slots than the ring
+    /// holds). The ring is unusable; revoke it. Nothing was written.
+    CorruptTail {
+        /// The producer's head.
+        head: u32,
+        /// The tail the consumer wrote.
+        tail: u32,
+    },
+}
+
+/// The header fields of an entry, except its length and the LOSS and SKIP
+/// flags, which the ring sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryKind {
+    /// The header's 24-bit type.
+    pub ty: u32,
+    /// The header's subtype.
+    pub subtype: u8,
+    /// The header's info word; its length, LOSS and SKIP bits are ignored.
+    pub info: u32,
+}
+
+/// The writing side of a ring. It owns the head; the only fields it reads
+/// from shared memory are the consumer's `tail` and `waiting`.
+#[derive(Debug)]
+pub struct Producer {
+    region: SharedRegion,
+    geometry: RingGeometry,
+    mask: u32,
+    /// The next slot to write: the authoritative head.
+    head: u32,
+    /// The consumer's tail as last read and checked.
+    tail: u32,
+    /// Events dropped since the last entry was written.
+    pending_loss: u64,
+    /// Events dropped since creation.
+    lost_total: u64,
+}
+
+// SAFETY: a `Producer` only reaches its region through atomics, and the
+// region's validity is its constructor's contract, not tied to a thread.
+unsafe impl Send for Producer {}
+
+impl Producer {
+    /// Lays out a fresh ring in `base..base + len` and returns its producer.
+    /// The control page is initialised; the data area is left as it is.
+    ///
+    /// # Safety
+    ///
+    /// `base..base + len` must be valid for reads and writes for the
+    /// producer's whole life, and touched by anyone else only through atomic
+    /// operations or from another address space (a consumer in another
+    /// protection domain, or a [`crate::Consumer`] in this one).
+    pub unsafe fn new(base: NonNull<u8>, len: usize, geometry: RingGeometry) -> Result<Self, RegionError> {
+        let needed = geometry.region_bytes();
+        if len < needed {
+            return Err(RegionError::TooSmall { needed, given: len });
+        }
+        if !SharedRegion::is_aligned(base) {
+            return Err(RegionError::Misaligned);
+        }
+        // SAFETY: forwarded from this function's contract; length and
+        // alignment checked above.
+        let region = unsafe { SharedRegion::new(base, len) };
+        for off in (0..PAGE_SIZE).step_by(8) {
+            region.word64(off).store(0, Ordering::Relaxed);
+        }
+        let version_word = u32::from(ABI_VERSION); // RING_FLAGS, the high half, is zero.
+        region.word32(control::MAGIC).store(RING_MAGIC, Ordering::Relaxed);
+        region.word32(control::VERSION).store(version_word, Ordering::Relaxed);
+        region.word32(control::SLOT_COUNT).store(geometry.slot_count(), Ordering::Relaxed);
+        region.word32(control::DATA_OFFSET).store(PAGE_SIZE as u32, Ordering::Relaxed);
+        region.word32(control::RESERVED_SLOTS).store(geometry.reserved_slots(), Ordering::Relaxed);
+        // Publish the initialised page before the ring is handed out.
+        fence(Ordering::Release);
+        Ok(Self {
+            region,
+            geometry,
+            mask: geometry.slot_count() - 1,
+            head: 0,
+            tail: 0,
+            pending_loss: 0,
+            lost_total: 0,
+        })
+    }
+
+    /// The ring's geometry.
+    pub fn geometry(&self) -> RingGeometry {
+        self.geometry
+    }
+
+    /// Events dropped since creation.
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// Writes one entry: a header built from `kind`, then `body` padded with
+    /// zeros to whole slots. A `critical` entry may use the slots held back
+    /// for critical events; any other leaves them free.
+    ///
+    /// If events were dropped since the last entry, a loss entry carrying
+    /// their number goes first, and both must fit.
+    pub fn push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
+        let body_slots = body.len().div_ceil(SLOT_SIZE);
+        if body_slots >= MAX_ENTRY_SLOTS as usize {
+            return Err(PushError::TooLarge);
+        }
+        let len = 1 + body_slots as u32;
+        let loss_len = if self.pending_loss > 0 { meta::LOSS_SLOTS } else { 0 };
+        let needed = self.span(loss_len, len);
+        let reserve = if critical { 0 } else { self.geometry.reserved_slots() };
+        if needed + reserve > self.free_slots() {
+            // Our view of the tail may be stale: look again before giving up.
+            self.refresh_tail()?;
+            if needed + reserve > self.free_slots() {
+                self.pending_loss += 1;
+                self.lost_total += 1;
+                self.region.word64(control::LOST).store(self.lost_total, Ordering::Relaxed);
+                return Err(PushError::Full);
+            }
+        }
+        let mut head = self.head;
+        if loss_len > 0 {
+            head = self.wrap_if_needed(head, loss_len);
+            let loss = EntryHeader::new(Category::Meta as u32, meta::LOSS, loss_len | info::LOSS);
+            self.region.slot(head & self.mask).store(loss.to_word(), Ordering::Relaxed);
+            self.region.slot((head + 1) & self.mask).store(self.pending_loss, Ordering::Relaxed);
+            head = head.wrapping_add(loss_len);
+            self.pending_loss = 0;
+        }
+        head = self.wrap_if_needed(head, len);
+        let entry_info = (kind.info & !(info::LENGTH_MASK | info::LOSS | info::SKIP)) | len;
+        let header = EntryHeader::new(kind.ty, kind.subtype, entry_info);
+        self.region.slot(head & self.mask).store(header.to_word(), Ordering::Relaxed);
+        for (i, chunk) in body.chunks(SLOT_SIZE).enumerate() {
+            let mut word = [0u8; SLOT_SIZE];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let pos = head.wrapping_add(1 + i as u32) & self.mask;
+            self.region.slot(pos).store(u64::from_le_bytes(word), Ordering::Relaxed);
+        }
+        self.head = head.wrapping_add(len);
+        // Release: the slots above are visible before the head that covers them.
+        self.region.word32(control::HEAD).store(self.head, Ordering::Release);
+        Ok(())
+    }
+
+    /// Unread slots, after re-reading and checking the consumer's tail.
+    pub fn unread_slots(&mut self) -> Result<u32, PushError> {
+        self.refresh_tail()?;
+        Ok(self.head.wrapping_sub(self.tail))
+    }
+
+    /// Whether the consumer has asked to be woken. Cheap: one load.
+    pub fn consumer_waiting(&self) -> bool {
+        // Pairs with the consumer's fence between setting `waiting` and
+        // re-reading the head, so that one of the two sides sees the other.
+        fence(Ordering::SeqCst);
+        self.region.word32(control::WAITING).load(Ordering::Relaxed) != 0
+    }
+
+    /// Clears the consumer's waiting flag; returns whether it was set, in
+    /// which case the caller must signal the consumer.
+    pub fn take_waiter(&mut self) -> bool {
+        fence(Ordering::SeqCst);
+        self.region.word32(control::WAITING).swap(0, Ordering::SeqCst) != 0
+    }
+
+    fn free_slots(&self) -> u32 {
+        self.geometry.slot_count() - self.head.wrapping_sub(self.tail)
+    }
+
+    fn refresh_tail(&mut self) -> Result<(), PushError> {
+        // Acquire: the consumer has finished reading the slots it released.
+        let tail = self.region.word32(control::TAIL).load(Ordering::Acquire);
+        if self.head.wrapping_sub(tail) > self.geometry.slot_count() {
+            return Err(PushError::CorruptTail { head: self.head, tail });
+        }
+        self.tail = tail;
+        Ok(())
+    }
+
+    /// Slots needed from `head` for an optional loss entry and an entry,
+    /// counting the skip entries needed to keep each one contiguous.
+    fn span(&self, loss_len: u32, len: u32) -> u32 {
+        let mut at = self.head;
+        for n in [loss_len, len] {
+            if n > 0 {
+                at = self.skip_target(at, n).wrapping_add(n);
+            }
+        }
+        at.wrapping_sub(self.head)
+    }
+
+    /// Where an entry of `n` slots starts if written at `at`: `at` itself, or
+    /// the start of the slot array when it would not fit before the end.
+    fn skip_target(&self, at: u32, n: u32) -> u32 {
+        let to_end = self.geometry.slot_count() - (at & self.mask);
+        if to_end < n {
+            at.wrapping_add(to_end)
+        } else {
+            at
+        }
+    }
+
+    /// Writes a skip entry at `at` if an entry of `n` slots would not fit
+    /// before the end; returns where the entry goes.
+    fn wrap_if_needed(&mut self, at: u32, n: u32) -> u32 {
+        let start = self.skip_target(at, n);
+        if start != at {
+            // `to_end < n <= 63`, so the length fits the 6-bit field.
+            let to_end = start.wrapping_sub(at);
+            let skip = EntryHeader::new(Category::Meta as u32, meta::SKIP, to_end | info::SKIP);
+            self.region.slot(at & self.mask).store(skip.to_word(), Ordering::Relaxed);
+        }
+        start
+    }
+
+}

@@ -1,0 +1,59 @@
+//! The only code that touches ring memory.
+//!
+//! Every access is an atomic load, store or swap on a naturally aligned word,
+//! so a peer that scribbles over the region concurrently can at worst make us
+//! read a wrong value, never cause undefined behaviour.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64};
+
+use evq_abi::{ring::SLOT_SIZE, PAGE_SIZE};
+
+/// A ring region: a base pointer and a length, checked once at construction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SharedRegion {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+impl SharedRegion {
+    /// # Safety
+    ///
+    /// `base..base + len` must stay valid for reads and writes, and 8-byte
+    /// aligned, for as long as the returned value or any copy of it is used,
+    /// and must be accessed by anyone else (peer included) only through
+    /// atomic operations or from another address space.
+    pub(crate) unsafe fn new(base: NonNull<u8>, len: usize) -> Self {
+        Self { base, len }
+    }
+
+    pub(crate) fn is_aligned(base: NonNull<u8>) -> bool {
+        base.as_ptr() as usize % SLOT_SIZE == 0
+    }
+
+    /// The 32-bit word at byte offset `off` of the control page.
+    pub(crate) fn word32(&self, off: usize) -> &AtomicU32 {
+        debug_assert!(off % 4 == 0 && off + 4 <= PAGE_SIZE.min(self.len));
+        // SAFETY: `off` is one of the fixed control offsets, inside the first
+        // page, which `new`'s caller guarantees valid and aligned; an atomic
+        // is the one kind of reference that may alias memory a peer writes.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+
+    /// The 64-bit word at byte offset `off` of the control page.
+    pub(crate) fn word64(&self, off: usize) -> &AtomicU64 {
+        debug_assert!(off % 8 == 0 && off + 8 <= PAGE_SIZE.min(self.len));
+        // SAFETY: as for `word32`.
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+
+    /// Data slot `pos`, which the caller has already reduced with its own
+    /// mask, so it is below the slot count it checked against `len`.
+    pub(crate) fn slot(&self, pos: u32) -> &AtomicU64 {
+        let off = PAGE_SIZE + pos as usize * SLOT_SIZE;
+        debug_assert!(off + SLOT_SIZE <= self.len);
+        // SAFETY: callers pass `pos < slot_count` where
+        // `PAGE_SIZE + slot_count * 8 <= len` was checked at construction.
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+}
