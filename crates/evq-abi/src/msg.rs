@@ -52,6 +52,21 @@ pub mod label {
     pub const WAIT: u32 = 0x0207;
     /// Client → server: read statistics.
     pub const STATS: u32 = 0x0208;
+
+    /// Every request label, in label order.
+    pub const REQUESTS: [u32; 11] = [
+        PUBLISH,
+        PUBLISH_BATCH,
+        CLIENT_GONE,
+        CREATE_QUEUE,
+        DESTROY_QUEUE,
+        SUBSCRIBE,
+        UNSUBSCRIBE,
+        SET_PRIORITY,
+        SET_COALESCING,
+        WAIT,
+        STATS,
+    ];
 }
 
 /// The error codes of an error reply.
@@ -145,6 +160,9 @@ pub enum DecodeError {
     BadPageCount(u32),
     /// An error reply carries an unknown code.
     BadErrorCode(u32),
+    /// A subscription's info mask has bits outside the type-specific flags
+    /// (info bits 16..=23), the only info bits a filter can select on.
+    BadInfoMask(u32),
 }
 
 impl DecodeError {
@@ -166,6 +184,7 @@ impl DecodeError {
             Self::BadStatsTarget(_) => 12,
             Self::BadPageCount(_) => 13,
             Self::BadErrorCode(_) => 14,
+            Self::BadInfoMask(_) => 15,
         }
     }
 }
@@ -262,9 +281,10 @@ pub struct SubscribeBody {
     pub object_id: U64,
     /// With [`subscribe_flags::SOURCE`]: accept only this source.
     pub source_id: U32,
-    /// Accept only events whose `info & info_mask == info_filter`.
+    /// Accept only events whose `info & info_mask == info_filter`, where
+    /// `info` holds the event's type-specific flags in bits 16..=23.
     pub info_filter: U32,
-    /// See `info_filter`.
+    /// See `info_filter`; only bits 16..=23 may be set.
     pub info_mask: U32,
     /// Zero.
     pub reserved1: U32,
@@ -503,6 +523,22 @@ pub struct Filter {
     pub priority: Priority,
 }
 
+impl Filter {
+    /// A filter that accepts every event of `category` at normal priority:
+    /// every kind, any object, any source, any flags.
+    pub const fn all_of(category: Category) -> Self {
+        Filter {
+            category,
+            type_mask: (1u64 << category.kind_count()) - 1,
+            object_id: None,
+            source_id: None,
+            info_filter: 0,
+            info_mask: 0,
+            priority: Priority::Normal,
+        }
+    }
+}
+
 /// What `Stats` asks about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatsTarget {
@@ -727,6 +763,9 @@ fn check_len(body: &[u8]) -> Result<(), DecodeError> {
 impl<'a> Request<'a> {
     /// Decodes a request from its label and body.
     pub fn decode(label: u32, body: &'a [u8]) -> Result<Self, DecodeError> {
+        if !label::REQUESTS.contains(&label) {
+            return Err(DecodeError::UnknownLabel(label));
+        }
         check_len(body)?;
         Ok(match label {
             label::PUBLISH => {
@@ -784,6 +823,9 @@ impl<'a> Request<'a> {
                     return Err(DecodeError::BadTypeMask(mask));
                 }
                 let (info_filter, info_mask) = (b.info_filter.get(), b.info_mask.get());
+                if info_mask & !crate::ring::info::TYPE_FLAGS_MASK != 0 {
+                    return Err(DecodeError::BadInfoMask(info_mask));
+                }
                 if info_filter & !info_mask != 0 {
                     return Err(DecodeError::FilterOutsideMask);
                 }

@@ -34,10 +34,10 @@ pub const RING_MAGIC: u32 = u32::from_le_bytes(*b"EVQ1");
 
 /// Byte offsets of the control page's fields. All are naturally aligned.
 ///
-/// Lines 0 and 3 onwards are written once, by the producer, before the ring is
-/// granted; `head` and `lost` only by the producer; `tail` only by the
-/// consumer; `waiting` by both (the consumer sets it, the producer clears it
-/// when it signals).
+/// Line 0 (identity and geometry) and everything from [`USED`] on are written
+/// once, by the producer, before the ring is granted; `head` and `lost` only
+/// by the producer; `tail` only by the consumer; `waiting` by both (the
+/// consumer sets it, the producer clears it when it signals).
 pub mod control {
     /// `u32`: [`super::RING_MAGIC`].
     pub const MAGIC: usize = 0x000;
@@ -179,6 +179,12 @@ impl EntryHeader {
         self.word
     }
 
+    /// A header from a slot as it is, unchecked: for readers that make the
+    /// checks of [`EntryHeader::from_word`] themselves, together with others.
+    pub const fn from_raw(word: u64) -> Self {
+        Self { word }
+    }
+
     /// Reads a header from a slot, checking the length and reserved bits.
     pub const fn from_word(word: u64) -> Result<Self, HeaderError> {
         let h = Self { word };
@@ -204,6 +210,8 @@ impl EntryHeader {
         (self.word >> 32) as u32
     }
     /// Length of the entry in slots, header included.
+    // A header has no `is_empty`: a zero length is invalid, not empty.
+    #[allow(clippy::len_without_is_empty)]
     pub const fn len(self) -> u32 {
         self.info() & info::LENGTH_MASK
     }

@@ -139,3 +139,6 @@ impl EventQueue {
         &mut self.consumer
     }
 }
+
+mod display;
+pub use display::kind_name;

@@ -5,7 +5,7 @@ use core::sync::atomic::{fence, Ordering};
 
 use evq_abi::event::meta;
 use evq_abi::ring::{
-    check_control, control, ControlError, EntryHeader, HeaderError, RingGeometry, MAX_ENTRY_SLOTS, SLOT_SIZE,
+    check_control, control, info, ControlError, EntryHeader, HeaderError, RingGeometry, MAX_ENTRY_SLOTS, SLOT_SIZE,
 };
 use evq_abi::{event::Category, PAGE_SIZE};
 
@@ -92,9 +92,12 @@ pub struct EntryRef<'a> {
 pub struct Consumer {
     region: SharedRegion,
     geometry: RingGeometry,
+    slot_count: u32,
     mask: u32,
     /// The next slot to read: the authoritative tail.
     tail: u32,
+    /// The tail as last stored for the producer to see.
+    published_tail: u32,
     /// The producer's head as last read and checked.
     head: u32,
     /// Lost events reported by loss entries already passed, not yet handed out.
@@ -128,7 +131,16 @@ impl Consumer {
             check_control(magic, version, slot_count, data_offset, len).map_err(AttachError::Control)?;
         let tail = region.word32(control::TAIL).load(Ordering::Relaxed);
         let mut consumer =
-            Self { region, geometry, mask: geometry.slot_count() - 1, tail, head: tail, lost_pending: 0 };
+            Self {
+                region,
+                geometry,
+                slot_count: geometry.slot_count(),
+                mask: geometry.slot_count() - 1,
+                tail,
+                published_tail: tail,
+                head: tail,
+                lost_pending: 0,
+            };
         consumer.refresh_head().map_err(AttachError::Read)?;
         Ok(consumer)
     }
@@ -144,6 +156,7 @@ impl Consumer {
     }
 
     /// Unread slots, after re-reading the head.
+    #[inline]
     pub fn unread_slots(&mut self) -> Result<u32, ReadError> {
         self.refresh_head()?;
         Ok(self.head.wrapping_sub(self.tail))
@@ -152,14 +165,18 @@ impl Consumer {
     /// Copies the next event entry into `buf` and releases its slots to the
     /// producer. Skip entries are passed over; loss entries are passed over
     /// and their counts returned with the entry that follows.
+    #[inline]
     pub fn pop<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
         let entry = self.read(buf)?;
-        self.release();
+        if self.tail != self.published_tail {
+            self.release();
+        }
         Ok(entry)
     }
 
     /// Like [`Consumer::pop`] but does not release the slots: call
     /// [`Consumer::release`] after a batch of reads, to publish the tail once.
+    #[inline]
     pub fn read<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
         loop {
             if self.head == self.tail {
@@ -170,32 +187,61 @@ impl Consumer {
             }
             let pos = self.tail & self.mask;
             let word = self.region.slot(pos).load(Ordering::Relaxed);
-            let header =
-                EntryHeader::from_word(word).map_err(|error| ReadError::BadHeader { tail: self.tail, error })?;
+            let header = EntryHeader::from_raw(word);
             let len = header.len();
-            if pos + len > self.geometry.slot_count() || len > self.head.wrapping_sub(self.tail) {
-                return Err(ReadError::BadLength { tail: self.tail, len });
+            // One test for the common case; the cold path says what is wrong.
+            let malformed = len == 0
+                || header.info() & info::RESERVED_MASK != 0
+                || pos + len > self.slot_count
+                || len > self.head.wrapping_sub(self.tail);
+            if malformed {
+                return Err(self.diagnose(word, pos));
             }
             if header.ty() == Category::Meta as u32 {
                 self.consume_meta(header, pos)?;
                 continue;
             }
-            let body_len = (len as usize - 1) * SLOT_SIZE;
-            for (i, chunk) in buf.bytes[..body_len].chunks_exact_mut(SLOT_SIZE).enumerate() {
-                let word = self.region.slot(pos + 1 + i as u32).load(Ordering::Relaxed);
-                chunk.copy_from_slice(&word.to_le_bytes());
+            let body_slots = len as usize - 1;
+            let body = &mut buf.bytes[..body_slots * SLOT_SIZE];
+            let (words, _) = body.as_chunks_mut::<SLOT_SIZE>();
+            let slots = self.region.slots(pos + 1, body_slots);
+            // Four slots at a time, unrolled: an event's record alone is four.
+            let (word_quads, word_tail) = words.as_chunks_mut::<4>();
+            let (slot_quads, slot_tail) = slots.as_chunks::<4>();
+            for (w, s) in word_quads.iter_mut().zip(slot_quads) {
+                w[0] = s[0].load(Ordering::Relaxed).to_le_bytes();
+                w[1] = s[1].load(Ordering::Relaxed).to_le_bytes();
+                w[2] = s[2].load(Ordering::Relaxed).to_le_bytes();
+                w[3] = s[3].load(Ordering::Relaxed).to_le_bytes();
+            }
+            for (word, slot) in word_tail.iter_mut().zip(slot_tail) {
+                *word = slot.load(Ordering::Relaxed).to_le_bytes();
             }
             self.tail = self.tail.wrapping_add(len);
             let lost_before = core::mem::take(&mut self.lost_pending);
-            return Ok(Some(EntryRef { header, body: &buf.bytes[..body_len], lost_before }));
+            return Ok(Some(EntryRef { header, body, lost_before }));
+        }
+    }
+
+    /// Why the header `word` at `pos` cannot be read.
+    #[cold]
+    fn diagnose(&self, word: u64, pos: u32) -> ReadError {
+        match EntryHeader::from_word(word) {
+            Err(error) => ReadError::BadHeader { tail: self.tail, error },
+            Ok(header) => {
+                debug_assert!(pos + header.len() > self.slot_count || header.len() > self.head.wrapping_sub(self.tail));
+                ReadError::BadLength { tail: self.tail, len: header.len() }
+            }
         }
     }
 
     /// Publishes the tail, handing the slots read so far back to the producer.
+    #[inline]
     pub fn release(&mut self) {
         // Release: our reads of those slots are done before the producer can
         // see them free and overwrite them.
         self.region.word32(control::TAIL).store(self.tail, Ordering::Release);
+        self.published_tail = self.tail;
     }
 
     /// Sets the waiting flag before sleeping. Returns `Ok(true)` if the ring
@@ -219,13 +265,15 @@ impl Consumer {
         self.region.word32(control::WAITING).store(0, Ordering::Relaxed);
     }
 
+    #[cold]
     fn consume_meta(&mut self, header: EntryHeader, pos: u32) -> Result<(), ReadError> {
-        if header.is_skip() && header.subtype() == meta::SKIP {
+        if header.is_skip() && !header.is_loss() && header.subtype() == meta::SKIP {
             // A skip runs exactly to the end of the slot array.
-            if pos + header.len() != self.geometry.slot_count() {
+            if pos + header.len() != self.slot_count {
                 return Err(ReadError::BadLength { tail: self.tail, len: header.len() });
             }
-        } else if header.is_loss() && header.subtype() == meta::LOSS && header.len() == meta::LOSS_SLOTS {
+        } else if header.is_loss() && !header.is_skip() && header.subtype() == meta::LOSS && header.len() == meta::LOSS_SLOTS
+        {
             let lost = self.region.slot(pos + 1).load(Ordering::Relaxed);
             self.lost_pending = self.lost_pending.saturating_add(lost);
         } else {
@@ -235,10 +283,11 @@ impl Consumer {
         Ok(())
     }
 
+    #[inline]
     fn refresh_head(&mut self) -> Result<(), ReadError> {
         // Acquire: the producer's slot writes are visible before its head.
         let head = self.region.word32(control::HEAD).load(Ordering::Acquire);
-        if head.wrapping_sub(self.tail) > self.geometry.slot_count() {
+        if head.wrapping_sub(self.tail) > self.slot_count {
             return Err(ReadError::CorruptHead { head, tail: self.tail });
         }
         self.head = head;

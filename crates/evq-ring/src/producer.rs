@@ -30,6 +30,10 @@ pub enum PushError {
     Full,
     /// The entry is longer than 63 slots. Nothing was written or counted.
     TooLarge,
+    /// The entry's type is the Meta category (0), which belongs to the ring's
+    /// own skip and loss entries, or its info word sets reserved bits: a
+    /// consumer would stop at it for good. Nothing was written or counted.
+    InvalidKind,
     /// The consumer's tail is impossible (more unread slots than the ring
     /// holds). The ring is unusable; revoke it. Nothing was written.
     CorruptTail {
@@ -58,6 +62,8 @@ pub struct EntryKind {
 pub struct Producer {
     region: SharedRegion,
     geometry: RingGeometry,
+    slot_count: u32,
+    reserved_slots: u32,
     mask: u32,
     /// The next slot to write: the authoritative head.
     head: u32,
@@ -108,6 +114,8 @@ impl Producer {
         Ok(Self {
             region,
             geometry,
+            slot_count: geometry.slot_count(),
+            reserved_slots: geometry.reserved_slots(),
             mask: geometry.slot_count() - 1,
             head: 0,
             tail: 0,
@@ -131,44 +139,86 @@ impl Producer {
     /// for critical events; any other leaves them free.
     ///
     /// If events were dropped since the last entry, a loss entry carrying
-    /// their number goes first, and both must fit.
+    /// their number goes first, and both must fit. If they do not, the entry
+    /// is dropped and counted as lost: this is the server's push, which never
+    /// waits for a client.
+    #[inline]
     pub fn push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
+        let result = self.write(kind, body, critical);
+        if result == Err(PushError::Full) {
+            self.pending_loss += 1;
+            self.lost_total += 1;
+            self.region.word64(control::LOST).store(self.lost_total, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Like [`Producer::push`], but a full ring is not a loss: the entry is
+    /// refused with [`PushError::Full`] and the caller keeps it to try again.
+    /// For producers that may wait for their consumer.
+    #[inline]
+    pub fn try_push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
+        self.write(kind, body, critical)
+    }
+
+    #[inline]
+    fn write(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
+        if kind.ty & EntryHeader::TYPE_MAX == Category::Meta as u32 || kind.info & info::RESERVED_MASK != 0 {
+            return Err(PushError::InvalidKind);
+        }
         let body_slots = body.len().div_ceil(SLOT_SIZE);
         if body_slots >= MAX_ENTRY_SLOTS as usize {
             return Err(PushError::TooLarge);
         }
         let len = 1 + body_slots as u32;
+        let reserve = if critical { 0 } else { self.reserved_slots };
+        // The common case: nothing lost to report and room before the end of
+        // the slot array, so the entry goes exactly at the head.
+        let simple = self.pending_loss == 0 && len <= self.slot_count - (self.head & self.mask);
         let loss_len = if self.pending_loss > 0 { meta::LOSS_SLOTS } else { 0 };
-        let needed = self.span(loss_len, len);
-        let reserve = if critical { 0 } else { self.geometry.reserved_slots() };
+        let needed = if simple { len } else { self.span(loss_len, len) };
         if needed + reserve > self.free_slots() {
             // Our view of the tail may be stale: look again before giving up.
             self.refresh_tail()?;
             if needed + reserve > self.free_slots() {
-                self.pending_loss += 1;
-                self.lost_total += 1;
-                self.region.word64(control::LOST).store(self.lost_total, Ordering::Relaxed);
                 return Err(PushError::Full);
             }
         }
         let mut head = self.head;
-        if loss_len > 0 {
-            head = self.wrap_if_needed(head, loss_len);
-            let loss = EntryHeader::new(Category::Meta as u32, meta::LOSS, loss_len | info::LOSS);
-            self.region.slot(head & self.mask).store(loss.to_word(), Ordering::Relaxed);
-            self.region.slot((head + 1) & self.mask).store(self.pending_loss, Ordering::Relaxed);
-            head = head.wrapping_add(loss_len);
-            self.pending_loss = 0;
+        if !simple {
+            if loss_len > 0 {
+                head = self.wrap_if_needed(head, loss_len);
+                let loss = EntryHeader::new(Category::Meta as u32, meta::LOSS, loss_len | info::LOSS);
+                self.region.slot(head & self.mask).store(loss.to_word(), Ordering::Relaxed);
+                self.region.slot((head + 1) & self.mask).store(self.pending_loss, Ordering::Relaxed);
+                head = head.wrapping_add(loss_len);
+                self.pending_loss = 0;
+            }
+            head = self.wrap_if_needed(head, len);
         }
-        head = self.wrap_if_needed(head, len);
         let entry_info = (kind.info & !(info::LENGTH_MASK | info::LOSS | info::SKIP)) | len;
         let header = EntryHeader::new(kind.ty, kind.subtype, entry_info);
-        self.region.slot(head & self.mask).store(header.to_word(), Ordering::Relaxed);
-        for (i, chunk) in body.chunks(SLOT_SIZE).enumerate() {
-            let mut word = [0u8; SLOT_SIZE];
-            word[..chunk.len()].copy_from_slice(chunk);
-            let pos = head.wrapping_add(1 + i as u32) & self.mask;
-            self.region.slot(pos).store(u64::from_le_bytes(word), Ordering::Relaxed);
+        // The entry is contiguous: its slots run from `pos` without wrapping.
+        let pos = head & self.mask;
+        self.region.slot(pos).store(header.to_word(), Ordering::Relaxed);
+        let (words, rest) = body.as_chunks::<SLOT_SIZE>();
+        let slots = self.region.slots(pos + 1, body_slots);
+        // Four slots at a time, unrolled: an event's record alone is four.
+        let (word_quads, word_tail) = words.as_chunks::<4>();
+        let (slot_quads, slot_tail) = slots[..words.len()].as_chunks::<4>();
+        for (s, w) in slot_quads.iter().zip(word_quads) {
+            s[0].store(u64::from_le_bytes(w[0]), Ordering::Relaxed);
+            s[1].store(u64::from_le_bytes(w[1]), Ordering::Relaxed);
+            s[2].store(u64::from_le_bytes(w[2]), Ordering::Relaxed);
+            s[3].store(u64::from_le_bytes(w[3]), Ordering::Relaxed);
+        }
+        for (slot, word) in slot_tail.iter().zip(word_tail) {
+            slot.store(u64::from_le_bytes(*word), Ordering::Relaxed);
+        }
+        if let (false, Some(slot)) = (rest.is_empty(), slots.last()) {
+            let mut last = [0u8; SLOT_SIZE];
+            last[..rest.len()].copy_from_slice(rest);
+            slot.store(u64::from_le_bytes(last), Ordering::Relaxed);
         }
         self.head = head.wrapping_add(len);
         // Release: the slots above are visible before the head that covers them.
@@ -197,14 +247,16 @@ impl Producer {
         self.region.word32(control::WAITING).swap(0, Ordering::SeqCst) != 0
     }
 
+    #[inline]
     fn free_slots(&self) -> u32 {
-        self.geometry.slot_count() - self.head.wrapping_sub(self.tail)
+        self.slot_count - self.head.wrapping_sub(self.tail)
     }
 
+    #[inline]
     fn refresh_tail(&mut self) -> Result<(), PushError> {
         // Acquire: the consumer has finished reading the slots it released.
         let tail = self.region.word32(control::TAIL).load(Ordering::Acquire);
-        if self.head.wrapping_sub(tail) > self.geometry.slot_count() {
+        if self.head.wrapping_sub(tail) > self.slot_count {
             return Err(PushError::CorruptTail { head: self.head, tail });
         }
         self.tail = tail;
@@ -213,6 +265,7 @@ impl Producer {
 
     /// Slots needed from `head` for an optional loss entry and an entry,
     /// counting the skip entries needed to keep each one contiguous.
+    #[cold]
     fn span(&self, loss_len: u32, len: u32) -> u32 {
         let mut at = self.head;
         for n in [loss_len, len] {
@@ -226,7 +279,7 @@ impl Producer {
     /// Where an entry of `n` slots starts if written at `at`: `at` itself, or
     /// the start of the slot array when it would not fit before the end.
     fn skip_target(&self, at: u32, n: u32) -> u32 {
-        let to_end = self.geometry.slot_count() - (at & self.mask);
+        let to_end = self.slot_count - (at & self.mask);
         if to_end < n {
             at.wrapping_add(to_end)
         } else {
@@ -236,6 +289,7 @@ impl Producer {
 
     /// Writes a skip entry at `at` if an entry of `n` slots would not fit
     /// before the end; returns where the entry goes.
+    #[cold]
     fn wrap_if_needed(&mut self, at: u32, n: u32) -> u32 {
         let start = self.skip_target(at, n);
         if start != at {

@@ -32,6 +32,7 @@ impl SharedRegion {
     }
 
     /// The 32-bit word at byte offset `off` of the control page.
+    #[inline(always)]
     pub(crate) fn word32(&self, off: usize) -> &AtomicU32 {
         debug_assert!(off % 4 == 0 && off + 4 <= PAGE_SIZE.min(self.len));
         // SAFETY: `off` is one of the fixed control offsets, inside the first
@@ -41,14 +42,28 @@ impl SharedRegion {
     }
 
     /// The 64-bit word at byte offset `off` of the control page.
+    #[inline(always)]
     pub(crate) fn word64(&self, off: usize) -> &AtomicU64 {
         debug_assert!(off % 8 == 0 && off + 8 <= PAGE_SIZE.min(self.len));
         // SAFETY: as for `word32`.
         unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
     }
 
+    /// Data slots `pos..pos + n`, contiguous: the caller has checked that
+    /// they do not run past the end of the slot array.
+    #[inline(always)]
+    pub(crate) fn slots(&self, pos: u32, n: usize) -> &[AtomicU64] {
+        let off = PAGE_SIZE + pos as usize * SLOT_SIZE;
+        debug_assert!(off + n * SLOT_SIZE <= self.len);
+        // SAFETY: as for `slot`, for each of the `n` slots, which callers
+        // keep below the slot count; a slice of atomics may alias memory a
+        // peer writes, as a single atomic may.
+        unsafe { core::slice::from_raw_parts(self.base.as_ptr().add(off).cast::<AtomicU64>(), n) }
+    }
+
     /// Data slot `pos`, which the caller has already reduced with its own
     /// mask, so it is below the slot count it checked against `len`.
+    #[inline(always)]
     pub(crate) fn slot(&self, pos: u32) -> &AtomicU64 {
         let off = PAGE_SIZE + pos as usize * SLOT_SIZE;
         debug_assert!(off + SLOT_SIZE <= self.len);

@@ -35,7 +35,8 @@
 //! # Limits
 //!
 //! Table sizes are fixed in [`limits`]. Queue ids carry a 24-bit generation,
-//! so a stale id is refused unless its slot has been reused 2^24 times.
+//! so a stale id is refused unless its slot has been reused exactly a multiple
+//! of 2^24 − 1 times since (generation 0 is never used).
 #![no_std]
 #![deny(missing_docs)]
 

@@ -67,10 +67,15 @@ struct Batch {
     min_events: u32,
     deadline_ns: Option<u64>,
     delivered_since_arm: u32,
+    /// Something was delivered since the last look: only then can a batch
+    /// have become complete, so a client that sets its waiting flag with
+    /// nothing new to read is not woken for events it has already seen.
+    delivered_since_check: bool,
 }
 
 impl Batch {
-    const DEFAULT: Batch = Batch { min_events: 1, deadline_ns: None, delivered_since_arm: 0 };
+    const DEFAULT: Batch =
+        Batch { min_events: 1, deadline_ns: None, delivered_since_arm: 0, delivered_since_check: false };
 }
 
 /// A live queue.
@@ -113,8 +118,9 @@ impl Queue {
         self.corrupt = true;
     }
 
-    /// Tests the event against every subscription; the first that accepts
-    /// it tags it. Critical if the event or any accepting subscription is.
+    /// Tests the event against every subscription. The accepting
+    /// subscription with the lowest id tags it; it is critical if the event
+    /// or any accepting subscription is.
     pub fn matches(&self, e: &Stamped<'_>) -> Match {
         let mut result = Match::NotSubscribed;
         for sub in self.subscriptions.iter().filter(|s| s.filter.category == e.event.category) {
@@ -126,7 +132,10 @@ impl Queue {
             }
             let critical = sub.filter.priority == Priority::Critical;
             match &mut result {
-                Match::Accepted { critical: c, .. } => *c |= critical,
+                Match::Accepted { watch_id, critical: c } => {
+                    *watch_id = (*watch_id).min(sub.id);
+                    *c |= critical;
+                }
                 _ => result = Match::Accepted { watch_id: sub.id, critical },
             }
         }
@@ -241,9 +250,13 @@ impl Queue {
             Ok(()) => {
                 self.stats.delivered += 1;
                 self.batch.delivered_since_arm = self.batch.delivered_since_arm.saturating_add(1);
+                self.batch.delivered_since_check = true;
                 Written::Delivered
             }
-            Err(PushError::Full) | Err(PushError::TooLarge) => {
+            // TooLarge and InvalidKind cannot happen: payloads are bounded
+            // by the decoder and the category is never Meta; counted as
+            // dropped all the same rather than vanishing.
+            Err(PushError::Full) | Err(PushError::TooLarge) | Err(PushError::InvalidKind) => {
                 self.stats.dropped += 1;
                 Written::Dropped
             }
@@ -266,15 +279,18 @@ impl Queue {
             min_events,
             deadline_ns: (timeout_ns > 0).then(|| now_ns.saturating_add(timeout_ns)),
             delivered_since_arm: 0,
+            delivered_since_check: false,
         };
         Some((true, 0))
     }
 
-    /// Whether to signal the client now: it is waiting, and its batch is
-    /// complete or its timeout has passed. Signalling disarms the batch.
+    /// Whether to signal the client now: it is waiting, and its batch has
+    /// just become complete or its timeout has passed. Signalling disarms
+    /// the batch.
     pub fn should_signal(&mut self, now_ns: u64) -> bool {
         let timed_out = self.batch.deadline_ns.is_some_and(|d| now_ns >= d);
-        let complete = self.batch.delivered_since_arm >= self.batch.min_events;
+        let complete = core::mem::take(&mut self.batch.delivered_since_check)
+            && self.batch.delivered_since_arm >= self.batch.min_events;
         if !(timed_out || complete) {
             return false;
         }

@@ -112,6 +112,9 @@ struct Client {
     queues: usize,
 }
 
+// The table is a fixed array sized for every slot live, so the free variant
+// being small saves nothing; there is no heap to box the large one into.
+#[allow(clippy::large_enum_variant)]
 enum QueueSlot {
     Free,
     Live(Queue),
@@ -238,7 +241,7 @@ impl<M: RingMemory> Server<M> {
         let reply = match request {
             Request::Publish(event) => self.publish(now_ns, from, core::iter::once(event), 1, act),
             Request::PublishBatch(batch) => self.publish(now_ns, from, batch.iter(), batch.len() as u32, act),
-            Request::ClientGone { client } => self.supervised_client_gone(from, client, act),
+            Request::ClientGone { client } => self.supervised_client_gone(now_ns, from, client, act),
             other => self.client_request(now_ns, from, other, act),
         };
         reply.unwrap_or_else(|e| e)
@@ -274,7 +277,7 @@ impl<M: RingMemory> Server<M> {
 
     /// A client is gone: destroys its queues and forgets it. Returns whether
     /// it was registered.
-    pub fn client_gone(&mut self, client: Badge, act: &mut impl FnMut(Action)) -> bool {
+    pub fn client_gone(&mut self, now_ns: u64, client: Badge, act: &mut impl FnMut(Action)) -> bool {
         let Some(i) = self.clients.iter().position(|c| c.badge == client) else {
             return false;
         };
@@ -285,7 +288,7 @@ impl<M: RingMemory> Server<M> {
         }
         self.clients.swap_remove(i);
         // Freed memory may end a low-memory condition.
-        self.settle(0, act);
+        self.settle(now_ns, act);
         true
     }
 
@@ -464,7 +467,9 @@ impl<M: RingMemory> Server<M> {
         act: &mut impl FnMut(Action),
     ) -> Result<Reply> {
         let Some(client) = self.clients.iter().position(|c| c.badge == from) else {
-            self.other_rejected += 1;
+            // A source is not a client: its refused request is its own to
+            // count; only badges that are not sources count as the server's.
+            self.count_rejected(from);
             return Err(error(ErrorCode::UnknownSender, 0));
         };
         match request {
@@ -512,7 +517,7 @@ impl<M: RingMemory> Server<M> {
                     }
                 }
             }
-            Request::Stats(target) => self.stats(from, target),
+            Request::Stats(target) => self.stats(now_ns, from, target, act),
             // Publish and ClientGone are routed before this point.
             Request::Publish(_) | Request::PublishBatch(_) | Request::ClientGone { .. } => {
                 Err(error(ErrorCode::NotPermitted, 0))
@@ -574,11 +579,15 @@ impl<M: RingMemory> Server<M> {
         error(ErrorCode::NoMemory, frames)
     }
 
-    fn stats(&mut self, from: Badge, target: StatsTarget) -> Result<Reply> {
+    fn stats(&mut self, now_ns: u64, from: Badge, target: StatsTarget, act: &mut impl FnMut(Action)) -> Result<Reply> {
         let stats = match target {
             StatsTarget::Queue(queue) => {
                 let q = self.live(from, queue)?;
-                let used = q.producer.unread_slots().unwrap_or(0);
+                let Ok(used) = q.producer.unread_slots() else {
+                    q.mark_corrupt();
+                    self.settle(now_ns, act);
+                    return Err(error(ErrorCode::Revoked, queue));
+                };
                 q.stats.to_stats(used, q.producer.geometry().slot_count())
             }
             StatsTarget::Source(id) => match self.source_stats(id) {
@@ -590,7 +599,13 @@ impl<M: RingMemory> Server<M> {
         Ok(Reply::Stats(stats))
     }
 
-    fn supervised_client_gone(&mut self, from: Badge, client: Badge, act: &mut impl FnMut(Action)) -> Result<Reply> {
+    fn supervised_client_gone(
+        &mut self,
+        now_ns: u64,
+        from: Badge,
+        client: Badge,
+        act: &mut impl FnMut(Action),
+    ) -> Result<Reply> {
         match self.sources.iter().position(|s| s.badge == from) {
             Some(i) if self.sources[i].supervisor => {}
             Some(i) => {
@@ -602,7 +617,7 @@ impl<M: RingMemory> Server<M> {
                 return Err(error(ErrorCode::UnknownSender, 0));
             }
         }
-        if self.client_gone(client, act) {
+        if self.client_gone(now_ns, client, act) {
             Ok(Reply::Done)
         } else {
             Err(error(ErrorCode::InvalidArgument, 0))
@@ -657,10 +672,17 @@ impl<M: RingMemory> Server<M> {
         }
     }
 
-    /// Gives a live queue's ring back to the shell, with what it held back.
+    /// Gives a live queue's ring back to the shell. Events it held back for
+    /// coalescing are dropped with it, and counted so.
     fn release_ring(&mut self, index: usize) {
-        if let QueueSlot::Live(q) = &self.queues[index] {
-            self.staging.discard(index as u8);
+        if let QueueSlot::Live(q) = &mut self.queues[index] {
+            let sources = &mut self.source_stats;
+            self.staging.discard(index as u8, |source_id| {
+                q.stats.dropped += 1;
+                if let Some(c) = sources.get_mut(source_id as usize) {
+                    c.dropped += 1;
+                }
+            });
             self.memory.release(q.handle);
             self.pool_pages_used -= q.producer.geometry().frames();
         }

@@ -6,7 +6,8 @@
 //! needs room for a full payload: sizing a staging area per queue would
 //! multiply that by every queue in the table.
 
-use evq_abi::event::{Category, MAX_PAYLOAD};
+use evq_abi::event::{network, Category, CountersPayload, MAX_PAYLOAD};
+use zerocopy::{FromBytes, IntoBytes};
 use heapless::Vec;
 
 use crate::limits::MAX_STAGED_TOTAL;
@@ -58,15 +59,48 @@ impl Staged {
             && self.object_id == e.event.object_id
     }
 
+    /// Folds a newer event with the same key into this one. The newer
+    /// payload and time win; type flags accumulate (an ATTRIB that changed
+    /// the size then the mode says both); network rx/tx counters are summed,
+    /// since each event counts only what happened since the previous one.
     pub fn replace_with(&mut self, e: &Stamped<'_>, watch_id: u8, critical: bool) {
-        self.type_flags = e.event.type_flags;
+        let summed = sum_counters(self, e.event.payload);
+        self.type_flags |= e.event.type_flags;
         self.timestamp_ns = e.timestamp_ns;
         self.watch_id = watch_id;
         self.critical |= critical;
         self.coalesced = self.coalesced.saturating_add(1);
-        self.payload_len = e.event.payload.len() as u16;
-        self.payload[..e.event.payload.len()].copy_from_slice(e.event.payload);
+        match summed {
+            Some(sum) => self.payload[..sum.len()].copy_from_slice(&sum),
+            None => {
+                self.payload_len = e.event.payload.len() as u16;
+                self.payload[..e.event.payload.len()].copy_from_slice(e.event.payload);
+            }
+        }
     }
+}
+
+/// The sum of a held and a newer network rx/tx payload, if both are counters.
+fn sum_counters(held: &Staged, newer: &[u8]) -> Option<[u8; COUNTERS_LEN]> {
+    let is_counter = held.category == Category::Network && matches!(held.kind, network::RX | network::TX);
+    let old = held.payload.get(..usize::from(held.payload_len))?;
+    if !is_counter {
+        return None;
+    }
+    let a = CountersPayload::read_from_bytes(old).ok()?;
+    let b = CountersPayload::read_from_bytes(newer).ok()?;
+    let sum = CountersPayload {
+        packets: a.packets.get().saturating_add(b.packets.get()).into(),
+        bytes: a.bytes.get().saturating_add(b.bytes.get()).into(),
+    };
+    let mut out = [0u8; COUNTERS_LEN];
+    out.copy_from_slice(sum.as_bytes());
+    Some(out)
+}
+
+const COUNTERS_LEN: usize = core::mem::size_of::<CountersPayload>();
+
+impl Staged {
 }
 
 /// The pool, in arrival order, so each queue's entries are in its order too.
@@ -108,8 +142,14 @@ impl Staging {
         let _ = self.entries.push(staged);
     }
 
-    /// Forgets everything `queue` held (the queue is gone).
-    pub fn discard(&mut self, queue: u8) {
-        self.entries.retain(|s| s.queue != queue);
+    /// Forgets everything `queue` held (the queue is gone); calls `dropped`
+    /// with the source of each event forgotten, so none goes uncounted.
+    pub fn discard(&mut self, queue: u8, mut dropped: impl FnMut(u32)) {
+        self.entries.retain(|s| {
+            if s.queue == queue {
+                dropped(s.source_id);
+            }
+            s.queue != queue
+        });
     }
 }

@@ -587,3 +587,84 @@ fn registration_refuses_duplicates_long_names_and_overflow() {
     assert_eq!(server.register_client(5), Err(evq_server::SetupError::DuplicateBadge));
     let _ = meta::LOSS;
 }
+
+#[test]
+fn the_lowest_accepting_subscription_tags_an_event_whatever_was_removed() {
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    for _ in 0..3 {
+        subscribe(&mut h, ALICE, q, all_of(Category::Vfs));
+    }
+    let mut reader = h.attach(q);
+    h.call(ALICE, &Request::Unsubscribe { queue: q, subscription: 0 });
+    publish(&mut h, VFS, create_event(1));
+    assert_eq!(drain(&mut reader)[0].watch_id, 1);
+}
+
+#[test]
+fn coalescing_accumulates_attribute_flags_and_sums_packet_counters() {
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    subscribe(&mut h, ALICE, q, all_of(Category::Vfs));
+    subscribe(&mut h, ALICE, q, all_of(Category::Network));
+    h.call(ALICE, &Request::SetCoalescing { queue: q, window_ns: 100 });
+    let mut reader = h.attach(q);
+    publish(&mut h, VFS, Event { type_flags: vfs::flags::ATTR_SIZE, ..vfs_event(vfs::ATTRIB, 5, b"") });
+    publish(&mut h, VFS, Event { type_flags: vfs::flags::ATTR_MODE, ..vfs_event(vfs::ATTRIB, 5, b"") });
+    for (packets, bytes) in [(1u64, 60u64), (2, 1500), (3, 200)] {
+        let c = evq_abi::event::CountersPayload { packets: packets.into(), bytes: bytes.into() };
+        let rx = Event {
+            category: Category::Network,
+            kind: network::RX,
+            type_flags: 0,
+            priority: Priority::Normal,
+            object_id: 2,
+            payload: zerocopy::IntoBytes::as_bytes(&c),
+        };
+        publish(&mut h, NET, rx);
+    }
+    h.tick(100);
+    let got = drain(&mut reader);
+    assert_eq!(got[0].type_flags, vfs::flags::ATTR_SIZE | vfs::flags::ATTR_MODE);
+    let sum = evq_abi::event::CountersPayload::read_from_bytes(&got[1].payload).unwrap();
+    assert_eq!((sum.packets.get(), sum.bytes.get(), got[1].coalesced), (6, 1760, 2));
+}
+
+#[test]
+fn events_held_by_a_destroyed_queue_are_counted_as_dropped() {
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    subscribe(&mut h, ALICE, q, all_of(Category::Vfs));
+    h.call(ALICE, &Request::SetCoalescing { queue: q, window_ns: 1_000 });
+    publish(&mut h, VFS, create_event(1));
+    publish(&mut h, VFS, create_event(2));
+    h.call(ALICE, &Request::DestroyQueue { queue: q });
+    assert_eq!(h.server.staged_count(), 0);
+    let (_, s) = h.server.source_stats(1).unwrap();
+    assert_eq!((s.published, s.delivered, s.dropped), (2, 0, 2));
+}
+
+#[test]
+fn a_client_that_starts_waiting_is_not_woken_for_events_it_has_read() {
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    subscribe(&mut h, ALICE, q, all_of(Category::Vfs));
+    let mut reader = h.attach(q);
+    publish(&mut h, VFS, create_event(1));
+    assert_eq!(drain(&mut reader).len(), 1);
+    h.take_actions();
+    assert!(reader.prepare_wait().unwrap());
+    h.tick(1_000);
+    assert_eq!(signals(&mut h), 0, "nothing new arrived");
+    publish(&mut h, VFS, create_event(2));
+    assert_eq!(signals(&mut h), 1);
+}
+
+#[test]
+fn a_corrupt_tail_found_by_stats_also_revokes() {
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    corrupt_tail(&mut h, q, 999);
+    assert_eq!(h.call(ALICE, &Request::Stats(StatsTarget::Queue(q))), err(ErrorCode::Revoked, q));
+    assert!(h.take_actions().contains(&Action::Revoked { client: ALICE, queue: q }));
+}

@@ -63,15 +63,7 @@ pub fn create(h: &mut Harness, client: u64, pages: u32) -> u32 {
 }
 
 pub fn all_of(category: Category) -> Filter {
-    Filter {
-        category,
-        type_mask: (1u64 << category.kind_count()) - 1,
-        object_id: None,
-        source_id: None,
-        info_filter: 0,
-        info_mask: 0,
-        priority: Priority::Normal,
-    }
+    Filter::all_of(category)
 }
 
 pub fn subscribe(h: &mut Harness, client: u64, queue: u32, filter: Filter) -> u8 {
@@ -109,10 +101,9 @@ pub struct Got {
     pub payload: Vec<u8>,
 }
 
-pub fn drain(q: &mut EventQueue) -> Vec<Got> {
-    let mut out = Vec::new();
-    while let Some(e) = q.next_event().expect("ring reads cleanly") {
-        out.push(Got {
+impl From<&evq_client::ReceivedEvent<'_>> for Got {
+    fn from(e: &evq_client::ReceivedEvent<'_>) -> Self {
+        Got {
             category: e.category,
             kind: e.kind,
             type_flags: e.type_flags,
@@ -124,7 +115,26 @@ pub fn drain(q: &mut EventQueue) -> Vec<Got> {
             object_id: e.object_id,
             source_id: e.source_id,
             payload: e.payload.to_vec(),
-        });
+        }
+    }
+}
+
+pub fn drain(q: &mut EventQueue) -> Vec<Got> {
+    let mut out = Vec::new();
+    while let Some(e) = q.next_event().expect("ring reads cleanly") {
+        out.push(Got::from(&e));
+    }
+    out
+}
+
+/// Reads at most `max` events (stopping early when the ring is empty), each
+/// with its server timestamp.
+pub fn read_at_most(q: &mut EventQueue, max: usize) -> Vec<(Got, u64)> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        let Some(e) = q.next_event().expect("ring reads cleanly") else { break };
+        let got = Got::from(&e);
+        out.push((got, e.timestamp_ns));
     }
     out
 }

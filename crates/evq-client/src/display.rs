@@ -1,0 +1,191 @@
+//! One line per event, in the manner of `inotifywait`.
+
+use core::fmt;
+
+use evq_abi::event::{
+    decode_dentry, decode_mount, decode_rename, device, memory, network, process, system, vfs, Category,
+    CountersPayload, ExitPayload, FaultPayload, StatePayload, TimePayload, UsagePayload,
+};
+use zerocopy::FromBytes;
+
+use crate::ReceivedEvent;
+
+/// The lower-case name of a kind, or `"?"` for one this client does not know.
+pub fn kind_name(category: Category, kind: u8) -> &'static str {
+    const VFS: [&str; 6] = ["create", "delete", "rename", "attrib", "mount", "unmount"];
+    const PROCESS: [&str; 3] = ["start", "fault", "exit"];
+    const NETWORK: [&str; 4] = ["link-up", "link-down", "rx", "tx"];
+    const DEVICE: [&str; 3] = ["input", "time", "state"];
+    const MEMORY: [&str; 3] = ["low", "exhausted", "recovered"];
+    const SYSTEM: [&str; 3] = ["up", "domain-set-complete", "shutdown"];
+    let names: &[&str] = match category {
+        Category::Meta => &["skip", "loss"],
+        Category::Vfs => &VFS,
+        Category::Process => &PROCESS,
+        Category::Network => &NETWORK,
+        Category::Device => &DEVICE,
+        Category::Memory => &MEMORY,
+        Category::System => &SYSTEM,
+    };
+    names.get(usize::from(kind)).copied().unwrap_or("?")
+}
+
+struct Name<'a>(&'a [u8]);
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                write!(f, "{}", c.escape_debug())?;
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+impl fmt::Display for ReceivedEvent<'_> {
+    /// `seq category kind object=… source=… detail`, plus markers for loss,
+    /// coalescing and priority. Payloads that do not decode are shown by length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lost_before > 0 {
+            write!(f, "[{} lost] ", self.lost_before)?;
+        }
+        write!(
+            f,
+            "#{} {} {} object={} source={}",
+            self.seq,
+            self.category.name(),
+            kind_name(self.category, self.kind),
+            self.object_id,
+            self.source_id
+        )?;
+        let p = self.payload;
+        match (self.category, self.kind) {
+            (Category::Vfs, vfs::RENAME) => match decode_rename(p) {
+                Ok(r) => write!(
+                    f,
+                    " from={}:{} to={}:{}",
+                    r.old_parent,
+                    Name(r.old_name),
+                    r.new_parent,
+                    Name(r.new_name)
+                )?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Vfs, vfs::MOUNT | vfs::UNMOUNT) => match decode_mount(p) {
+                Ok((parent, fs, name)) => write!(f, " at={}:{} fs={}", parent, Name(name), fs)?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Vfs, _) => match decode_dentry(p) {
+                Ok((parent, name)) => write!(f, " name={}:{}", parent, Name(name))?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Process, process::FAULT) => match FaultPayload::read_from_bytes(p) {
+                Ok(x) => write!(f, " fault={} addr={:#x} ip={:#x}", x.kind.get(), x.address.get(), x.ip.get())?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Process, process::EXIT) => match ExitPayload::read_from_bytes(p) {
+                Ok(x) => write!(f, " code={}", x.code.get() as i64)?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Network, network::RX | network::TX) => match CountersPayload::read_from_bytes(p) {
+                Ok(x) => write!(f, " packets={} bytes={}", x.packets.get(), x.bytes.get())?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Device, device::INPUT) => write!(f, " input={}", Name(p))?,
+            (Category::Device, device::TIME) => match TimePayload::read_from_bytes(p) {
+                Ok(x) => write!(f, " unix={}", x.unix_seconds.get())?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Device, device::STATE) => match StatePayload::read_from_bytes(p) {
+                Ok(x) => write!(f, " state={}", x.state.get())?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            },
+            (Category::Memory, memory::LOW | memory::EXHAUSTED | memory::RECOVERED) => {
+                match UsagePayload::read_from_bytes(p) {
+                    Ok(x) => write!(f, " used={} total={}", x.used.get(), x.total.get())?,
+                    Err(_) => write!(f, " payload={}B", p.len())?,
+                }
+            }
+            (Category::System, system::UP | system::SHUTDOWN | system::DOMAIN_SET_COMPLETE) if p.is_empty() => {}
+            _ if p.is_empty() => {}
+            _ => write!(f, " payload={}B", p.len())?,
+        }
+        if self.category == Category::Vfs {
+            if self.type_flags & vfs::flags::IS_DIR != 0 {
+                f.write_str(" dir")?;
+            }
+            let attrs = [
+                (vfs::flags::ATTR_MODE, "mode"),
+                (vfs::flags::ATTR_SIZE, "size"),
+                (vfs::flags::ATTR_ATIME, "atime"),
+                (vfs::flags::ATTR_MTIME, "mtime"),
+                (vfs::flags::ATTR_OWNER, "owner"),
+                (vfs::flags::ATTR_NLINK, "nlink"),
+            ];
+            let mut sep = " attrs=";
+            for (bit, name) in attrs {
+                if self.type_flags & bit != 0 {
+                    write!(f, "{sep}{name}")?;
+                    sep = ",";
+                }
+            }
+        }
+        if self.coalesced > 0 {
+            write!(f, " (+{} coalesced)", self.coalesced)?;
+        }
+        if self.critical {
+            f.write_str(" !critical")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::format;
+
+    use super::*;
+    use evq_abi::event::{encode_rename, Rename};
+
+    fn event(category: Category, kind: u8, type_flags: u8, payload: &[u8]) -> ReceivedEvent<'_> {
+        ReceivedEvent {
+            category,
+            kind,
+            type_flags,
+            watch_id: 0,
+            critical: false,
+            coalesced: 0,
+            lost_before: 0,
+            seq: 4,
+            timestamp_ns: 0,
+            object_id: 9,
+            source_id: 1,
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_rename_shows_both_names() {
+        let mut buf = [0u8; 64];
+        let n = encode_rename(&Rename { old_parent: 1, old_name: b"a", new_parent: 2, new_name: b"b\n" }, &mut buf)
+            .unwrap();
+        let line = format!("{}", event(Category::Vfs, vfs::RENAME, 0, &buf[..n]));
+        assert_eq!(line, "#4 vfs rename object=9 source=1 from=1:\"a\" to=2:\"b\\n\"");
+    }
+
+    #[test]
+    fn loss_coalescing_attributes_and_bad_payloads_are_marked() {
+        let mut e = event(Category::Vfs, vfs::ATTRIB, vfs::flags::ATTR_SIZE | vfs::flags::ATTR_MODE, b"xx");
+        e.lost_before = 3;
+        e.coalesced = 2;
+        e.critical = true;
+        let line = format!("{e}");
+        assert_eq!(line, "[3 lost] #4 vfs attrib object=9 source=1 payload=2B attrs=mode,size (+2 coalesced) !critical");
+    }
+}
