@@ -25,7 +25,7 @@ test: tools
 	$(CARGO) test --locked --workspace
 	# Tests too slow for a debug build: the ring's counters wrapping past 2^32.
 	$(CARGO) test --locked --release -p evq-ring --test model -- --exact counters_wrap_past_u32_max
-	$(CARGO) doc --locked --workspace --no-deps --quiet
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps --quiet
 
 bench: tools
 	$(CARGO) bench --locked -p evq-bench

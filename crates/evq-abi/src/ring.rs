@@ -34,7 +34,7 @@ pub const RING_MAGIC: u32 = u32::from_le_bytes(*b"EVQ1");
 
 /// Byte offsets of the control page's fields. All are naturally aligned.
 ///
-/// Line 0 (identity and geometry) and everything from [`USED`] on are written
+/// Line 0 (identity and geometry) and everything from [`control::USED`] on are written
 /// once, by the producer, before the ring is granted; `head` and `lost` only
 /// by the producer; `tail` only by the consumer; `waiting` by both (the
 /// consumer sets it, the producer clears it when it signals).
