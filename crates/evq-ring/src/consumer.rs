@@ -88,7 +88,10 @@ pub struct EntryRef<'a> {
 
 /// The reading side of a ring. It owns the tail; it reads the producer's
 /// head and the data slots, checking every one.
+///
+/// Aligned to 128 bytes for the reason given on [`crate::Producer`].
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct Consumer {
     region: SharedRegion,
     geometry: RingGeometry,
