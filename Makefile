@@ -5,12 +5,20 @@
 #   make bench  ring throughput against rtrb (criterion); a benchmark, not a test
 #   make fuzz   the cargo-fuzz targets in fuzz/ (needs a nightly toolchain)
 #
-# The only thing assumed is rustup's stable toolchain; `tools` checks it.
+# seL4 (docs/building.md), given a kernel installation per architecture:
+#   make image     ARCH=aarch64|x86_64 SEL4_PREFIX=…   build the boot image
+#   make qemu      ARCH=… SEL4_PREFIX=…                 boot it in QEMU
+#   make test-sel4 ARCH=… SEL4_PREFIX=…                 boot it and judge the output
+# `make test` runs the seL4 boot test for each architecture whose
+# installation it finds (SEL4_PREFIX_aarch64, SEL4_PREFIX_x86_64, or
+# SEL4_PREFIX with ARCH), and prints one SKIPPED line for each it does not.
+#
+# The host targets assume only rustup's stable toolchain; `tools` checks it.
 
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test bench fuzz doc tools clean
+.PHONY: all run test bench fuzz doc tools clean image qemu test-sel4 sel4-tools sel4-fetch
 
 all: test
 
@@ -26,6 +34,15 @@ test: tools
 	# Tests too slow for a debug build: the ring's counters wrapping past 2^32.
 	$(CARGO) test --locked --release -p evq-ring --test model -- --exact counters_wrap_past_u32_max
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps --quiet
+	@for arch in aarch64 x86_64; do \
+	  prefix=$$(eval echo \$${SEL4_PREFIX_$$arch}); \
+	  [ -n "$$prefix" ] || { [ "$(ARCH)" = "$$arch" ] && prefix="$(SEL4_PREFIX)"; }; \
+	  if [ -n "$$prefix" ] && [ -f "$$prefix/bin/kernel.elf" ]; then \
+	    $(MAKE) --no-print-directory test-sel4 ARCH=$$arch SEL4_PREFIX="$$prefix" || exit 1; \
+	  else \
+	    echo "SKIPPED: seL4 boot test ($$arch): no seL4 installation found (set SEL4_PREFIX_$$arch or SEL4_PREFIX with ARCH=$$arch; see docs/building.md)"; \
+	  fi; \
+	done
 
 bench: tools
 	$(CARGO) bench --locked -p evq-bench
@@ -40,3 +57,94 @@ doc: tools
 
 clean:
 	$(CARGO) clean
+
+# --- seL4 --------------------------------------------------------------------
+# Everything but the kernel installation is built here from pinned sources:
+# rust-sel4 v5.0.0 (platform/sel4/Cargo.lock) and the cores in crates/.
+
+ARCH ?=
+SEL4_PREFIX ?=
+SEL4_OUT := $(CURDIR)/target/sel4
+# Debian's cargo/rustc 1.96 with the standard library's sources (docs/building.md).
+SEL4_CARGO ?= /usr/bin/cargo
+LIBCLANG_PATH ?= /usr/lib/llvm-14/lib
+SEL4_ENV = RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Zunstable-options LIBCLANG_PATH=$(LIBCLANG_PATH) PATH=/usr/bin:$$PATH
+BUILD_STD = -Z build-std=core,alloc,compiler_builtins -Z build-std-features=compiler-builtins-mem
+# The root of cargo's checkout of the pinned rust-sel4, found through cargo itself.
+RUST_SEL4 = $$($(SEL4_CARGO) metadata --offline --format-version 1 --manifest-path $(CURDIR)/platform/sel4/Cargo.toml | \
+  python3 -c 'import json,sys,os; m=json.load(sys.stdin); \
+  p=[q for q in m["packages"] if q["name"]=="sel4"][0]["manifest_path"]; \
+  print(os.path.dirname(os.path.dirname(os.path.dirname(p))))')
+
+QEMU_aarch64 = qemu-system-aarch64 -machine virt,virtualization=on -cpu cortex-a57 -smp 1 -m size=2048M \
+  -nographic -serial mon:stdio -kernel $(SEL4_OUT)/aarch64/evq.img
+QEMU_x86_64 = qemu-system-x86_64 -cpu Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,-fsgsbase,-invpcid,+syscall,+lm,enforce \
+  -m size=512M -nographic -serial mon:stdio \
+  -kernel $(SEL4_OUT)/x86_64/kernel32.elf -initrd $(SEL4_OUT)/x86_64/evq-root-task.elf
+
+sel4-check:
+	@case "$(ARCH)" in aarch64|x86_64) ;; *) echo "error: set ARCH=aarch64 or ARCH=x86_64" >&2; exit 1;; esac
+	@[ -f "$(SEL4_PREFIX)/bin/kernel.elf" ] || { \
+	  echo "error: SEL4_PREFIX=$(SEL4_PREFIX) is not a seL4 installation (see docs/building.md)" >&2; exit 1; }
+
+# What building for seL4 needs from Debian (docs/building.md says why).
+sel4-tools:
+	@missing=""; \
+	command -v qemu-system-aarch64 >/dev/null || missing="$$missing qemu-system-arm qemu-utils/bookworm"; \
+	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86 qemu-utils/bookworm"; \
+	command -v aarch64-linux-gnu-gcc >/dev/null || missing="$$missing gcc-aarch64-linux-gnu"; \
+	[ -d /usr/lib/rustlib/src/rust/library ] || missing="$$missing rustc-web cargo-web rust-web-src rust-web-llvm lld-22"; \
+	[ -d "$(LIBCLANG_PATH)" ] || missing="$$missing libclang-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades $$missing; \
+	fi
+
+# rust-sel4 is a git dependency; Debian's cargo cannot fetch git, rustup's can.
+sel4-fetch:
+	cd platform/sel4 && CARGO_NET_GIT_FETCH_WITH_CLI=true RUSTUP_TOOLCHAIN=stable cargo fetch --locked
+
+$(SEL4_OUT)/%/evq-root-task.elf: sel4-check sel4-tools sel4-fetch FORCE
+	mkdir -p $(SEL4_OUT)/$*
+	cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
+	  $(SEL4_CARGO) build --locked $(BUILD_STD) -Z json-target-spec --target $*-sel4-roottask \
+	  --target-dir $(SEL4_OUT)/$*/target -p evq-root-task
+	cp $(SEL4_OUT)/$*/target/$*-sel4-roottask/debug/evq-root-task.elf $@
+
+# The kernel loader and its payload tool, from the pinned rust-sel4, built
+# outside rust-sel4's own workspace (whose lockfile needs git sources beyond
+# rust-sel4) so that only their own dependencies are resolved.
+$(SEL4_OUT)/rust-sel4-crates: sel4-fetch
+	rm -rf $@ && mkdir -p $(SEL4_OUT) && cp -r $(RUST_SEL4)/crates $@
+
+$(SEL4_OUT)/tools/bin/sel4-kernel-loader-add-payload: | $(SEL4_OUT)/rust-sel4-crates
+	$(SEL4_ENV) $(SEL4_CARGO) install --path $(SEL4_OUT)/rust-sel4-crates/sel4-kernel-loader/add-payload \
+	  --root $(SEL4_OUT)/tools --target-dir $(SEL4_OUT)/tools/target
+
+$(SEL4_OUT)/aarch64/loader/bin/sel4-kernel-loader: | $(SEL4_OUT)/rust-sel4-crates
+	SEL4_PREFIX=$(SEL4_PREFIX) CC_aarch64_unknown_none=aarch64-linux-gnu-gcc $(SEL4_ENV) \
+	  $(SEL4_CARGO) install $(BUILD_STD) --target aarch64-unknown-none \
+	  --path $(SEL4_OUT)/rust-sel4-crates/sel4-kernel-loader --root $(SEL4_OUT)/aarch64/loader \
+	  --target-dir $(SEL4_OUT)/aarch64/loader/target
+
+$(SEL4_OUT)/aarch64/evq.img: $(SEL4_OUT)/aarch64/evq-root-task.elf \
+    $(SEL4_OUT)/tools/bin/sel4-kernel-loader-add-payload $(SEL4_OUT)/aarch64/loader/bin/sel4-kernel-loader
+	$(SEL4_OUT)/tools/bin/sel4-kernel-loader-add-payload --loader $(SEL4_OUT)/aarch64/loader/bin/sel4-kernel-loader \
+	  --sel4-prefix $(SEL4_PREFIX) --app $< -o $@
+
+# QEMU's multiboot loader takes a 32-bit ELF kernel.
+$(SEL4_OUT)/x86_64/kernel32.elf: sel4-check FORCE
+	mkdir -p $(dir $@) && objcopy -O elf32-i386 $(SEL4_PREFIX)/bin/kernel.elf $@
+
+image: sel4-check
+	@if [ "$(ARCH)" = aarch64 ]; then $(MAKE) --no-print-directory $(SEL4_OUT)/aarch64/evq.img; \
+	else $(MAKE) --no-print-directory $(SEL4_OUT)/x86_64/evq-root-task.elf $(SEL4_OUT)/x86_64/kernel32.elf; fi
+
+qemu: image
+	$(QEMU_$(ARCH))
+
+test-sel4: image
+	tests/sel4/boot-test.sh $(ARCH) $(SEL4_OUT)/$(ARCH)/serial.log $(QEMU_$(ARCH))
+
+.PHONY: sel4-check FORCE
+FORCE:

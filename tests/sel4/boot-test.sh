@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Boots an evq seL4 image in QEMU and judges its serial output.
+#
+#   boot-test.sh <arch> <log> <qemu command…>
+#
+# Passes on TEST_PASS. Fails on TEST_FAIL, on any fault the kernel reports
+# that the test did not ask for, on a panic, or when TEST_PASS has not
+# appeared within EVQ_BOOT_TIMEOUT seconds (default 60).
+set -uo pipefail
+arch=$1 log=$2
+shift 2
+timeout_s=${EVQ_BOOT_TIMEOUT:-60}
+
+: >"$log"
+"$@" >"$log" 2>&1 </dev/null &
+qemu=$!
+verdict=""
+for ((i = 0; i < timeout_s * 10; i++)); do
+  if grep -q '^TEST_PASS' "$log"; then verdict=pass; break; fi
+  if grep -qE '^TEST_FAIL|[Cc]aught cap fault|vm fault on|[Pp]anicked|user exception' "$log"; then verdict=fail; break; fi
+  kill -0 "$qemu" 2>/dev/null || { verdict=exited; break; }
+  sleep 0.1
+done
+kill "$qemu" 2>/dev/null
+wait "$qemu" 2>/dev/null
+
+grep -E '^(evq:|TEST_)' "$log" | sed "s/^/[$arch] /"
+case $verdict in
+  pass) echo "seL4 boot test ($arch): passed"; exit 0 ;;
+  fail) echo "seL4 boot test ($arch): FAILED (see $log)"; grep -E 'TEST_FAIL|fault|anicked|exception' "$log" | head -5; exit 1 ;;
+  exited) echo "seL4 boot test ($arch): FAILED: QEMU exited without TEST_PASS (see $log)"; exit 1 ;;
+  *) echo "seL4 boot test ($arch): FAILED: no TEST_PASS within ${timeout_s}s (see $log)"; exit 1 ;;
+esac
