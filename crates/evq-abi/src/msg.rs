@@ -754,7 +754,7 @@ fn decode_event_prefix(bytes: &[u8]) -> Result<(Event<'_>, usize), DecodeError> 
 }
 
 fn check_len(body: &[u8]) -> Result<(), DecodeError> {
-    if body.len() > MAX_MSG_BYTES || body.len() % SLOT_SIZE != 0 {
+    if body.len() > MAX_MSG_BYTES || !body.len().is_multiple_of(SLOT_SIZE) {
         return Err(DecodeError::BadLength { expected: padded(body.len()).min(MAX_MSG_BYTES), actual: body.len() });
     }
     Ok(())

@@ -87,7 +87,7 @@ impl RingGeometry {
 
     /// The geometry whose data area has `slots` slots, if that is a valid size.
     pub const fn from_slot_count(slots: u32) -> Result<Self, RingSizeError> {
-        if slots % SLOTS_PER_PAGE != 0 {
+        if !slots.is_multiple_of(SLOTS_PER_PAGE) {
             return Err(RingSizeError::BadPageCount(0));
         }
         Self::new(slots / SLOTS_PER_PAGE)

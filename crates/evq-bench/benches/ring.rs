@@ -79,7 +79,16 @@ impl Drop for Region {
     }
 }
 
-fn run_evq<const N: usize>(events: u64) -> Duration {
+/// How the consumer takes events: one at a time, publishing its position
+/// after each (`pop`), or everything available, publishing once (`read` then
+/// `release` for evq, `read_chunk` then `commit_all` for rtrb).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Consume {
+    PerEvent,
+    Drain,
+}
+
+fn run_evq<const N: usize>(events: u64, mode: Consume) -> Duration {
     let geometry = RingGeometry::new(RING_PAGES).unwrap();
     let len = geometry.region_bytes();
     let region = Region::new(len);
@@ -92,7 +101,7 @@ fn run_evq<const N: usize>(events: u64) -> Duration {
     let start = Instant::now();
     std::thread::scope(|s| {
         s.spawn(move || produce_evq::<N>(&mut producer, events));
-        s.spawn(move || consume_evq::<N>(&mut consumer, events));
+        s.spawn(move || consume_evq::<N>(&mut consumer, events, mode));
     });
     let elapsed = start.elapsed();
     drop(region);
@@ -117,15 +126,20 @@ fn produce_evq<const N: usize>(producer: &mut Producer, events: u64) {
     assert_eq!(producer.lost_total(), 0);
 }
 
-fn consume_evq<const N: usize>(consumer: &mut Consumer, events: u64) {
+fn consume_evq<const N: usize>(consumer: &mut Consumer, events: u64, mode: Consume) {
+    match mode {
+        Consume::PerEvent => consume_evq_per_event::<N>(consumer, events),
+        Consume::Drain => consume_evq_draining::<N>(consumer, events),
+    }
+}
+
+fn consume_evq_per_event<const N: usize>(consumer: &mut Consumer, events: u64) {
     let mut buf = EntryBuf::new();
     let mut expected = 0u64;
     while expected < events {
         match consumer.pop(&mut buf) {
             Ok(Some(entry)) => {
-                if entry.body.len() != N || seq_of(entry.body) != expected || entry.lost_before != 0 {
-                    panic!("evq: event {expected} arrived wrong: {entry:?}");
-                }
+                check_evq::<N>(&entry, expected);
                 expected += 1;
             }
             Ok(None) => spin_loop(),
@@ -134,10 +148,35 @@ fn consume_evq<const N: usize>(consumer: &mut Consumer, events: u64) {
     }
 }
 
+fn consume_evq_draining<const N: usize>(consumer: &mut Consumer, events: u64) {
+    let mut buf = EntryBuf::new();
+    let mut expected = 0u64;
+    while expected < events {
+        match consumer.read(&mut buf) {
+            Ok(Some(entry)) => {
+                check_evq::<N>(&entry, expected);
+                expected += 1;
+            }
+            Ok(None) => {
+                consumer.release();
+                spin_loop();
+            }
+            Err(e) => panic!("evq: read error {e:?}"),
+        }
+    }
+    consumer.release();
+}
+
+fn check_evq<const N: usize>(entry: &evq_ring::EntryRef<'_>, expected: u64) {
+    if entry.body.len() != N || seq_of(entry.body) != expected || entry.lost_before != 0 {
+        panic!("evq: event {expected} arrived wrong: {entry:?}");
+    }
+}
+
 // --------------------------------------------------------------------------
 // rtrb
 
-fn run_rtrb<const N: usize>(events: u64) -> Duration {
+fn run_rtrb<const N: usize>(events: u64, mode: Consume) -> Duration {
     let (mut producer, mut consumer) = rtrb::RingBuffer::<[u8; N]>::new(RING_BYTES / N);
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -151,16 +190,33 @@ fn run_rtrb<const N: usize>(events: u64) -> Duration {
             }
         });
         s.spawn(move || {
+            fn check<const N: usize>(item: &[u8; N], expected: &mut u64) {
+                if seq_of(item) != *expected {
+                    panic!("rtrb: event {expected} arrived as {}", seq_of(item));
+                }
+                *expected += 1;
+            }
             let mut expected = 0u64;
-            while expected < events {
-                match consumer.pop() {
-                    Ok(item) => {
-                        if seq_of(&item) != expected {
-                            panic!("rtrb: event {expected} arrived as {}", seq_of(&item));
+            match mode {
+                Consume::PerEvent => {
+                    while expected < events {
+                        match consumer.pop() {
+                            Ok(item) => check(&item, &mut expected),
+                            Err(_) => spin_loop(),
                         }
-                        expected += 1;
                     }
-                    Err(_) => spin_loop(),
+                }
+                Consume::Drain => {
+                    while expected < events {
+                        match consumer.read_chunk(consumer.slots()) {
+                            Ok(chunk) if !chunk.is_empty() => {
+                                let (a, b) = chunk.as_slices();
+                                a.iter().chain(b).for_each(|item| check(item, &mut expected));
+                                chunk.commit_all();
+                            }
+                            _ => spin_loop(),
+                        }
+                    }
                 }
             }
         });
@@ -179,22 +235,22 @@ fn bench_size<const N: usize>(c: &mut Criterion, batch: u64) {
     let mut group = c.benchmark_group(format!("ring_2threads_{N}B"));
     group.throughput(Throughput::Elements(batch));
     group.bench_function(BenchmarkId::new("evq", N), |b| {
-        b.iter_custom(|iters| run_evq::<N>(iters * batch));
+        b.iter_custom(|iters| run_evq::<N>(iters * batch, Consume::PerEvent));
     });
     group.bench_function(BenchmarkId::new("rtrb", N), |b| {
-        b.iter_custom(|iters| run_rtrb::<N>(iters * batch));
+        b.iter_custom(|iters| run_rtrb::<N>(iters * batch, Consume::PerEvent));
     });
     group.finish();
 }
 
 /// Median events/s of `runs` runs of `events` events, evq and rtrb interleaved
 /// so that drift in the machine's load hits both alike.
-fn summary<const N: usize>(runs: usize, events: u64) -> (f64, f64) {
+fn summary<const N: usize>(runs: usize, events: u64, mode: Consume) -> (f64, f64) {
     let mut evq = Vec::with_capacity(runs);
     let mut rtrb = Vec::with_capacity(runs);
     for _ in 0..runs {
-        evq.push(events as f64 / run_evq::<N>(events).as_secs_f64());
-        rtrb.push(events as f64 / run_rtrb::<N>(events).as_secs_f64());
+        evq.push(events as f64 / run_evq::<N>(events, mode).as_secs_f64());
+        rtrb.push(events as f64 / run_rtrb::<N>(events, mode).as_secs_f64());
     }
     (median(&mut evq), median(&mut rtrb))
 }
@@ -231,12 +287,17 @@ fn main() {
     }
     let full = has("--bench") && !has("--test") && !quick;
     let (runs, events) = if full { (SUMMARY_RUNS, SUMMARY_EVENTS) } else { (3, 10_000) };
-    let rows = [("32 B", summary::<32>(runs, events)), ("256 B", summary::<256>(runs, events))];
+    let rows = [
+        ("32 B", "per event", summary::<32>(runs, events, Consume::PerEvent)),
+        ("256 B", "per event", summary::<256>(runs, events, Consume::PerEvent)),
+        ("32 B", "drain", summary::<32>(runs, events, Consume::Drain)),
+        ("256 B", "drain", summary::<256>(runs, events, Consume::Drain)),
+    ];
     println!();
-    println!("ring throughput (2 threads, events/s)");
-    println!("size   evq          rtrb         evq/rtrb");
-    for (size, (evq, rtrb)) in rows {
-        println!("{:<6} {:<12} {:<12} {:.2}x", size, format_rate(evq), format_rate(rtrb), evq / rtrb);
+    println!("ring throughput (2 threads, events/s; consumer per event, or draining what is there)");
+    println!("size   consumer   evq          rtrb         evq/rtrb");
+    for (size, mode, (evq, rtrb)) in rows {
+        println!("{:<6} {:<10} {:<12} {:<12} {:.2}x", size, mode, format_rate(evq), format_rate(rtrb), evq / rtrb);
     }
 }
 

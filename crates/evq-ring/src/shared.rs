@@ -28,13 +28,13 @@ impl SharedRegion {
     }
 
     pub(crate) fn is_aligned(base: NonNull<u8>) -> bool {
-        base.as_ptr() as usize % SLOT_SIZE == 0
+        (base.as_ptr() as usize).is_multiple_of(SLOT_SIZE)
     }
 
     /// The 32-bit word at byte offset `off` of the control page.
     #[inline(always)]
     pub(crate) fn word32(&self, off: usize) -> &AtomicU32 {
-        debug_assert!(off % 4 == 0 && off + 4 <= PAGE_SIZE.min(self.len));
+        debug_assert!(off.is_multiple_of(4) && off + 4 <= PAGE_SIZE.min(self.len));
         // SAFETY: `off` is one of the fixed control offsets, inside the first
         // page, which `new`'s caller guarantees valid and aligned; an atomic
         // is the one kind of reference that may alias memory a peer writes.
@@ -44,7 +44,7 @@ impl SharedRegion {
     /// The 64-bit word at byte offset `off` of the control page.
     #[inline(always)]
     pub(crate) fn word64(&self, off: usize) -> &AtomicU64 {
-        debug_assert!(off % 8 == 0 && off + 8 <= PAGE_SIZE.min(self.len));
+        debug_assert!(off.is_multiple_of(8) && off + 8 <= PAGE_SIZE.min(self.len));
         // SAFETY: as for `word32`.
         unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
     }

@@ -278,7 +278,7 @@ fn ref_attach(region: &Region, len: usize) -> Result<RefReader, AttachError> {
     if data_offset as usize != PAGE_SIZE {
         return Err(AttachError::Control(ControlError::BadDataOffset(data_offset)));
     }
-    let pow2_pages = sc % 512 == 0 && (1..=64).contains(&(sc / 512)) && (sc / 512).is_power_of_two();
+    let pow2_pages = sc.is_multiple_of(512) && (1..=64).contains(&(sc / 512)) && (sc / 512).is_power_of_two();
     if !pow2_pages || PAGE_SIZE + sc as usize * SLOT_SIZE > len {
         return Err(AttachError::Control(ControlError::BadSlotCount(sc)));
     }

@@ -398,7 +398,7 @@ fn every_length_through_many_wraps() {
                     // 2 and 5 are prime to 63, so this visits every length once.
                     let stride = if round % 2 == 0 { 5 } else { 2 };
                     let slots = 1 + (i * stride + round * 11) % MAX_ENTRY_SLOTS;
-                    h.push(slots, ((round + slots) % 8) as u8, (round + slots) % 5 == 0);
+                    h.push(slots, ((round + slots) % 8) as u8, (round + slots).is_multiple_of(5));
                     while h.in_flight() > lag {
                         h.take(true);
                     }

@@ -123,7 +123,7 @@ fn run(pages: u32, n: u64, mode: Mode) -> Report {
                     }
                     // Now and then stall, so the producer fills the ring.
                     if let Mode::Lossy { stall, .. } = mode {
-                        if stall > 0 && mix(seq ^ 0x77) % 1024 == 0 {
+                        if stall > 0 && mix(seq ^ 0x77).is_multiple_of(1024) {
                             for _ in 0..stall {
                                 std::hint::spin_loop();
                             }
@@ -135,7 +135,7 @@ fn run(pages: u32, n: u64, mode: Mode) -> Report {
                     idle = 0;
                 } else {
                     idle += 1;
-                    if idle % 1024 == 0 {
+                    if idle.is_multiple_of(1024) {
                         assert!(start.elapsed() < deadline, "consumer starved: producer stuck?");
                         thread::yield_now();
                     }
@@ -156,7 +156,7 @@ fn run(pages: u32, n: u64, mode: Mode) -> Report {
                 let mut spins = 0u64;
                 while sc - p.unread_slots().unwrap() < room_needed {
                     spins += 1;
-                    if spins % 1024 == 0 {
+                    if spins.is_multiple_of(1024) {
                         assert!(start.elapsed() < deadline, "producer never got room: consumer stuck?");
                         thread::yield_now();
                     }

@@ -69,7 +69,7 @@ impl Region {
     }
 
     fn word_ptr(&self, byte_off: usize) -> *mut u64 {
-        assert!(byte_off % 8 == 0 && byte_off + 8 <= self.len, "test bug: offset {byte_off}");
+        assert!(byte_off.is_multiple_of(8) && byte_off + 8 <= self.len, "test bug: offset {byte_off}");
         // SAFETY: in bounds of the allocation, checked above.
         unsafe { self.base().as_ptr().add(byte_off).cast() }
     }
@@ -85,13 +85,13 @@ impl Region {
     }
 
     pub fn load32(&self, byte_off: usize) -> u32 {
-        assert!(byte_off % 4 == 0 && byte_off + 4 <= self.len);
+        assert!(byte_off.is_multiple_of(4) && byte_off + 4 <= self.len);
         // SAFETY: aligned and in bounds; all accesses to the region are atomic.
         unsafe { AtomicU32::from_ptr(self.base().as_ptr().add(byte_off).cast()) }.load(Ordering::SeqCst)
     }
 
     pub fn store32(&self, byte_off: usize, v: u32) {
-        assert!(byte_off % 4 == 0 && byte_off + 4 <= self.len);
+        assert!(byte_off.is_multiple_of(4) && byte_off + 4 <= self.len);
         // SAFETY: as for `load32`.
         unsafe { AtomicU32::from_ptr(self.base().as_ptr().add(byte_off).cast()) }.store(v, Ordering::SeqCst)
     }
