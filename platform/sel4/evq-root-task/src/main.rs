@@ -1,6 +1,6 @@
 //! evq's first step onto seL4: the event-server core, a source and a client
-//! running in the root task, against ring memory that is real seL4 frames
-//! of the root task's image.
+//! running in the root task, against a ring pool of frames retyped from
+//! untyped memory, whose granted copies are revoked when a queue goes.
 //!
 //! This proves the cores build for and run on seL4 on both architectures.
 //! The system issue splits it into protection domains: the server in its own
@@ -32,7 +32,7 @@ const CLIENT: u64 = 100;
 #[root_task(stack_size = 4 * 1024 * 1024)]
 fn main(bootinfo: &sel4::BootInfoPtr) -> sel4::Result<Never> {
     sel4::debug_println!("evq: root task up, {} untypeds, ring pool {} frames", bootinfo.untyped_list().len(), POOL_PAGES);
-    match run() {
+    match run(bootinfo) {
         Ok(summary) => {
             sel4::debug_println!("evq: {summary}");
             sel4::debug_println!("TEST_PASS");
@@ -77,8 +77,8 @@ impl Shell {
     }
 }
 
-fn run() -> Result<Summary, &'static str> {
-    let pool = FramePool::take();
+fn run(bootinfo: &sel4::BootInfo) -> Result<Summary, &'static str> {
+    let pool = FramePool::new(bootinfo).map_err(|_| "ring pool: retype or map failed")?;
     let server = Server::new(Config { ring_pool_pages: POOL_PAGES as u32 }, pool);
     let mut shell = Shell {
         server,
@@ -169,5 +169,19 @@ fn run() -> Result<Summary, &'static str> {
     if e.lost_before != lost {
         return Err("loss not reported with the next event");
     }
+
+    // Destroying the queue revokes the copies of its frames that were granted.
+    let first = ring.0 as usize;
+    let frames = geometry.frames() as usize;
+    if !(first..first + frames).all(|i| shell.server.memory().grant_is_live(i)) {
+        return Err("granted frame copies missing while the queue lives");
+    }
+    if shell.call(CLIENT, &Request::DestroyQueue { queue })? != Reply::Done {
+        return Err("destroy refused");
+    }
+    if (first..first + frames).any(|i| shell.server.memory().grant_is_live(i)) {
+        return Err("granted frame copies survived the queue");
+    }
+    sel4::debug_println!("evq: queue destroyed; the kernel reports its {frames} granted frame copies revoked");
     Ok(Summary { delivered: delivered + read + 1, lost, gap_seq: e.seq })
 }
