@@ -457,6 +457,26 @@ pub struct Event<'a> {
     pub payload: &'a [u8],
 }
 
+impl Event<'_> {
+    /// Checks what a decoder checks of an event already in typed form: a
+    /// payload of at most [`MAX_PAYLOAD`] bytes, a category other than
+    /// `Meta`, and a kind the category defines. For events built by code
+    /// rather than decoded from a message.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        let payload_len = self.payload.len();
+        if payload_len > MAX_PAYLOAD {
+            return Err(DecodeError::PayloadTooLong(payload_len));
+        }
+        if self.category == Category::Meta {
+            return Err(DecodeError::BadCategory(Category::Meta as u8));
+        }
+        if !self.category.has_kind(self.kind) {
+            return Err(DecodeError::BadKind { category: self.category as u8, kind: self.kind });
+        }
+        Ok(())
+    }
+}
+
 /// A checked `PublishBatch`: iterate it for its events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Batch<'a> {
@@ -984,16 +1004,8 @@ fn put<T: IntoBytes + Immutable>(out: &mut [u8], body: &T) -> Result<usize, Enco
 /// Encodes one event (descriptor and padded payload) at the front of `out`,
 /// as the body of a `Publish`; returns the bytes written.
 pub fn encode_event(event: &Event<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
+    event.check().map_err(EncodeError::Invalid)?;
     let payload_len = event.payload.len();
-    if payload_len > MAX_PAYLOAD {
-        return Err(EncodeError::Invalid(DecodeError::PayloadTooLong(payload_len)));
-    }
-    if event.category == Category::Meta {
-        return Err(EncodeError::Invalid(DecodeError::BadCategory(Category::Meta as u8)));
-    }
-    if !event.category.has_kind(event.kind) {
-        return Err(EncodeError::Invalid(DecodeError::BadKind { category: event.category as u8, kind: event.kind }));
-    }
     let desc = EventDesc {
         category: event.category as u8,
         kind: event.kind,

@@ -248,10 +248,17 @@ impl<M: RingMemory> Server<M> {
     }
 
     /// Publishes an event of the server's own (for example system UP), as
-    /// source [`SERVER_SOURCE_ID`].
-    pub fn publish_own(&mut self, now_ns: u64, event: Event<'_>, act: &mut impl FnMut(Action)) {
+    /// source [`SERVER_SOURCE_ID`]. The event is checked as a decoded one is.
+    pub fn publish_own(
+        &mut self,
+        now_ns: u64,
+        event: Event<'_>,
+        act: &mut impl FnMut(Action),
+    ) -> core::result::Result<(), evq_abi::msg::DecodeError> {
+        event.check()?;
         self.fan_out(now_ns, &Stamped { source_id: SERVER_SOURCE_ID, timestamp_ns: now_ns, event });
         self.settle(now_ns, act);
+        Ok(())
     }
 
     /// A timer tick: refills source budgets, writes out coalesced events
@@ -354,6 +361,12 @@ impl<M: RingMemory> Server<M> {
             return Err(error(ErrorCode::UnknownSender, 0));
         };
         let source_id = index as u32 + 1;
+        // `handle` has decoded the events already; a caller of `request` may
+        // have built them, and the rings rely on these bounds.
+        if let Some(e) = events.clone().find_map(|e| e.check().err()) {
+            self.source_stats[source_id as usize].rejected += 1;
+            return Err(error(ErrorCode::Malformed, e.code()));
+        }
         // A batch with one forbidden event is refused whole, before any of it
         // is delivered, so the source can tell exactly what was not sent.
         let allowed = self.sources[index].allowed;

@@ -558,9 +558,33 @@ fn server_events_of_its_own_reach_system_subscribers() {
         payload: b"",
     };
     let mut actions = Vec::new();
-    h.server.publish_own(9, up, &mut |a| actions.push(a));
+    h.server.publish_own(9, up, &mut |a| actions.push(a)).unwrap();
     let got = drain(&mut reader);
     assert_eq!((got[0].kind, got[0].source_id), (evq_abi::event::system::UP, evq_server::SERVER_SOURCE_ID));
+}
+
+/// `Server::request` and `publish_own` take events built by code, not only
+/// decoded ones: the same bounds hold, so an oversized payload or an
+/// undefined kind is refused rather than reaching a ring.
+#[test]
+fn events_built_by_code_are_checked_like_decoded_ones() {
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    subscribe(&mut h, ALICE, q, all_of(Category::Vfs));
+    let mut reader = h.attach(q);
+    let big = [0u8; evq_abi::event::MAX_PAYLOAD + 1];
+    let mut actions = Vec::new();
+    let reply = h.server.request(1, VFS, Request::Publish(vfs_event(vfs::CREATE, 1, &big)), &mut |a| actions.push(a));
+    assert_eq!(reply, err(ErrorCode::Malformed, 7));
+    let reply = h.server.request(1, VFS, Request::Publish(vfs_event(vfs::COUNT, 1, b"")), &mut |a| actions.push(a));
+    assert_eq!(reply, err(ErrorCode::Malformed, 5));
+    let bad_own = Event { category: Category::Meta, ..create_event(1) };
+    assert_eq!(
+        h.server.publish_own(1, bad_own, &mut |a| actions.push(a)),
+        Err(evq_abi::msg::DecodeError::BadCategory(0))
+    );
+    assert!(drain(&mut reader).is_empty());
+    assert_eq!(h.server.source_stats(1).unwrap().1.rejected, 2);
 }
 
 #[test]
