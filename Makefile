@@ -68,7 +68,8 @@ SEL4_OUT := $(CURDIR)/target/sel4
 # Debian's cargo/rustc 1.96 with the standard library's sources (docs/building.md).
 SEL4_CARGO ?= /usr/bin/cargo
 LIBCLANG_PATH ?= /usr/lib/llvm-14/lib
-SEL4_ENV = RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Zunstable-options LIBCLANG_PATH=$(LIBCLANG_PATH) PATH=/usr/bin:$$PATH
+SEL4_ENV = RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Zunstable-options LIBCLANG_PATH=$(LIBCLANG_PATH) PATH=/usr/bin:$$PATH \
+  EVQ_DOMAIN_ELFS=$(SEL4_OUT)/$*/domains
 BUILD_STD = -Z build-std=core,alloc,compiler_builtins -Z build-std-features=compiler-builtins-mem
 # The root of cargo's checkout of the pinned rust-sel4, found through cargo itself.
 RUST_SEL4 = $$($(SEL4_CARGO) metadata --offline --format-version 1 --manifest-path $(CURDIR)/platform/sel4/Cargo.toml | \
@@ -104,11 +105,23 @@ sel4-tools:
 sel4-fetch:
 	cd platform/sel4 && CARGO_NET_GIT_FETCH_WITH_CLI=true RUSTUP_TOOLCHAIN=stable cargo fetch --locked
 
+# The domains the system description names, each in its own cargo build (a
+# debug build of each is large; one at a time keeps memory in bounds), then
+# stripped of debug information and embedded in the root task, which
+# build.rs checks against images/<board>/system.toml.
+SEL4_DOMAINS := evq-server-domain evq-test-source evq-test-client
+SEL4_BUILD = cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
+  $(SEL4_CARGO) build --locked $(BUILD_STD) -Z json-target-spec --target-dir $(SEL4_OUT)/$*/target
+OBJCOPY_aarch64 = aarch64-linux-gnu-objcopy
+OBJCOPY_x86_64 = objcopy
+
 $(SEL4_OUT)/%/evq-root-task.elf: sel4-check sel4-tools sel4-fetch FORCE
-	mkdir -p $(SEL4_OUT)/$*
-	cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
-	  $(SEL4_CARGO) build --locked $(BUILD_STD) -Z json-target-spec --target $*-sel4-roottask \
-	  --target-dir $(SEL4_OUT)/$*/target -p evq-root-task
+	mkdir -p $(SEL4_OUT)/$*/domains
+	for d in $(SEL4_DOMAINS); do \
+	  ( $(SEL4_BUILD) --target $*-sel4 -p $$d ) || exit 1; \
+	  $(OBJCOPY_$*) --strip-debug $(SEL4_OUT)/$*/target/$*-sel4/debug/$$d.elf $(SEL4_OUT)/$*/domains/$$d.elf || exit 1; \
+	done
+	$(SEL4_BUILD) --target $*-sel4-roottask -p evq-root-task
 	cp $(SEL4_OUT)/$*/target/$*-sel4-roottask/debug/evq-root-task.elf $@
 
 # The kernel loader and its payload tool, from the pinned rust-sel4, built

@@ -52,9 +52,11 @@ pub mod label {
     pub const WAIT: u32 = 0x0207;
     /// Client → server: read statistics.
     pub const STATS: u32 = 0x0208;
+    /// Client → server (seL4): send the next frames of a queue's ring.
+    pub const RING_FRAMES: u32 = 0x0209;
 
     /// Every request label, in label order.
-    pub const REQUESTS: [u32; 11] = [
+    pub const REQUESTS: [u32; 12] = [
         PUBLISH,
         PUBLISH_BATCH,
         CLIENT_GONE,
@@ -66,6 +68,7 @@ pub mod label {
         SET_COALESCING,
         WAIT,
         STATS,
+        RING_FRAMES,
     ];
 }
 
@@ -251,6 +254,24 @@ pub struct CreateQueueBody {
     pub flags: U32,
 }
 
+/// `RingFrames` body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct RingFramesBody {
+    /// The queue id from `CreateQueue`.
+    pub queue: U32,
+    /// The index of the first frame wanted: 0 is the control page.
+    pub first: U32,
+}
+
+/// The most frame capabilities one reply carries on seL4: one. The kernel
+/// lets a message name `seL4_MsgMaxExtraCaps` (3) capabilities, but a
+/// receiver has a single receive slot, and the kernel transfers only the
+/// first capability that needs one (`transferCaps` in seL4's
+/// `src/kernel/thread.c`). `CreateQueue`'s reply carries frame 0 (the
+/// control page); `RingFrames` fetches each of the rest.
+pub const FRAMES_PER_REPLY: u32 = 1;
+
 /// Body of requests that name only a queue (`DestroyQueue`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -380,6 +401,16 @@ pub struct QueueCreatedBody {
     pub frames: U32,
     /// Slots held back for critical events.
     pub reserved_slots: U32,
+}
+
+/// Reply body to `RingFrames`. The frames follow as capabilities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct FramesBody {
+    /// The index of the first frame carried.
+    pub first: U32,
+    /// Frames carried: 1 to [`FRAMES_PER_REPLY`].
+    pub count: U32,
 }
 
 /// Reply body to `Subscribe`.
@@ -633,6 +664,14 @@ pub enum Request<'a> {
     },
     /// Read statistics.
     Stats(StatsTarget),
+    /// Send a queue's frames from `first` on (seL4, where one reply carries
+    /// at most [`FRAMES_PER_REPLY`] capabilities).
+    RingFrames {
+        /// The queue.
+        queue: u32,
+        /// The first frame wanted.
+        first: u32,
+    },
 }
 
 /// Counters in a statistics reply.
@@ -694,6 +733,13 @@ pub enum Reply {
     },
     /// `Stats` answered.
     Stats(Stats),
+    /// `RingFrames` answered: frames `first..first + count` follow.
+    RingFrames {
+        /// The index of the first frame carried.
+        first: u32,
+        /// How many.
+        count: u32,
+    },
     /// The request failed.
     Error {
         /// Why.
@@ -829,6 +875,10 @@ impl<'a> Request<'a> {
                 zero(b.reserved.as_bytes())?;
                 Request::DestroyQueue { queue: b.queue.get() }
             }
+            label::RING_FRAMES => {
+                let b = exact::<RingFramesBody>(body)?;
+                Request::RingFrames { queue: b.queue.get(), first: b.first.get() }
+            }
             label::SUBSCRIBE => {
                 let b = exact::<SubscribeBody>(body)?;
                 zero(&[b.reserved0])?;
@@ -919,6 +969,7 @@ impl<'a> Request<'a> {
             Request::SetCoalescing { .. } => label::SET_COALESCING,
             Request::Wait { .. } => label::WAIT,
             Request::Stats(_) => label::STATS,
+            Request::RingFrames { .. } => label::RING_FRAMES,
         }
     }
 
@@ -938,6 +989,9 @@ impl<'a> Request<'a> {
                 put(out, &CreateQueueBody { pages: geometry.data_pages().into(), flags: 0.into() })?
             }
             Request::DestroyQueue { queue } => put(out, &QueueBody { queue: (*queue).into(), reserved: 0.into() })?,
+            Request::RingFrames { queue, first } => {
+                put(out, &RingFramesBody { queue: (*queue).into(), first: (*first).into() })?
+            }
             Request::Subscribe { queue, filter } => {
                 let flags = filter.object_id.map_or(0, |_| subscribe_flags::OBJECT)
                     | filter.source_id.map_or(0, |_| subscribe_flags::SOURCE);
@@ -1097,6 +1151,14 @@ impl Reply {
                     reserved_slots: b.reserved_slots.get(),
                 }
             }
+            label::RING_FRAMES => {
+                let b = exact::<FramesBody>(body)?;
+                let count = b.count.get();
+                if count == 0 || count > FRAMES_PER_REPLY {
+                    return Err(DecodeError::BadCount(count.min(u32::from(u16::MAX)) as u16));
+                }
+                Reply::RingFrames { first: b.first.get(), count }
+            }
             label::SUBSCRIBE => {
                 let b = exact::<SubscribedBody>(body)?;
                 zero(b.reserved.as_bytes())?;
@@ -1153,6 +1215,9 @@ impl Reply {
                     reserved_slots: reserved_slots.into(),
                 },
             )?,
+            Reply::RingFrames { first, count } => {
+                put(out, &FramesBody { first: first.into(), count: count.into() })?
+            }
             Reply::Subscribed { subscription } => {
                 put(out, &SubscribedBody { subscription: u32::from(subscription).into(), reserved: 0.into() })?
             }

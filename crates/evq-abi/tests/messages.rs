@@ -18,7 +18,7 @@ use evq_abi::ring::info::TYPE_FLAGS_MASK;
 use evq_abi::event::{vfs, Category, Priority, MAX_PAYLOAD};
 use evq_abi::msg::{
     encode_event, label, subscribe_flags, BatchBuilder, DecodeError, EncodeError, ErrorCode, Event, Filter, Reply,
-    Request, Stats, StatsTarget, MAX_BATCH, MAX_MSG_BYTES,
+    Request, Stats, StatsTarget, FRAMES_PER_REPLY, MAX_BATCH, MAX_MSG_BYTES,
 };
 use evq_abi::ring::RingGeometry;
 use proptest::collection::vec;
@@ -30,7 +30,7 @@ use proptest::sample::{select, Index};
 // ===========================================================================
 
 /// Every request label.
-const REQUEST_LABELS: [u32; 11] = label::REQUESTS;
+const REQUEST_LABELS: [u32; 12] = label::REQUESTS;
 
 /// Request labels whose success reply is `Reply::Done` (empty body).
 const DONE_LABELS: [u32; 5] =
@@ -64,7 +64,12 @@ fn event_size(payload_len: usize) -> usize {
 /// The body length a fixed-size request must have.
 fn fixed_request_len(l: u32) -> Option<usize> {
     Some(match l {
-        label::CLIENT_GONE | label::CREATE_QUEUE | label::DESTROY_QUEUE | label::UNSUBSCRIBE | label::STATS => 8,
+        label::CLIENT_GONE
+        | label::CREATE_QUEUE
+        | label::DESTROY_QUEUE
+        | label::UNSUBSCRIBE
+        | label::STATS
+        | label::RING_FRAMES => 8,
         label::SET_PRIORITY | label::SET_COALESCING | label::WAIT => 16,
         label::SUBSCRIBE => 40,
         _ => return None,
@@ -75,7 +80,11 @@ fn fixed_request_len(l: u32) -> Option<usize> {
 fn reply_len(reply: &Reply) -> usize {
     match reply {
         Reply::Done => 0,
-        Reply::Published { .. } | Reply::Subscribed { .. } | Reply::Wait { .. } | Reply::Error { .. } => 8,
+        Reply::Published { .. }
+        | Reply::Subscribed { .. }
+        | Reply::Wait { .. }
+        | Reply::RingFrames { .. }
+        | Reply::Error { .. } => 8,
         Reply::QueueCreated { .. } => 16,
         Reply::Stats(_) => 64,
     }
@@ -217,6 +226,7 @@ fn simple_request() -> impl Strategy<Value = Request<'static>> {
             timeout_ns
         }),
         stats_target().prop_map(Request::Stats),
+        (any::<u32>(), any::<u32>()).prop_map(|(queue, first)| Request::RingFrames { queue, first }),
     ]
 }
 
@@ -255,6 +265,8 @@ fn reply_with_request_label() -> impl Strategy<Value = (u32, Reply)> {
         (any::<bool>(), any::<u32>())
             .prop_map(|(armed, unread_slots)| (label::WAIT, Reply::Wait { armed, unread_slots })),
         stats().prop_map(|s| (label::STATS, Reply::Stats(s))),
+        (any::<u32>(), 1..=FRAMES_PER_REPLY)
+            .prop_map(|(first, count)| (label::RING_FRAMES, Reply::RingFrames { first, count })),
         // An error may answer any request, even one with an unknown label
         // (that is what `ErrorCode::UnknownLabel` replies to).
         (any_request_label(), select(&ERROR_CODES[..]), any::<u32>())
@@ -448,6 +460,7 @@ fn sample_fixed(l: u32) -> Vec<u8> {
         label::SET_COALESCING => Request::SetCoalescing { queue: 3, window_ns: 1_000_000 },
         label::WAIT => Request::Wait { queue: 3, min_events: 5, timeout_ns: 10 },
         label::STATS => Request::Stats(StatsTarget::Queue(3)),
+        label::RING_FRAMES => Request::RingFrames { queue: 3, first: 6 },
         other => panic!("no fixed sample for {other:#x}"),
     };
     encode(&req).1
@@ -700,7 +713,7 @@ fn every_request_rejects_an_oversized_body() {
 
 #[test]
 fn unknown_request_labels_are_rejected() {
-    for l in [label::OK, label::ERROR, 0x0100, 0x0104, 0x0200, 0x0209, 0x0301, u32::MAX] {
+    for l in [label::OK, label::ERROR, 0x0100, 0x0104, 0x0200, 0x020A, 0x0301, u32::MAX] {
         assert_eq!(req_err(l, &[]), DecodeError::UnknownLabel(l));
         assert_eq!(req_err(l, &[0; 8]), DecodeError::UnknownLabel(l));
     }
@@ -916,6 +929,18 @@ fn destroy_queue_rejects_reserved() {
 }
 
 #[test]
+fn ring_frames_reply_rejects_counts_outside_one_reply() {
+    for count in [0, FRAMES_PER_REPLY + 1, u32::MAX] {
+        let (l, mut body) = encode_reply(&Reply::RingFrames { first: 3, count: 1 });
+        body[4..8].copy_from_slice(&count.to_le_bytes());
+        assert!(
+            matches!(reply_err(label::RING_FRAMES, l, &body), DecodeError::BadCount(_)),
+            "count {count} accepted"
+        );
+    }
+}
+
+#[test]
 fn create_queue_rejects_bad_pages_and_flags() {
     let body = sample_fixed(label::CREATE_QUEUE);
     for pages in [0u32, 3, 5, 6, 7, 48, 65, 96, 128, 256, u32::MAX] {
@@ -1100,7 +1125,7 @@ fn reply_rejects_unknown_labels() {
         assert_eq!(reply_err(label::PUBLISH, reply_label, &body), DecodeError::UnknownLabel(reply_label));
     }
     // An OK reply to a request label that does not exist.
-    for request in [0u32, 1, 0x0209, u32::MAX] {
+    for request in [0u32, 1, 0x020A, u32::MAX] {
         assert_eq!(reply_err(request, label::OK, &body), DecodeError::UnknownLabel(request));
         assert_eq!(reply_err(request, label::OK, &[]), DecodeError::UnknownLabel(request));
     }

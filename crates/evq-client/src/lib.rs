@@ -13,6 +13,9 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod session;
+pub use session::{Session, SessionError, Transport};
+
 use core::ptr::NonNull;
 
 use evq_abi::event::{Category, EventRecord};

@@ -58,8 +58,10 @@ pub enum SetupError {
 /// Something the shell must do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Send the ring's frames (control page first) to `client` with the reply
-    /// to its `CreateQueue`.
+    /// Send the ring's memory to `client` with the reply to its
+    /// `CreateQueue`: on seL4 its first [`evq_abi::msg::FRAMES_PER_REPLY`]
+    /// frames (control page first), on the hosted platform one descriptor
+    /// for the whole region.
     GrantRing {
         /// The client.
         client: Badge,
@@ -69,6 +71,20 @@ pub enum Action {
         ring: RingHandle,
         /// How many frames.
         frames: u32,
+    },
+    /// Send frames `first..first + count` of `client`'s ring with the reply
+    /// to its `RingFrames`.
+    GrantFrames {
+        /// The client.
+        client: Badge,
+        /// The queue.
+        queue: u32,
+        /// The ring's memory, as the shell named it.
+        ring: RingHandle,
+        /// The index of the first frame: 0 is the control page.
+        first: u32,
+        /// How many: 1 to [`evq_abi::msg::FRAMES_PER_REPLY`].
+        count: u32,
     },
     /// Signal the notification of `client`'s `queue`.
     Signal {
@@ -496,6 +512,16 @@ impl<M: RingMemory> Server<M> {
             Request::Subscribe { queue, filter } => {
                 let q = self.live(from, queue)?;
                 subscribe(q, filter)
+            }
+            Request::RingFrames { queue, first } => {
+                let q = self.live(from, queue)?;
+                let frames = q.producer.geometry().frames();
+                if first >= frames {
+                    return Err(error(ErrorCode::InvalidArgument, frames));
+                }
+                let count = (frames - first).min(evq_abi::msg::FRAMES_PER_REPLY);
+                act(Action::GrantFrames { client: from, queue, ring: q.handle, first, count });
+                Ok(Reply::RingFrames { first, count })
             }
             Request::Unsubscribe { queue, subscription } => {
                 let q = self.live(from, queue)?;

@@ -692,3 +692,34 @@ fn a_corrupt_tail_found_by_stats_also_revokes() {
     assert_eq!(h.call(ALICE, &Request::Stats(StatsTarget::Queue(q))), err(ErrorCode::Revoked, q));
     assert!(h.take_actions().contains(&Action::Revoked { client: ALICE, queue: q }));
 }
+
+#[test]
+fn ring_frames_are_granted_one_reply_at_a_time_to_the_owner_only() {
+    use evq_abi::msg::FRAMES_PER_REPLY;
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 4); // 5 frames: the control page and 4 data pages
+    h.take_actions();
+    let mut granted = Vec::new();
+    let mut first = FRAMES_PER_REPLY; // CreateQueue's reply carried the first frames
+    while first < 5 {
+        let Reply::RingFrames { first: got, count } = h.call(ALICE, &Request::RingFrames { queue: q, first }) else {
+            panic!("frames from {first} refused");
+        };
+        assert_eq!(got, first);
+        assert!(count >= 1 && count <= FRAMES_PER_REPLY);
+        let actions = h.take_actions();
+        assert!(
+            matches!(actions[..], [Action::GrantFrames { client: ALICE, queue, first: f, count: c, .. }]
+                if queue == q && f == first && c == count),
+            "{actions:?}"
+        );
+        granted.extend(first..first + count);
+        first += count;
+    }
+    assert_eq!(granted, (FRAMES_PER_REPLY..5).collect::<Vec<_>>(), "the rest of the ring, once each");
+    assert_eq!(h.call(ALICE, &Request::RingFrames { queue: q, first: 5 }), err(ErrorCode::InvalidArgument, 5));
+    assert_eq!(h.call(BOB, &Request::RingFrames { queue: q, first: 0 }), err(ErrorCode::NoSuchQueue, q));
+    assert!(h.take_actions().is_empty(), "a refused request grants nothing");
+    h.call(ALICE, &Request::DestroyQueue { queue: q });
+    assert_eq!(h.call(ALICE, &Request::RingFrames { queue: q, first: 0 }), err(ErrorCode::NoSuchQueue, q));
+}

@@ -1,187 +1,306 @@
-//! evq's first step onto seL4: the event-server core, a source and a client
-//! running in the root task, against a ring pool of frames retyped from
-//! untyped memory, whose granted copies are revoked when a queue goes.
+//! evq's root task: the system initializer and every domain's fault monitor.
 //!
-//! This proves the cores build for and run on seL4 on both architectures.
-//! The system issue splits it into protection domains: the server in its own
-//! domain with frames retyped from untyped memory, clients mapping granted
-//! frame capabilities, sources calling over badged endpoints.
-//!
-//! The run is a boot test: it prints a summary line and `TEST_PASS`, or
-//! `TEST_FAIL: …` and the reason.
+//! It reads the system description embedded at build time
+//! (`images/<board>/system.toml`, checked by `build.rs`) and builds each
+//! domain it names from the domain's embedded ELF image: a VSpace with the
+//! image loaded, an IPC buffer, a CNode holding exactly the capabilities its
+//! role grants ([`evq_system::System::grants`]), an info page saying where
+//! they are (`evq-domain-info`), and a TCB whose fault handler is the root
+//! task. The event server starts first; it gets untyped memory for its ring
+//! pool. The root task is a source of its own, the supervisor: it publishes
+//! each domain's start, fault and exit as process events, and tells the
+//! server when a client is gone, so that its rings are revoked.
 #![no_std]
 #![no_main]
 
-mod pool;
+mod domain;
+mod elf;
+mod objects;
 
-use evq_abi::event::{decode_dentry, encode_dentry, vfs, Category, CategorySet, Priority, MAX_PAYLOAD};
-use evq_abi::msg::{Event, Filter, Reply, Request, MAX_MSG_BYTES};
-use evq_abi::ring::RingGeometry;
-use evq_client::EventQueue;
-use evq_server::{Action, Config, Server, SourceSpec};
+use evq_abi::event::{process, system, Category, CategorySet, ExitPayload, FaultPayload, Priority};
+use evq_abi::msg::{Event, Reply, Request, MAX_MSG_BYTES};
+use evq_abi::PAGE_SIZE;
+use evq_domain_info::{self as info, slot, DomainInfo, Name, Note, Peer, MAX_NOTES, MAX_PEERS};
+use evq_system::{Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE};
+use sel4::init_thread;
 use sel4_root_task::{root_task, Never};
+use zerocopy::IntoBytes;
 
-use pool::{FramePool, POOL_PAGES};
+use domain::{BuildError, Domain, Scratch};
+use objects::Objects;
 
-const VFS: u64 = 1;
-const CLIENT: u64 = 100;
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/system.rs"));
+}
+use generated::{IMAGES, SYSTEM};
 
-/// A `Server` is about 100 KiB and lives on this stack; an unoptimised build
-/// makes several temporary copies of it while constructing it, so the stack
-/// is sized for that, not for the one copy a release build keeps.
-#[root_task(stack_size = 4 * 1024 * 1024)]
+/// The server's CNode: its frames, one slot each, and room for its peers.
+const SERVER_CNODE_BITS: u32 = 12;
+/// Any other domain's CNode: a client's received frames land here.
+const DOMAIN_CNODE_BITS: u32 = 10;
+
+#[root_task(stack_size = 256 * 1024)]
 fn main(bootinfo: &sel4::BootInfoPtr) -> sel4::Result<Never> {
-    sel4::debug_println!("evq: root task up, {} untypeds, ring pool {} frames", bootinfo.untyped_list().len(), POOL_PAGES);
-    match run(bootinfo) {
-        Ok(summary) => {
-            sel4::debug_println!("evq: {summary}");
-            sel4::debug_println!("TEST_PASS");
+    sel4::debug_println!("evq: root task: building the {} system: {} domains", SYSTEM.board, SYSTEM.domains.len());
+    match System::build(bootinfo) {
+        Ok(mut system) => system.monitor(),
+        Err(why) => {
+            sel4::debug_println!("TEST_FAIL: evq: root task: {why}");
+            init_thread::suspend_self()
         }
-        Err(why) => sel4::debug_println!("TEST_FAIL: {why}"),
-    }
-    sel4::init_thread::suspend_self()
-}
-
-struct Summary {
-    delivered: u64,
-    lost: u64,
-    gap_seq: u64,
-}
-
-impl core::fmt::Display for Summary {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "summary delivered={} lost={} seq_after_loss={}", self.delivered, self.lost, self.gap_seq)
     }
 }
 
-/// Drives the server through encoded messages, as a shell would.
-struct Shell {
-    server: Server<FramePool>,
-    now_ns: u64,
-    granted: Option<(u32, evq_server::RingHandle)>,
+/// The objects that join domains, and each domain's TCB.
+struct System {
+    /// The server's endpoint, as the root task publishes on it (badged).
+    publish: sel4::cap::Endpoint,
+    fault: sel4::cap::Endpoint,
+    tcbs: [Option<sel4::cap::Tcb>; MAX_DOMAINS],
 }
 
-impl Shell {
-    fn call(&mut self, from: u64, request: &Request<'_>) -> Result<Reply, &'static str> {
-        let mut body = [0u8; MAX_MSG_BYTES];
-        let (label, len) = request.encode(&mut body).map_err(|_| "request does not encode")?;
-        let mut reply = [0u8; 64];
-        self.now_ns += 1_000;
-        let granted = &mut self.granted;
-        let (reply_label, n) = self.server.handle(self.now_ns, from, label, &body[..len], &mut reply, &mut |a| {
-            if let Action::GrantRing { queue, ring, .. } = a {
-                *granted = Some((queue, ring));
+/// The root task's own capabilities to the objects it creates once.
+struct Wiring {
+    server_ep: sel4::cap::Endpoint,
+    fault_ep: sel4::cap::Endpoint,
+    /// Each client's notification, by domain index.
+    client_notes: [Option<sel4::cap::Notification>; MAX_DOMAINS],
+    /// Each described notification, by index in the description.
+    notes: [Option<sel4::cap::Notification>; MAX_NOTES],
+}
+
+fn rights(r: Rights) -> sel4::CapRights {
+    sel4::CapRights::new(r.grant_reply, r.grant, r.read, r.write)
+}
+
+fn role_code(role: &Role) -> u32 {
+    match role {
+        Role::Server { .. } => info::role::SERVER,
+        Role::Source { .. } => info::role::SOURCE,
+        Role::Client { .. } => info::role::CLIENT,
+        Role::Plain => info::role::PLAIN,
+    }
+}
+
+fn fail(what: &'static str) -> impl Fn(BuildError) -> &'static str {
+    move |e| {
+        sel4::debug_println!("evq: root task: {what}: {e}");
+        what
+    }
+}
+
+impl System {
+    fn build(bootinfo: &sel4::BootInfo) -> Result<Self, &'static str> {
+        let mut objects = Objects::new(bootinfo);
+        let scratch = Scratch::new(bootinfo).map_err(|_| "the scratch page will not unmap")?;
+        let out = |_| "out of memory or slots";
+        let mut wiring = Wiring {
+            server_ep: objects.fixed::<sel4::cap_type::Endpoint>().map_err(out)?,
+            fault_ep: objects.fixed::<sel4::cap_type::Endpoint>().map_err(out)?,
+            client_notes: [None; MAX_DOMAINS],
+            notes: [None; MAX_NOTES],
+        };
+        if SYSTEM.notifications.len() > MAX_NOTES {
+            return Err("the description has more notifications than a domain can be told of");
+        }
+        for (i, d) in SYSTEM.domains.iter().enumerate() {
+            if matches!(d.role, Role::Client { .. }) {
+                wiring.client_notes[i] = Some(objects.fixed::<sel4::cap_type::Notification>().map_err(out)?);
             }
-        });
-        Reply::decode(label, reply_label, &reply[..n]).map_err(|_| "server reply does not decode")
+        }
+        for i in 0..SYSTEM.notifications.len() {
+            wiring.notes[i] = Some(objects.fixed::<sel4::cap_type::Notification>().map_err(out)?);
+        }
+        let publish_index = objects.slot().map_err(out)?;
+        let publish = init_thread::Slot::<sel4::cap_type::Endpoint>::from_index(publish_index).cap();
+        init_thread::slot::CNODE
+            .cap()
+            .absolute_cptr(publish)
+            .mint(
+                &init_thread::slot::CNODE.cap().absolute_cptr(wiring.server_ep),
+                sel4::CapRights::new(true, false, false, true),
+                ROOT_BADGE,
+            )
+            .map_err(|_| "cannot mint the root task's publishing capability")?;
+
+        let mut system = System { publish, fault: wiring.fault_ep, tcbs: [None; MAX_DOMAINS] };
+        // The server first: every other domain's start is published to it.
+        let (server_id, _) = SYSTEM.server().ok_or("no server")?;
+        let order = core::iter::once(server_id).chain((1..=SYSTEM.domains.len() as u32).filter(|&id| id != server_id));
+        for id in order {
+            let tcb = build_domain(&mut objects, &scratch, &wiring, id)?;
+            system.tcbs[id as usize - 1] = Some(tcb);
+            let name = SYSTEM.domain_by_id(id).map_or("?", |d| d.name);
+            sel4::debug_println!("evq: root task: started domain {id} ({name})");
+            system.publish(process::START, u64::from(id), &[]);
+        }
+        system.publish_as(Category::System, system::DOMAIN_SET_COMPLETE, 0, &[]);
+        Ok(system)
+    }
+
+    fn publish(&mut self, kind: u8, domain: u64, payload: &[u8]) {
+        self.publish_as(Category::Process, kind, domain, payload)
+    }
+
+    /// Publishes one event as the supervisor source. A refusal is logged,
+    /// not fatal: the root task must go on monitoring whatever happens.
+    fn publish_as(&mut self, category: Category, kind: u8, object_id: u64, payload: &[u8]) {
+        let priority = if kind == process::FAULT { Priority::Critical } else { Priority::Normal };
+        let event = Event { category, kind, type_flags: 0, priority, object_id, payload };
+        let reply = self.call(&Request::Publish(event));
+        if reply != Some(Reply::Published { accepted: 1 }) {
+            sel4::debug_println!("evq: root task: the server refused a process event: {reply:?}");
+        }
+    }
+
+    fn call(&mut self, request: &Request<'_>) -> Option<Reply> {
+        let mut body = [0u8; MAX_MSG_BYTES];
+        let (label, len) = request.encode(&mut body).ok()?;
+        sel4::with_ipc_buffer_mut(|ipc| ipc.msg_bytes_mut()[..len].copy_from_slice(&body[..len]));
+        let reply_info = self.publish.call(sel4::MessageInfo::new(label.into(), 0, 0, len / 8));
+        let n = (reply_info.length() * 8).min(MAX_MSG_BYTES);
+        sel4::with_ipc_buffer(|ipc| body[..n].copy_from_slice(&ipc.msg_bytes()[..n]));
+        Reply::decode(label, u32::try_from(reply_info.label()).ok()?, &body[..n]).ok()
+    }
+
+    /// Waits for faults and exits, forever.
+    fn monitor(&mut self) -> ! {
+        loop {
+            let (msg, badge) = self.fault.recv(());
+            let id = badge as u32;
+            let Some(tcb) = self.tcbs.get(id.wrapping_sub(1) as usize).copied().flatten() else {
+                sel4::debug_println!("evq: root task: a message on the fault endpoint from unknown badge {badge}");
+                continue;
+            };
+            let Some(domain) = SYSTEM.domain_by_id(id) else { continue };
+            let _ = tcb.tcb_suspend();
+            let code = if msg.label() == info::EXIT_LABEL {
+                let code = sel4::with_ipc_buffer(|ipc| ipc.msg_regs()[0]) as i64;
+                sel4::debug_println!("evq: root task: domain {id} ({}) exited with {code}", domain.name);
+                code
+            } else {
+                let fault = sel4::with_ipc_buffer(|ipc| sel4::Fault::new(ipc, &msg));
+                let payload = fault_payload(&fault);
+                sel4::debug_println!(
+                    "evq: root task: domain {id} ({}) faulted: kind {} address {:#x} ip {:#x}",
+                    domain.name,
+                    payload.kind.get(),
+                    payload.address.get(),
+                    payload.ip.get()
+                );
+                self.publish(process::FAULT, u64::from(id), payload.as_bytes());
+                // The shell's convention for a death by fault: 128 + kind.
+                128 + i64::from(payload.kind.get())
+            };
+            if let Some(badge) = domain.badge().filter(|_| matches!(domain.role, Role::Client { .. })) {
+                let _ = self.call(&Request::ClientGone { client: badge });
+            }
+            let exit = ExitPayload { code: (code as u64).into() };
+            self.publish(process::EXIT, u64::from(id), exit.as_bytes());
+            self.tcbs[id as usize - 1] = None;
+        }
     }
 }
 
-fn run(bootinfo: &sel4::BootInfo) -> Result<Summary, &'static str> {
-    let pool = FramePool::new(bootinfo).map_err(|_| "ring pool: retype or map failed")?;
-    let server = Server::new(Config { ring_pool_pages: POOL_PAGES as u32 }, pool);
-    let mut shell = Shell {
-        server,
-        now_ns: 0,
-        granted: None,
+fn fault_payload(fault: &sel4::Fault) -> FaultPayload {
+    let (kind, address, ip) = match fault {
+        sel4::Fault::VmFault(f) => (process::fault::VM, f.inner().get_Addr(), f.inner().get_IP()),
+        sel4::Fault::CapFault(f) => (process::fault::CAP, 0, f.inner().get_IP()),
+        sel4::Fault::UnknownSyscall(f) => (process::fault::UNKNOWN_SYSCALL, 0, f.inner().get_FaultIP()),
+        sel4::Fault::UserException(f) => (process::fault::USER_EXCEPTION, 0, f.inner().get_FaultIP()),
+        _ => (process::fault::OTHER, 0, 0),
     };
-    let vfs_source = SourceSpec {
-        badge: VFS,
-        name: "vfs",
-        allowed: CategorySet::of(&[Category::Vfs]),
-        supervisor: false,
-        budget_per_tick: 0,
-    };
-    shell.server.register_source(vfs_source).map_err(|_| "register source")?;
-    shell.server.register_client(CLIENT).map_err(|_| "register client")?;
+    FaultPayload { kind: kind.into(), reserved: 0.into(), address: address.into(), ip: ip.into() }
+}
 
-    let geometry = RingGeometry::new(1).map_err(|_| "geometry")?;
-    let Reply::QueueCreated { queue, .. } = shell.call(CLIENT, &Request::CreateQueue { geometry })? else {
-        return Err("queue not created");
+/// Builds domain `id` with the capabilities its role grants and starts it.
+fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u32) -> Result<sel4::cap::Tcb, &'static str> {
+    let d = SYSTEM.domain_by_id(id).ok_or("no such domain")?;
+    let image = IMAGES.iter().find(|(name, _)| *name == d.image).map(|(_, bytes)| *bytes).ok_or("an image is missing")?;
+    let (cnode_bits, window_pages) = match d.role {
+        Role::Server { ring_pool_pages } => (SERVER_CNODE_BITS, ring_pool_pages as usize),
+        Role::Client { .. } => (DOMAIN_CNODE_BITS, info::CLIENT_RING_WINDOW_PAGES),
+        _ => (DOMAIN_CNODE_BITS, 0),
     };
-    let (granted_queue, ring) = shell.granted.ok_or("no ring granted")?;
-    if granted_queue != queue {
-        return Err("ring granted for another queue");
-    }
-    let (base, len) = shell.server.memory().region(ring).ok_or("granted ring is not in the pool")?;
-    // SAFETY: the ring is live pool memory, mapped for the root task's life,
-    // and only the server's producer and this reader touch it.
-    let mut events = unsafe { EventQueue::attach(base, len) }.map_err(|_| "ring does not attach")?;
-    let Reply::Subscribed { .. } = shell.call(CLIENT, &Request::Subscribe { queue, filter: Filter::all_of(Category::Vfs) })?
-    else {
-        return Err("subscribe failed");
-    };
+    let domain = Domain::build(objects, scratch, id, image, cnode_bits, window_pages).map_err(fail("building a domain"))?;
+    let kernel = |_| "the kernel refused to hand out a capability";
+    domain.grant_own(wiring.fault_ep).map_err(kernel)?;
+    let mut page = DomainInfo::new(id, role_code(&d.role), d.name, d.args, cnode_bits);
+    page.ring_window_pages = window_pages as u32;
+    let mut next = slot::FIRST_LISTED;
 
-    // A scripted session: each create carries its name, and arrives in order.
-    let names: [&[u8]; 4] = [b"etc", b"hosts", b"passwd", b"motd"];
-    let mut payload = [0u8; MAX_PAYLOAD];
-    for (i, name) in names.iter().enumerate() {
-        let n = encode_dentry(1, name, &mut payload).map_err(|_| "name")?;
-        let event = Event {
-            category: Category::Vfs,
-            kind: vfs::CREATE,
-            type_flags: 0,
-            priority: Priority::Normal,
-            object_id: 10 + i as u64,
-            payload: &payload[..n],
+    if let Role::Server { ring_pool_pages } = d.role {
+        // Untyped memory for the pool, rounded up to a power of two.
+        let bits = (ring_pool_pages as usize * PAGE_SIZE).next_power_of_two().trailing_zeros();
+        let untyped = objects.sized::<sel4::cap_type::Untyped>(bits as usize).map_err(|_| "no memory for the ring pool")?;
+        domain.give(slot::SIXTH, untyped).map_err(kernel)?;
+        page.untyped_bits = bits;
+        page.ring_pool_pages = ring_pool_pages;
+        page.peers[0] = Peer {
+            badge: ROOT_BADGE,
+            role: info::role::ROOT,
+            domain_id: 0,
+            categories: CategorySet::of(&[Category::Process, Category::System]).0,
+            name: Name::new("root"),
+            ..Peer::default()
         };
-        if shell.call(VFS, &Request::Publish(event))? != (Reply::Published { accepted: 1 }) {
-            return Err("publish refused");
+        page.peer_count = 1;
+        for (i, other) in SYSTEM.domains.iter().enumerate() {
+            let Some(badge) = other.badge() else { continue };
+            let n = page.peer_count as usize;
+            if n >= MAX_PEERS {
+                return Err("more sources and clients than the server can be told of");
+            }
+            let (categories, budget_per_tick) = match other.role {
+                Role::Source { categories, budget_per_tick, .. } => (categories.0, budget_per_tick),
+                _ => (0, 0),
+            };
+            page.peers[n] = Peer {
+                badge,
+                notification_slot: 0,
+                role: role_code(&other.role),
+                domain_id: i as u32 + 1,
+                categories,
+                budget_per_tick,
+                name: Name::new(other.name),
+            };
+            page.peer_count += 1;
         }
     }
-    let mut delivered = 0;
-    for (i, name) in names.iter().enumerate() {
-        let e = events.next_event().map_err(|_| "ring read error")?.ok_or("event missing")?;
-        let (parent, got_name) = decode_dentry(e.payload).map_err(|_| "payload does not decode")?;
-        if e.seq != i as u64 || e.object_id != 10 + i as u64 || e.source_id != 1 || parent != 1 || got_name != *name {
-            return Err("event arrived wrong");
+
+    for grant in SYSTEM.grants(d) {
+        match grant {
+            Grant::ServerEndpoint { badge, rights: r } => {
+                domain.grant(slot::SERVER, wiring.server_ep, rights(r), badge).map_err(kernel)?;
+            }
+            Grant::ClientNotification { client, rights: r } => {
+                let (client_id, _) = SYSTEM.domain(client).ok_or("no such client")?;
+                let note = wiring.client_notes[client_id as usize - 1].ok_or("a client without a notification")?;
+                if r == Rights::WAIT {
+                    domain.grant(slot::SIXTH, note, rights(r), 0).map_err(kernel)?;
+                } else {
+                    domain.grant(next, note, rights(r), 0).map_err(kernel)?;
+                    if let Some(p) = page.peers[..page.peer_count as usize].iter_mut().find(|p| p.domain_id == client_id) {
+                        p.notification_slot = next;
+                    }
+                    next += 1;
+                }
+            }
+            Grant::Notification { name, rights: r } => {
+                let index = SYSTEM.notifications.iter().position(|n| n.name == name).ok_or("no such notification")?;
+                let note = wiring.notes[index].ok_or("no such notification")?;
+                let n = page.note_count as usize;
+                if n >= MAX_NOTES {
+                    return Err("more notifications than a domain can be told of");
+                }
+                domain.grant(next, note, rights(r), 0).map_err(kernel)?;
+                let code = if r == Rights::WAIT { info::rights::WAIT } else { info::rights::SIGNAL };
+                page.notes[n] = Note { slot: next, rights: code, reserved: 0, name: Name::new(name) };
+                page.note_count += 1;
+                next += 1;
+            }
         }
-        sel4::debug_println!("evq: event {e}");
-        delivered += 1;
     }
-
-    // Overfill the ring: 512 slots less 64 reserved take 89 five-slot events.
-    let mut published = 0u64;
-    for i in 0..100 {
-        let event = Event {
-            category: Category::Vfs,
-            kind: vfs::DELETE,
-            type_flags: 0,
-            priority: Priority::Normal,
-            object_id: 1000 + i,
-            payload: &[],
-        };
-        shell.call(VFS, &Request::Publish(event))?;
-        published += 1;
-    }
-    let mut read = 0;
-    while events.next_event().map_err(|_| "ring read error")?.is_some() {
-        read += 1;
-    }
-    let lost = events.lost_total();
-    if read + lost != published || lost != 11 {
-        return Err("loss not counted exactly");
-    }
-    let one_more =
-        Event { category: Category::Vfs, kind: vfs::CREATE, type_flags: 0, priority: Priority::Normal, object_id: 7, payload: &[] };
-    shell.call(VFS, &Request::Publish(one_more))?;
-    let e = events.next_event().map_err(|_| "ring read error")?.ok_or("event after loss missing")?;
-    if e.lost_before != lost {
-        return Err("loss not reported with the next event");
-    }
-
-    // Destroying the queue revokes the copies of its frames that were granted.
-    let first = ring.0 as usize;
-    let frames = geometry.frames() as usize;
-    if !(first..first + frames).all(|i| shell.server.memory().grant_is_live(i)) {
-        return Err("granted frame copies missing while the queue lives");
-    }
-    if shell.call(CLIENT, &Request::DestroyQueue { queue })? != Reply::Done {
-        return Err("destroy refused");
-    }
-    if (first..first + frames).any(|i| shell.server.memory().grant_is_live(i)) {
-        return Err("granted frame copies survived the queue");
-    }
-    sel4::debug_println!("evq: queue destroyed; the kernel reports its {frames} granted frame copies revoked");
-    Ok(Summary { delivered: delivered + read + 1, lost, gap_seq: e.seq })
+    page.first_free_slot = next;
+    domain.start(scratch, &page, d.priority).map_err(fail("starting a domain"))
 }

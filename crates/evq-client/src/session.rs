@@ -1,0 +1,127 @@
+//! A client's conversation with the server, the same on every platform: a
+//! [`Transport`] carries requests and maps granted rings, and [`Session`]
+//! turns that into queues to read and a `wait` that sleeps only when it
+//! must.
+
+use core::ptr::NonNull;
+
+use evq_abi::msg::{ErrorCode, Filter, Reply, Request};
+use evq_abi::ring::RingGeometry;
+
+use crate::{EventError, EventQueue};
+
+/// What a platform provides for a client.
+pub trait Transport {
+    /// Why a call or a mapping failed (the platform's error).
+    type Error;
+
+    /// Sends `request` to the server and returns its reply. Memory granted
+    /// with a `CreateQueue` reply is kept for [`Transport::map_ring`].
+    fn call(&mut self, request: &Request<'_>) -> Result<Reply, Self::Error>;
+
+    /// Maps the ring of a queue just created (`frames` frames, control page
+    /// first) and returns where. On seL4 this fetches the frames the
+    /// `CreateQueue` reply could not carry (`RingFrames`); on the hosted
+    /// platform it maps the descriptor that came with the reply.
+    fn map_ring(&mut self, queue: u32, frames: u32) -> Result<(NonNull<u8>, usize), Self::Error>;
+
+    /// Blocks until the server signals this client's notification.
+    fn block(&mut self);
+}
+
+/// Why a session request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionError<E> {
+    /// The transport failed.
+    Transport(E),
+    /// The server refused, with this code and detail.
+    Refused(ErrorCode, u32),
+    /// The server's reply does not answer the request.
+    UnexpectedReply,
+    /// The granted ring does not attach.
+    Attach(evq_ring::AttachError),
+    /// Reading the ring failed.
+    Ring(EventError),
+}
+
+/// A client of the event server over `T`.
+#[derive(Debug)]
+pub struct Session<T> {
+    transport: T,
+}
+
+impl<T: Transport> Session<T> {
+    /// A session over `transport`.
+    pub fn new(transport: T) -> Self {
+        Self { transport }
+    }
+
+    /// The transport.
+    pub fn transport(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Sends any request and returns the reply, with error replies turned
+    /// into [`SessionError::Refused`].
+    pub fn request(&mut self, request: &Request<'_>) -> Result<Reply, SessionError<T::Error>> {
+        match self.transport.call(request).map_err(SessionError::Transport)? {
+            Reply::Error { code, detail } => Err(SessionError::Refused(code, detail)),
+            reply => Ok(reply),
+        }
+    }
+
+    /// Creates a queue with a ring of `data_pages`, maps it, and attaches to it.
+    pub fn create_queue(&mut self, data_pages: u32) -> Result<(u32, EventQueue), SessionError<T::Error>> {
+        let geometry = RingGeometry::new(data_pages).map_err(|_| SessionError::Refused(ErrorCode::InvalidArgument, 0))?;
+        let Reply::QueueCreated { queue, frames, .. } = self.request(&Request::CreateQueue { geometry })? else {
+            return Err(SessionError::UnexpectedReply);
+        };
+        let (base, len) = self.transport.map_ring(queue, frames).map_err(SessionError::Transport)?;
+        // SAFETY: the transport's contract: the ring stays mapped while the
+        // queue lives, and only this queue's reader touches it.
+        let events = unsafe { EventQueue::attach(base, len) }
+            .map_err(SessionError::Attach)?;
+        Ok((queue, events))
+    }
+
+    /// Subscribes `queue`; returns the subscription id that tags its events.
+    pub fn subscribe(&mut self, queue: u32, filter: Filter) -> Result<u8, SessionError<T::Error>> {
+        match self.request(&Request::Subscribe { queue, filter })? {
+            Reply::Subscribed { subscription } => Ok(subscription),
+            _ => Err(SessionError::UnexpectedReply),
+        }
+    }
+
+    /// Returns once `events` has something to read: at once if it has,
+    /// otherwise after the server signals that at least `min_events` are
+    /// ready. The waiting flag is set before the server is asked, so an
+    /// event that lands in between is never slept through.
+    pub fn wait(&mut self, queue: u32, events: &mut EventQueue, min_events: u32) -> Result<(), SessionError<T::Error>> {
+        if !events.prepare_wait().map_err(SessionError::Ring)? {
+            events.cancel_wait();
+            return Ok(());
+        }
+        match self.request(&Request::Wait { queue, min_events, timeout_ns: 0 })? {
+            Reply::Wait { armed: true, .. } => {
+                self.transport.block();
+                Ok(())
+            }
+            Reply::Wait { armed: false, .. } => {
+                events.cancel_wait();
+                Ok(())
+            }
+            _ => Err(SessionError::UnexpectedReply),
+        }
+    }
+
+    /// Destroys `queue`; the server revokes its ring, which is unmapped.
+    pub fn destroy_queue(&mut self, queue: u32, events: EventQueue) -> Result<(), SessionError<T::Error>> {
+        // The reader goes first: once the server revokes the ring, its memory
+        // may be unmapped under it.
+        let _gone = events;
+        match self.request(&Request::DestroyQueue { queue })? {
+            Reply::Done => Ok(()),
+            _ => Err(SessionError::UnexpectedReply),
+        }
+    }
+}

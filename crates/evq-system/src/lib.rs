@@ -1,0 +1,315 @@
+//! The system description: the one place that says which protection domains
+//! exist, their priorities, which endpoints and notifications join them with
+//! which badges and rights, and how much memory the server may spend on rings.
+//!
+//! Both platforms build the same system from it. The seL4 root task cannot
+//! parse at run time, so its build script parses `images/<board>/system.toml`
+//! with the `parse` feature and embeds [`System`] as a Rust constant
+//! (`System::to_rust`, with the `parse` feature); the hosted launcher parses
+//! the file when it starts.
+//!
+//! The capabilities a domain receives follow from its role, and from nothing
+//! else ([`System::grants`]):
+//!
+//! | role   | endpoint to the server                 | notification                     |
+//! |--------|----------------------------------------|----------------------------------|
+//! | server | the endpoint itself, to receive        | a signal cap to each client's    |
+//! | source | write + grant-reply, badged            | —                                |
+//! | client | write + grant + grant-reply, badged    | its own, to wait on              |
+//!
+//! A client's endpoint carries grant because seL4 moves the ring's frame
+//! capabilities in the reply to the client's call only when the caller's
+//! endpoint capability may grant. The server never sets a receive slot, so
+//! the client cannot use that right to push capabilities onto the server.
+//!
+//! Every domain also gets a badged capability to the root task's fault
+//! endpoint as its fault handler (the badge is its domain id), and the
+//! [`Notification`]s the description lists. No domain receives another's
+//! CSpace, VSpace or TCB.
+#![no_std]
+#![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "parse")]
+mod parse;
+#[cfg(feature = "parse")]
+pub use parse::{parse, ParseError};
+
+use evq_abi::event::CategorySet;
+
+/// The badge the root task publishes process events with, on its own
+/// capability to the server's endpoint. No domain may use it.
+pub const ROOT_BADGE: u64 = 1;
+
+/// Domain id 0 is the root task; described domains are numbered from 1 in
+/// the order the description lists them. Process events carry this id.
+pub const ROOT_DOMAIN_ID: u32 = 0;
+
+/// The most domains a description may list.
+pub const MAX_DOMAINS: usize = 32;
+
+/// The highest priority a domain may have: the root task runs above all.
+pub const MAX_PRIORITY: u8 = 254;
+
+/// A whole system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct System<'a> {
+    /// The board it is built for (`qemu-arm-virt`, `pc99`, `hosted`).
+    pub board: &'a str,
+    /// Every domain, in start order. Domain `i` has id `i + 1`.
+    pub domains: &'a [Domain<'a>],
+    /// Notifications between domains, beyond the ones roles imply.
+    pub notifications: &'a [Notification<'a>],
+}
+
+/// One protection domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Domain<'a> {
+    /// Its name, unique in the system; at most 16 bytes.
+    pub name: &'a str,
+    /// The program it runs: an ELF embedded in the seL4 image, an
+    /// executable on the hosted platform.
+    pub image: &'a str,
+    /// An argument for the program, empty for none; at most 32 bytes.
+    pub args: &'a str,
+    /// Its scheduling priority, 1..=[`MAX_PRIORITY`].
+    pub priority: u8,
+    /// What it is to the event server.
+    pub role: Role,
+}
+
+/// What a domain is to the event server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The event server. Exactly one domain has this role.
+    Server {
+        /// 4 KiB frames it may spend on rings, control pages included.
+        ring_pool_pages: u32,
+    },
+    /// A driver that publishes events.
+    Source {
+        /// The badge on its endpoint capability; the server knows it by this.
+        badge: u64,
+        /// What it may publish.
+        categories: CategorySet,
+        /// Events it may publish per server tick; 0 for no limit.
+        budget_per_tick: u32,
+    },
+    /// A client that reads events from rings.
+    Client {
+        /// The badge on its endpoint capability.
+        badge: u64,
+    },
+    /// Neither: a domain joined to others only by notifications.
+    Plain,
+}
+
+/// A notification that some domains signal and one waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notification<'a> {
+    /// Its name, which the waiter and signallers look it up by.
+    pub name: &'a str,
+    /// The domain that waits on it (read right).
+    pub waiter: &'a str,
+    /// The domains that signal it (write right).
+    pub signallers: &'a [&'a str],
+}
+
+/// Rights on a capability, as seL4 names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rights {
+    /// Receive on an endpoint, wait on a notification.
+    pub read: bool,
+    /// Send on an endpoint, signal a notification.
+    pub write: bool,
+    /// Send capabilities, and (seL4) receive them in the reply to a call.
+    pub grant: bool,
+    /// Call: receive a reply.
+    pub grant_reply: bool,
+}
+
+impl Rights {
+    /// Everything: the server's own endpoint.
+    pub const ALL: Rights = Rights { read: true, write: true, grant: true, grant_reply: true };
+    /// A source's endpoint: call, no capabilities either way.
+    pub const CALL: Rights = Rights { read: false, write: true, grant: false, grant_reply: true };
+    /// A client's endpoint: call, and receive ring frames in the reply.
+    pub const CALL_RECEIVING_CAPS: Rights = Rights { read: false, write: true, grant: true, grant_reply: true };
+    /// Signal a notification.
+    pub const SIGNAL: Rights = Rights { read: false, write: true, grant: false, grant_reply: false };
+    /// Wait on a notification.
+    pub const WAIT: Rights = Rights { read: true, write: false, grant: false, grant_reply: false };
+}
+
+/// One capability the description gives a domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant<'a> {
+    /// A capability to the server's endpoint.
+    ServerEndpoint {
+        /// Its badge (0 for the server's own, unbadged).
+        badge: u64,
+        /// Its rights.
+        rights: Rights,
+    },
+    /// A capability to a client's notification.
+    ClientNotification {
+        /// The client.
+        client: &'a str,
+        /// Its rights: the client waits, the server signals.
+        rights: Rights,
+    },
+    /// A capability to a described notification.
+    Notification {
+        /// Its name.
+        name: &'a str,
+        /// Its rights.
+        rights: Rights,
+    },
+}
+
+/// Why a description is not a system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalid<'a> {
+    /// No domain, or more than [`MAX_DOMAINS`].
+    DomainCount(usize),
+    /// Not exactly one server.
+    ServerCount(usize),
+    /// Two domains share this name.
+    DuplicateName(&'a str),
+    /// A name is empty or longer than 16 bytes.
+    BadName(&'a str),
+    /// An image name is empty, or an argument longer than 32 bytes.
+    BadImage(&'a str),
+    /// A priority is 0 or above [`MAX_PRIORITY`].
+    BadPriority(&'a str),
+    /// A badge is 0, [`ROOT_BADGE`], or another domain's.
+    BadBadge(&'a str),
+    /// A source may publish nothing, or may publish `Meta`.
+    BadCategories(&'a str),
+    /// The server's ring pool cannot hold even the smallest ring (2 pages).
+    BadRingPool,
+    /// A notification names a domain that does not exist.
+    UnknownDomain(&'a str),
+}
+
+impl<'a> System<'a> {
+    /// Checks the rules above; a system that passes can be built.
+    pub fn validate(&self) -> Result<(), Invalid<'a>> {
+        let n = self.domains.len();
+        if n == 0 || n > MAX_DOMAINS {
+            return Err(Invalid::DomainCount(n));
+        }
+        let servers = self.domains.iter().filter(|d| matches!(d.role, Role::Server { .. })).count();
+        if servers != 1 {
+            return Err(Invalid::ServerCount(servers));
+        }
+        for (i, d) in self.domains.iter().enumerate() {
+            if d.name.is_empty() || d.name.len() > 16 {
+                return Err(Invalid::BadName(d.name));
+            }
+            if self.domains[..i].iter().any(|e| e.name == d.name) {
+                return Err(Invalid::DuplicateName(d.name));
+            }
+            if d.image.is_empty() || d.args.len() > 32 {
+                return Err(Invalid::BadImage(d.name));
+            }
+            if d.priority == 0 || d.priority > MAX_PRIORITY {
+                return Err(Invalid::BadPriority(d.name));
+            }
+            match d.role {
+                Role::Server { ring_pool_pages } if ring_pool_pages < 2 => return Err(Invalid::BadRingPool),
+                Role::Source { categories, .. }
+                    if categories.0 == 0 || categories.contains(evq_abi::event::Category::Meta) =>
+                {
+                    return Err(Invalid::BadCategories(d.name))
+                }
+                _ => {}
+            }
+            if let Some(badge) = d.badge() {
+                let taken = self.domains[..i].iter().any(|e| e.badge() == Some(badge));
+                if badge == 0 || badge == ROOT_BADGE || taken {
+                    return Err(Invalid::BadBadge(d.name));
+                }
+            }
+        }
+        for note in self.notifications {
+            if note.name.is_empty() || note.name.len() > 16 {
+                return Err(Invalid::BadName(note.name));
+            }
+            for who in core::iter::once(&note.waiter).chain(note.signallers) {
+                if self.domain(who).is_none() {
+                    return Err(Invalid::UnknownDomain(who));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The domain with this name, and its id.
+    pub fn domain(&self, name: &str) -> Option<(u32, &Domain<'a>)> {
+        self.domains.iter().enumerate().find(|(_, d)| d.name == name).map(|(i, d)| (i as u32 + 1, d))
+    }
+
+    /// The domain with this id.
+    pub fn domain_by_id(&self, id: u32) -> Option<&Domain<'a>> {
+        (id as usize).checked_sub(1).and_then(|i| self.domains.get(i))
+    }
+
+    /// The event server.
+    pub fn server(&self) -> Option<(u32, &Domain<'a>)> {
+        self.domains
+            .iter()
+            .enumerate()
+            .find(|(_, d)| matches!(d.role, Role::Server { .. }))
+            .map(|(i, d)| (i as u32 + 1, d))
+    }
+
+    /// The domain whose endpoint capability carries `badge`.
+    pub fn by_badge(&self, badge: u64) -> Option<(u32, &Domain<'a>)> {
+        self.domains.iter().enumerate().find(|(_, d)| d.badge() == Some(badge)).map(|(i, d)| (i as u32 + 1, d))
+    }
+
+    /// Every capability `domain` receives, in a fixed order: its endpoint
+    /// capability, then (server) a signal capability per client in
+    /// description order, or (client) its own notification, then the
+    /// described notifications it waits on or signals, in description order.
+    pub fn grants<'s>(&'s self, domain: &'s Domain<'a>) -> impl Iterator<Item = Grant<'a>> + 's {
+        let endpoint = match domain.role {
+            Role::Server { .. } => Some(Grant::ServerEndpoint { badge: 0, rights: Rights::ALL }),
+            Role::Source { badge, .. } => Some(Grant::ServerEndpoint { badge, rights: Rights::CALL }),
+            Role::Client { badge } => Some(Grant::ServerEndpoint { badge, rights: Rights::CALL_RECEIVING_CAPS }),
+            Role::Plain => None,
+        };
+        let is_server = matches!(domain.role, Role::Server { .. });
+        let client_notes = self.domains.iter().filter_map(move |d| match d.role {
+            Role::Client { .. } if is_server => Some(Grant::ClientNotification { client: d.name, rights: Rights::SIGNAL }),
+            Role::Client { .. } if d.name == domain.name => {
+                Some(Grant::ClientNotification { client: d.name, rights: Rights::WAIT })
+            }
+            _ => None,
+        });
+        let described = self.notifications.iter().filter_map(move |n| {
+            let rights = if n.waiter == domain.name {
+                Rights::WAIT
+            } else if n.signallers.contains(&domain.name) {
+                Rights::SIGNAL
+            } else {
+                return None;
+            };
+            Some(Grant::Notification { name: n.name, rights })
+        });
+        endpoint.into_iter().chain(client_notes).chain(described)
+    }
+}
+
+impl Domain<'_> {
+    /// The badge on its endpoint capability, for sources and clients.
+    pub fn badge(&self) -> Option<u64> {
+        match self.role {
+            Role::Source { badge, .. } | Role::Client { badge } => Some(badge),
+            _ => None,
+        }
+    }
+}

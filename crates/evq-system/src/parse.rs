@@ -1,0 +1,227 @@
+//! `system.toml`: reading it, and writing it back out as a Rust constant.
+
+use std::boxed::Box;
+use std::format;
+use std::fmt::Write as _;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use evq_abi::event::{Category, CategorySet};
+use serde::Deserialize;
+
+use crate::{Domain, Invalid, Notification, Role, System};
+
+/// Why `system.toml` could not be read.
+#[derive(Debug)]
+pub enum ParseError {
+    /// It is not TOML, or not of the shape below.
+    Toml(String),
+    /// A field's value is not allowed (for example an unknown role).
+    Field(String),
+    /// It parses but breaks a rule of [`System::validate`].
+    Invalid(String),
+}
+
+impl core::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ParseError::Toml(m) => write!(f, "system description: {m}"),
+            ParseError::Field(m) => write!(f, "system description: {m}"),
+            ParseError::Invalid(m) => write!(f, "system description is not a valid system: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    board: String,
+    #[serde(default)]
+    domain: Vec<DomainToml>,
+    #[serde(default)]
+    notification: Vec<NotificationToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainToml {
+    name: String,
+    image: String,
+    #[serde(default)]
+    args: String,
+    priority: u8,
+    role: String,
+    badge: Option<u64>,
+    categories: Option<Vec<String>>,
+    budget_per_tick: Option<u32>,
+    ring_pool_pages: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationToml {
+    name: String,
+    wait: String,
+    signal: Vec<String>,
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn role(d: &DomainToml) -> Result<Role, ParseError> {
+    let field = |what: &str| ParseError::Field(format!("domain {:?}: {what}", d.name));
+    let only = |allowed: &[&str]| -> Result<(), ParseError> {
+        let given = [
+            ("badge", d.badge.is_some()),
+            ("categories", d.categories.is_some()),
+            ("budget_per_tick", d.budget_per_tick.is_some()),
+            ("ring_pool_pages", d.ring_pool_pages.is_some()),
+        ];
+        match given.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+            Some((name, _)) => Err(field(&format!("role {:?} takes no `{name}`", d.role))),
+            None => Ok(()),
+        }
+    };
+    Ok(match d.role.as_str() {
+        "server" => {
+            only(&["ring_pool_pages"])?;
+            Role::Server { ring_pool_pages: d.ring_pool_pages.ok_or_else(|| field("a server needs `ring_pool_pages`"))? }
+        }
+        "source" => {
+            only(&["badge", "categories", "budget_per_tick"])?;
+            let mut set = CategorySet::EMPTY;
+            for name in d.categories.as_deref().ok_or_else(|| field("a source needs `categories`"))? {
+                let cat = Category::PUBLISHABLE
+                    .into_iter()
+                    .find(|c| c.name() == name)
+                    .ok_or_else(|| field(&format!("unknown category {name:?}")))?;
+                set.0 |= cat.bit();
+            }
+            Role::Source {
+                badge: d.badge.ok_or_else(|| field("a source needs a `badge`"))?,
+                categories: set,
+                budget_per_tick: d.budget_per_tick.unwrap_or(0),
+            }
+        }
+        "client" => {
+            only(&["badge"])?;
+            Role::Client { badge: d.badge.ok_or_else(|| field("a client needs a `badge`"))? }
+        }
+        "plain" => {
+            only(&[])?;
+            Role::Plain
+        }
+        other => return Err(field(&format!("unknown role {other:?} (server, source, client or plain)"))),
+    })
+}
+
+/// Reads a `system.toml` and checks it.
+///
+/// The strings and tables it returns are leaked: a description is read once,
+/// by a build script or at start-up, and lives as long as the system.
+///
+/// ```toml
+/// board = "qemu-arm-virt"
+///
+/// [[domain]]
+/// name = "evq-server"
+/// image = "evq-server-domain"
+/// priority = 200
+/// role = "server"
+/// ring_pool_pages = 64
+///
+/// [[domain]]
+/// name = "vfs"
+/// image = "evq-vfs-domain"
+/// priority = 150
+/// role = "source"          # or "client", "plain"
+/// badge = 0x11
+/// categories = ["vfs"]
+///
+/// [[notification]]
+/// name = "go"
+/// wait = "vfs"
+/// signal = ["evq-server"]
+/// ```
+pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
+    let file: File = toml::from_str(text).map_err(|e| ParseError::Toml(e.to_string()))?;
+    let mut domains = Vec::with_capacity(file.domain.len());
+    for d in &file.domain {
+        domains.push(Domain {
+            name: leak(d.name.clone()),
+            image: leak(d.image.clone()),
+            args: leak(d.args.clone()),
+            priority: d.priority,
+            role: role(d)?,
+        });
+    }
+    let notifications: Vec<Notification<'static>> = file
+        .notification
+        .into_iter()
+        .map(|n| Notification {
+            name: leak(n.name),
+            waiter: leak(n.wait),
+            signallers: Box::leak(n.signal.into_iter().map(leak).collect::<Vec<_>>().into_boxed_slice()),
+        })
+        .collect();
+    let system = System {
+        board: leak(file.board),
+        domains: Box::leak(domains.into_boxed_slice()),
+        notifications: Box::leak(notifications.into_boxed_slice()),
+    };
+    system.validate().map_err(|e| ParseError::Invalid(describe(e)))?;
+    Ok(system)
+}
+
+fn describe(e: Invalid<'_>) -> String {
+    match e {
+        Invalid::DomainCount(n) => format!("{n} domains (1..={})", crate::MAX_DOMAINS),
+        Invalid::ServerCount(n) => format!("{n} servers (exactly one)"),
+        Invalid::DuplicateName(n) => format!("two domains are named {n:?}"),
+        Invalid::BadName(n) => format!("name {n:?} is empty or longer than 16 bytes"),
+        Invalid::BadImage(n) => format!("domain {n:?}: empty image, or args longer than 32 bytes"),
+        Invalid::BadPriority(n) => format!("domain {n:?}: priority must be 1..={}", crate::MAX_PRIORITY),
+        Invalid::BadBadge(n) => format!("domain {n:?}: badge is 0, the root task's ({}), or taken", crate::ROOT_BADGE),
+        Invalid::BadCategories(n) => format!("domain {n:?}: a source must publish at least one category"),
+        Invalid::BadRingPool => "the server's ring_pool_pages must be at least 2".to_string(),
+        Invalid::UnknownDomain(n) => format!("a notification names unknown domain {n:?}"),
+    }
+}
+
+impl System<'_> {
+    /// The description as a Rust expression of type `evq_system::System<'static>`,
+    /// for a build script to write into a `const`.
+    pub fn to_rust(&self) -> String {
+        let mut out = String::new();
+        let _ = write!(out, "evq_system::System {{ board: {:?}, domains: &[", self.board);
+        for d in self.domains {
+            let role = match d.role {
+                Role::Server { ring_pool_pages } => format!("Server {{ ring_pool_pages: {ring_pool_pages} }}"),
+                Role::Source { badge, categories, budget_per_tick } => format!(
+                    "Source {{ badge: {badge:#x}, categories: evq_abi::event::CategorySet({:#x}), budget_per_tick: {budget_per_tick} }}",
+                    categories.0
+                ),
+                Role::Client { badge } => format!("Client {{ badge: {badge:#x} }}"),
+                Role::Plain => "Plain".to_string(),
+            };
+            let _ = write!(
+                out,
+                "evq_system::Domain {{ name: {:?}, image: {:?}, args: {:?}, priority: {}, role: evq_system::Role::{role} }}, ",
+                d.name, d.image, d.args, d.priority
+            );
+        }
+        out.push_str("], notifications: &[");
+        for n in self.notifications {
+            let _ = write!(
+                out,
+                "evq_system::Notification {{ name: {:?}, waiter: {:?}, signallers: &{:?} }}, ",
+                n.name, n.waiter, n.signallers
+            );
+        }
+        out.push_str("] }");
+        out
+    }
+}

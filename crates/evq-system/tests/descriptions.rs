@@ -1,0 +1,110 @@
+//! The shipped descriptions parse and hold together; broken ones are refused
+//! with the reason.
+
+use evq_abi::event::Category;
+use evq_system::{parse, Grant, Rights, Role, ROOT_BADGE};
+
+const BOARDS: [&str; 2] = ["qemu-arm-virt", "pc99"];
+
+fn shipped(board: &str) -> String {
+    let path = format!("{}/../../images/{board}/system.toml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn shipped_descriptions_are_valid_systems() {
+    for board in BOARDS {
+        let system = parse(&shipped(board)).unwrap_or_else(|e| panic!("{board}: {e}"));
+        assert_eq!(system.board, board);
+        let (id, server) = system.server().expect("a server");
+        assert_eq!(id, 1);
+        assert!(matches!(server.role, Role::Server { ring_pool_pages } if ring_pool_pages >= 2));
+    }
+}
+
+#[test]
+fn grants_follow_roles() {
+    let system = parse(&shipped("qemu-arm-virt")).unwrap();
+    let (_, server) = system.server().unwrap();
+    let grants: Vec<Grant> = system.grants(server).collect();
+    assert_eq!(grants[0], Grant::ServerEndpoint { badge: 0, rights: Rights::ALL });
+    let clients = system.domains.iter().filter(|d| matches!(d.role, Role::Client { .. })).count();
+    let signals = grants.iter().filter(|g| matches!(g, Grant::ClientNotification { rights, .. } if *rights == Rights::SIGNAL)).count();
+    assert_eq!(signals, clients, "the server signals every client and nothing else");
+
+    let (_, client) = system.domain("test-client").unwrap();
+    let grants: Vec<Grant> = system.grants(client).collect();
+    assert_eq!(grants[0], Grant::ServerEndpoint { badge: 0x21, rights: Rights::CALL_RECEIVING_CAPS });
+    assert_eq!(grants[1], Grant::ClientNotification { client: "test-client", rights: Rights::WAIT });
+    assert!(grants.contains(&Grant::Notification { name: "script-go", rights: Rights::SIGNAL }));
+    assert!(grants.contains(&Grant::Notification { name: "script-done", rights: Rights::WAIT }));
+    assert!(!grants.iter().any(|g| matches!(g, Grant::ClientNotification { client, .. } if *client != "test-client")));
+
+    let (_, source) = system.domain("test-source").unwrap();
+    let Role::Source { categories, .. } = source.role else { panic!("test-source is a source") };
+    assert!(categories.contains(Category::Vfs) && !categories.contains(Category::Process));
+    assert_eq!(system.grants(source).next(), Some(Grant::ServerEndpoint { badge: 0x11, rights: Rights::CALL }));
+}
+
+#[test]
+fn lookups_agree_on_ids() {
+    let system = parse(&shipped("pc99")).unwrap();
+    for (i, d) in system.domains.iter().enumerate() {
+        let id = i as u32 + 1;
+        assert_eq!(system.domain(d.name).map(|(id, _)| id), Some(id));
+        assert_eq!(system.domain_by_id(id), Some(d));
+        if let Some(badge) = d.badge() {
+            assert_eq!(system.by_badge(badge).map(|(id, _)| id), Some(id));
+        }
+    }
+    assert_eq!(system.domain_by_id(0), None, "0 is the root task");
+    assert_eq!(system.by_badge(ROOT_BADGE), None);
+}
+
+#[test]
+fn rendered_constant_reads_back_the_same() {
+    let system = parse(&shipped("qemu-arm-virt")).unwrap();
+    let rust = system.to_rust();
+    for d in system.domains {
+        assert!(rust.contains(&format!("name: {:?}", d.name)), "{rust}");
+    }
+    assert!(rust.contains("badge: 0x22"));
+    assert!(rust.contains("signallers: &[\"test-client\"]"));
+}
+
+fn refused(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const SERVER: &str = "[[domain]]\nname = \"s\"\nimage = \"srv\"\npriority = 200\nrole = \"server\"\nring_pool_pages = 8\n";
+
+#[test]
+fn broken_descriptions_are_refused_with_the_reason() {
+    let head = "board = \"b\"\n";
+    assert!(refused(head).contains("0 domains"));
+    assert!(refused(&format!("{head}{SERVER}{SERVER}")).contains("2 servers"));
+    let dup = SERVER.replace("role = \"server\"\nring_pool_pages = 8", "role = \"client\"\nbadge = 5");
+    assert!(refused(&format!("{head}{SERVER}{dup}")).contains("two domains are named"));
+    let client = |badge: u64| {
+        format!("[[domain]]\nname = \"c{badge}\"\nimage = \"cli\"\npriority = 1\nrole = \"client\"\nbadge = {badge}\n")
+    };
+    assert!(refused(&format!("{head}{SERVER}{}", client(ROOT_BADGE))).contains("badge"));
+    assert!(refused(&format!("{head}{SERVER}{}", client(0))).contains("badge"));
+    let twin = client(7).replace("c7", "d7");
+    assert!(refused(&format!("{head}{SERVER}{}{twin}", client(7))).contains("taken"));
+    let source = "[[domain]]\nname = \"v\"\nimage = \"vfs\"\npriority = 9\nrole = \"source\"\nbadge = 3\n";
+    assert!(refused(&format!("{head}{SERVER}{source}")).contains("needs `categories`"));
+    assert!(refused(&format!("{head}{SERVER}{source}categories = [\"meta\"]\n")).contains("unknown category"));
+    assert!(refused(&format!("{head}{SERVER}{source}categories = []\n")).contains("at least one category"));
+    assert!(refused(&format!("{head}{}", SERVER.replace("= 8", "= 1"))).contains("ring_pool_pages"));
+    assert!(refused(&format!("{head}{}", SERVER.replace("200", "255"))).contains("priority"));
+    assert!(refused(&format!("{head}{}", SERVER.replace("= \"server\"", "= \"king\""))).contains("unknown role"));
+    assert!(refused(&format!("{head}{SERVER}badge = 4\n")).contains("takes no `badge`"));
+    assert!(refused(&format!("{head}{SERVER}colour = 1\n")).contains("colour"));
+    let note = "[[notification]]\nname = \"n\"\nwait = \"s\"\nsignal = [\"ghost\"]\n";
+    assert!(refused(&format!("{head}{SERVER}{note}")).contains("ghost"));
+    assert!(refused("board = ").contains("system description"));
+}

@@ -1,0 +1,208 @@
+//! The page the root task maps read-only into every domain it builds, at
+//! [`DOMAIN_INFO_ADDR`]: the domain's identity, where its capabilities sit in
+//! its own CSpace, the windows of its address space whose page tables the
+//! root task prepared, and, for the event server, the sources and clients it
+//! serves. It plays the part seL4's `BootInfo` plays for the root task.
+//!
+//! A domain's CSpace is one CNode of `2^cnode_bits` slots whose guard makes a
+//! capability pointer equal to its slot index. Fixed slots hold what every
+//! domain has; the rest are listed here.
+#![no_std]
+#![deny(missing_docs)]
+
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
+
+/// Where the page is mapped in every domain.
+pub const DOMAIN_INFO_ADDR: usize = 0x1000_0000;
+
+/// Where rings are mapped: the server maps its whole pool here, a client its
+/// queues' rings one after another.
+pub const RING_WINDOW_ADDR: usize = 0x2000_0000;
+
+/// Pages in a client's ring window: one 64-page ring and its control page,
+/// twice over, with room to spare.
+pub const CLIENT_RING_WINDOW_PAGES: usize = 256;
+
+/// `b"EVQDOMv1"`, little-endian.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"EVQDOMv1");
+
+/// Fixed slots of every domain's CNode.
+pub mod slot {
+    /// The domain's own CNode: its receive path and retype destination.
+    pub const CNODE: u64 = 1;
+    /// The domain's own VSpace, to map granted frames.
+    pub const VSPACE: u64 = 2;
+    /// The domain's own TCB, to stop itself.
+    pub const TCB: u64 = 3;
+    /// The root task's fault endpoint, badged with the domain id: the kernel
+    /// sends the domain's faults on it, and the domain reports its exit on it.
+    pub const FAULT: u64 = 4;
+    /// The event server's endpoint (the server's own, or a badged one), or
+    /// the null slot for a domain that has none.
+    pub const SERVER: u64 = 5;
+    /// The server: its ring-pool untyped. A client: its own notification.
+    pub const SIXTH: u64 = 6;
+    /// The first slot of the grants listed in [`super::DomainInfo::notes`]
+    /// and [`super::DomainInfo::peers`].
+    pub const FIRST_LISTED: u64 = 8;
+}
+
+/// The label a domain sends on its fault endpoint to exit, with its exit
+/// code in message register 0. Faults the kernel sends carry seL4's fault
+/// labels (1..=7), which this is well clear of.
+pub const EXIT_LABEL: u64 = 0x4558; // "EX"
+
+/// The most sources and clients a server is told of.
+pub const MAX_PEERS: usize = 31;
+/// The most described notifications a domain is given.
+pub const MAX_NOTES: usize = 8;
+
+/// What a domain is to the event server (`evq_system::Role`).
+pub mod role {
+    /// The event server.
+    pub const SERVER: u32 = 0;
+    /// A driver that publishes.
+    pub const SOURCE: u32 = 1;
+    /// A client that reads rings.
+    pub const CLIENT: u32 = 2;
+    /// Neither.
+    pub const PLAIN: u32 = 3;
+    /// The root task, as the server sees it: the supervisor source.
+    pub const ROOT: u32 = 4;
+}
+
+/// Rights of a listed notification capability.
+pub mod rights {
+    /// Wait on it.
+    pub const WAIT: u32 = 1;
+    /// Signal it.
+    pub const SIGNAL: u32 = 2;
+}
+
+/// A name in a fixed field: UTF-8, zero-padded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct Name<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Default for Name<N> {
+    fn default() -> Self {
+        Self([0; N])
+    }
+}
+
+impl<const N: usize> Name<N> {
+    /// `s`, cut to `N` bytes.
+    pub fn new(s: &str) -> Self {
+        let mut bytes = [0; N];
+        let n = s.len().min(N);
+        bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
+        Self(bytes)
+    }
+
+    /// The name, up to its first zero byte; empty if that is not UTF-8.
+    pub fn as_str(&self) -> &str {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(N);
+        core::str::from_utf8(&self.0[..end]).unwrap_or("")
+    }
+}
+
+/// A source or client the server serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct Peer {
+    /// The badge its messages arrive with.
+    pub badge: u64,
+    /// A client: the server's slot holding a signal capability to its
+    /// notification. Otherwise 0.
+    pub notification_slot: u64,
+    /// [`role`] `SOURCE`, `CLIENT` or `ROOT`.
+    pub role: u32,
+    /// Its domain id (0 for the root task).
+    pub domain_id: u32,
+    /// A source: the categories it may publish, as `CategorySet` bits.
+    pub categories: u32,
+    /// A source: events per tick, 0 for no limit.
+    pub budget_per_tick: u32,
+    /// Its name.
+    pub name: Name<16>,
+}
+
+/// A described notification the domain holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct Note {
+    /// The slot holding it.
+    pub slot: u64,
+    /// [`rights`] `WAIT` or `SIGNAL`.
+    pub rights: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// Its name in the system description.
+    pub name: Name<16>,
+}
+
+/// The page. Everything is written once by the root task before the domain
+/// starts, and the domain maps it read-only.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct DomainInfo {
+    /// [`MAGIC`].
+    pub magic: u64,
+    /// The domain's id: 1.. in description order.
+    pub domain_id: u32,
+    /// Its [`role`].
+    pub role: u32,
+    /// Its name.
+    pub name: Name<16>,
+    /// Its argument from the description, empty for none.
+    pub args: Name<32>,
+    /// Its CNode has `2^cnode_bits` slots.
+    pub cnode_bits: u32,
+    /// Pages mapped-ready (page tables present) at [`RING_WINDOW_ADDR`].
+    pub ring_window_pages: u32,
+    /// The server: `2^untyped_bits` bytes of untyped memory at
+    /// [`slot::SIXTH`], for `ring_pool_pages` frames.
+    pub untyped_bits: u32,
+    /// The server: frames it may spend on rings.
+    pub ring_pool_pages: u32,
+    /// The first empty slot; every slot from here to the end is empty.
+    pub first_free_slot: u64,
+    /// Entries used in `notes`.
+    pub note_count: u32,
+    /// Entries used in `peers`.
+    pub peer_count: u32,
+    /// Described notifications.
+    pub notes: [Note; MAX_NOTES],
+    /// The server: its sources and clients, the root task first.
+    pub peers: [Peer; MAX_PEERS],
+}
+
+impl DomainInfo {
+    /// An empty page for `domain_id`.
+    pub fn new(domain_id: u32, role: u32, name: &str, args: &str, cnode_bits: u32) -> Self {
+        let mut info = Self::new_zeroed();
+        info.magic = MAGIC;
+        info.domain_id = domain_id;
+        info.role = role;
+        info.name = Name::new(name);
+        info.args = Name::new(args);
+        info.cnode_bits = cnode_bits;
+        info
+    }
+
+    /// The slot of the described notification `name`, if the domain holds it
+    /// with `rights`.
+    pub fn note(&self, name: &str, rights: u32) -> Option<u64> {
+        self.notes[..(self.note_count as usize).min(MAX_NOTES)]
+            .iter()
+            .find(|n| n.name.as_str() == name && n.rights == rights)
+            .map(|n| n.slot)
+    }
+
+    /// The listed peers.
+    pub fn peers(&self) -> &[Peer] {
+        &self.peers[..(self.peer_count as usize).min(MAX_PEERS)]
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<DomainInfo>() <= 4096);

@@ -1,0 +1,50 @@
+//! Embeds the system description and the domains' ELF images.
+//!
+//! The description is `images/<board>/system.toml` (the board follows the
+//! target: qemu-arm-virt for aarch64, pc99 for x86_64; `EVQ_BOARD` picks
+//! another). It is parsed and checked here, on the host, and written out as
+//! a Rust constant, so a description that does not make a system fails the
+//! build rather than the boot. Each domain's image is `<image>.elf` in
+//! `EVQ_DOMAIN_ELFS`, which the Makefile builds first.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::{env, fs};
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let board = env::var("EVQ_BOARD").unwrap_or_else(|_| {
+        match env::var("CARGO_CFG_TARGET_ARCH").unwrap().as_str() {
+            "aarch64" => "qemu-arm-virt",
+            "x86_64" => "pc99",
+            other => panic!("no default board for {other}: set EVQ_BOARD"),
+        }
+        .to_string()
+    });
+    let description = manifest.join("../../../images").join(&board).join("system.toml");
+    println!("cargo:rerun-if-changed={}", description.display());
+    println!("cargo:rerun-if-env-changed=EVQ_BOARD");
+    println!("cargo:rerun-if-env-changed=EVQ_DOMAIN_ELFS");
+    let text = fs::read_to_string(&description).unwrap_or_else(|e| panic!("{}: {e}", description.display()));
+    let system = evq_system::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", description.display()));
+
+    let elfs = PathBuf::from(env::var("EVQ_DOMAIN_ELFS").expect(
+        "EVQ_DOMAIN_ELFS: the directory holding each domain's <image>.elf (the Makefile builds them: make image)",
+    ));
+    let mut out = String::new();
+    writeln!(out, "/// `{}`, checked at build time.", description.display()).unwrap();
+    writeln!(out, "pub const SYSTEM: evq_system::System<'static> = {};", system.to_rust()).unwrap();
+    writeln!(out, "/// Each image the description names, by name.").unwrap();
+    out.push_str("pub const IMAGES: &[(&str, &[u8])] = &[\n");
+    let mut images: Vec<&str> = system.domains.iter().map(|d| d.image).collect();
+    images.sort();
+    images.dedup();
+    for image in images {
+        let path = elfs.join(format!("{image}.elf"));
+        let path = path.canonicalize().unwrap_or_else(|e| panic!("{}: {e} (build the domains first)", path.display()));
+        println!("cargo:rerun-if-changed={}", path.display());
+        writeln!(out, "    ({image:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+    }
+    out.push_str("];\n");
+    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("system.rs"), out).unwrap();
+}

@@ -1,0 +1,148 @@
+//! The runtime of every domain the evq root task builds, after rust-sel4's
+//! spawn-task example: `_start` sets up a stack in `.bss`, thread-local
+//! storage and the IPC buffer (the page after the image, where the root task
+//! maps it), then calls the domain's `main` with its [`DomainInfo`].
+//!
+//! On top of that: evq's messages over seL4 IPC (a label and a body in the
+//! message registers, [`evq_abi::msg`]), and leaving through the root task
+//! ([`exit`]), which turns it into a process event.
+#![no_std]
+#![deny(missing_docs)]
+
+use core::ptr;
+
+// Linked for its `#[panic_handler]`: print the panic, then stop.
+extern crate sel4_panicking;
+
+pub use evq_domain_info::{self as info, DomainInfo};
+use evq_abi::msg::MAX_MSG_BYTES;
+use sel4::CapTypeForFrameObjectOfFixedSize;
+
+#[doc(hidden)]
+pub mod _private {
+    pub use sel4_runtime_common;
+}
+
+/// Declares the domain's entry point: `$main` is a `fn(&'static DomainInfo) -> !`,
+/// run on a `$stack`-byte stack.
+#[macro_export]
+macro_rules! domain_main {
+    ($main:path, stack = $stack:expr) => {
+        $crate::_private::sel4_runtime_common::declare_stack!($stack);
+        $crate::_private::sel4_runtime_common::declare_entrypoint_with_stack_init!();
+        $crate::_private::sel4_runtime_common::declare_rust_entrypoint! {
+            __evq_domain_entry()
+        }
+        fn __evq_domain_entry() -> ! {
+            $main($crate::start())
+        }
+    };
+}
+
+sel4_panicking_env::register_debug_put_char!(sel4::debug_put_char);
+
+/// Installs the IPC buffer and finds the domain's [`DomainInfo`]; called by
+/// the entry point [`domain_main!`] declares.
+#[doc(hidden)]
+pub fn start() -> &'static DomainInfo {
+    // SAFETY: the root task maps this domain's IPC buffer, and nothing else,
+    // on the first page past the end of the image; this thread is its only user.
+    unsafe { sel4::set_ipc_buffer(ipc_buffer_addr().as_mut().expect("the IPC buffer is not at 0")) };
+    // SAFETY: the root task maps the info page read-only at this address
+    // before the domain starts and never changes it; nothing in this domain
+    // can write it, so a shared reference for the domain's life is sound.
+    let info = unsafe { &*(info::DOMAIN_INFO_ADDR as *const DomainInfo) };
+    if info.magic != info::MAGIC {
+        sel4::debug_println!("evq domain: no DomainInfo at {:#x}", info::DOMAIN_INFO_ADDR);
+        exit(-1);
+    }
+    info
+}
+
+fn ipc_buffer_addr() -> *mut sel4::IpcBuffer {
+    unsafe extern "C" {
+        static _end: usize;
+    }
+    (ptr::addr_of!(_end) as usize).next_multiple_of(sel4::cap_type::Granule::FRAME_OBJECT_TYPE.bytes())
+        as *mut sel4::IpcBuffer
+}
+
+/// Tells the root task this domain is done, with `code`; it publishes the
+/// exit as a process event and stops this domain's thread.
+pub fn exit(code: i64) -> ! {
+    let fault = sel4::cap::Endpoint::from_bits(info::slot::FAULT);
+    sel4::with_ipc_buffer_mut(|ipc| ipc.msg_regs_mut()[0] = code as sel4::Word);
+    fault.send(sel4::MessageInfo::new(info::EXIT_LABEL, 0, 0, 1));
+    // The root task stops this thread before it would run again.
+    loop {
+        sel4::cap::Tcb::from_bits(info::slot::TCB).tcb_suspend().ok();
+    }
+}
+
+/// A message as evq's ABI sees it: a label and a body of whole words.
+#[derive(Clone, Copy)]
+pub struct Message {
+    /// The label.
+    pub label: u32,
+    /// Body bytes; `len` of them count.
+    pub body: [u8; MAX_MSG_BYTES],
+    /// The body's length, a multiple of 8.
+    pub len: usize,
+}
+
+impl Message {
+    /// An empty message.
+    pub const fn new() -> Self {
+        Self { label: 0, body: [0; MAX_MSG_BYTES], len: 0 }
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body[..self.len]
+    }
+
+    /// Copies the message registers `info` names out of the IPC buffer.
+    /// A label that does not fit 32 bits arrives as `u32::MAX`, which no
+    /// evq message uses, so the decoder refuses it.
+    pub fn from_ipc(info: &sel4::MessageInfo) -> Self {
+        let mut m = Self::new();
+        m.label = u32::try_from(info.label()).unwrap_or(u32::MAX);
+        m.len = (info.length() * 8).min(MAX_MSG_BYTES);
+        sel4::with_ipc_buffer(|ipc| m.body[..m.len].copy_from_slice(&ipc.msg_bytes()[..m.len]));
+        m
+    }
+
+    /// Writes the message into the IPC buffer, with `caps` as extra
+    /// capabilities, and returns its `MessageInfo`.
+    pub fn to_ipc(&self, caps: &[sel4::CPtr]) -> sel4::MessageInfo {
+        let words = self.len.div_ceil(8);
+        sel4::with_ipc_buffer_mut(|ipc| {
+            ipc.msg_bytes_mut()[..self.len].copy_from_slice(&self.body[..self.len]);
+            for (i, cap) in caps.iter().enumerate() {
+                ipc.caps_or_badges_mut()[i] = cap.bits();
+            }
+        });
+        sel4::MessageInfo::new(self.label.into(), 0, caps.len(), words)
+    }
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Calls `endpoint` with `request` and returns the reply, and how many
+/// capabilities arrived with it in the receive slot set beforehand.
+pub fn call(endpoint: sel4::cap::Endpoint, request: &Message) -> (Message, usize) {
+    let info = endpoint.call(request.to_ipc(&[]));
+    (Message::from_ipc(&info), info.extra_caps())
+}
+
+/// Sets where the next capability this domain receives lands: `slot` of its
+/// own CNode.
+pub fn receive_into(slot: u64) {
+    let cnode = sel4::cap::CNode::from_bits(info::slot::CNODE);
+    let target = cnode.absolute_cptr(sel4::cap::Unspecified::from_bits(slot));
+    sel4::with_ipc_buffer_mut(|ipc| ipc.set_recv_slot(&target));
+}

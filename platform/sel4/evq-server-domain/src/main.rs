@@ -1,0 +1,120 @@
+//! The event-server protection domain: `evq-server` behind one endpoint.
+//!
+//! Everything it may do comes from the capabilities the root task put in its
+//! CNode (`evq-domain-info`): its endpoint, to receive on; untyped memory for
+//! the ring pool; its own CNode and VSpace, to retype and map the pool; a
+//! signal capability to each client's notification. Sources and clients are
+//! told apart by the badge their message arrives with, and nothing else.
+//!
+//! The shell does what the core asks and no more: it copies a message out of
+//! the IPC buffer, hands it to `Server::handle`, attaches the frame
+//! capability a `GrantRing`/`GrantFrames` action names to the reply, and
+//! signals the notification a `Signal` action names.
+//!
+//! Limits: there is no clock on seL4 yet (the device domain brings one), so
+//! the server's time advances by 1 µs per message; a `Wait` timeout or a
+//! coalescing window is measured in server activity, not wall time.
+#![no_std]
+#![no_main]
+
+mod pool;
+
+use evq_abi::event::CategorySet;
+use evq_abi::msg::MAX_MSG_BYTES;
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
+use evq_server::{Action, Config, Server, SourceSpec};
+
+use pool::FramePool;
+
+// A `Server` is about 100 KiB; an unoptimised build keeps a few copies of
+// it on the stack while constructing it.
+domain_main!(main, stack = 1024 * 1024);
+
+/// The time one message advances the server's clock.
+const NS_PER_MESSAGE: u64 = 1_000;
+
+fn main(info: &'static DomainInfo) -> ! {
+    let (pool, _first_free) = match FramePool::new(info) {
+        Ok(p) => p,
+        Err(e) => {
+            sel4::debug_println!("evq-server: ring pool of {} pages: {e}", info.ring_pool_pages);
+            exit(1)
+        }
+    };
+    let mut server = Server::new(Config { ring_pool_pages: info.ring_pool_pages }, pool);
+    for peer in info.peers() {
+        let registered = match peer.role {
+            info::role::CLIENT => server.register_client(peer.badge),
+            role => server
+                .register_source(SourceSpec {
+                    badge: peer.badge,
+                    name: peer.name.as_str(),
+                    allowed: CategorySet(peer.categories),
+                    supervisor: role == info::role::ROOT,
+                    budget_per_tick: peer.budget_per_tick,
+                })
+                .map(|_| ()),
+        };
+        if let Err(e) = registered {
+            sel4::debug_println!("evq-server: cannot register {}: {e:?}", peer.name.as_str());
+            exit(1)
+        }
+    }
+    sel4::debug_println!(
+        "evq-server: up: {} peers, ring pool {} frames mapped at {:#x}",
+        info.peers().len(),
+        info.ring_pool_pages,
+        info::RING_WINDOW_ADDR
+    );
+    serve(info, &mut server)
+}
+
+fn serve(info: &DomainInfo, server: &mut Server<FramePool>) -> ! {
+    let endpoint = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
+    let mut now_ns = 0u64;
+    let mut reply = Message::new();
+    let (mut msg_info, mut badge) = endpoint.recv(());
+    loop {
+        let request = Message::from_ipc(&msg_info);
+        now_ns += NS_PER_MESSAGE;
+        server.tick(now_ns, &mut |a| carry_out(info, a, None));
+        let mut grant = None;
+        let mut body = [0u8; MAX_MSG_BYTES];
+        let (label, len) = server.handle(now_ns, badge, request.label, request.body(), &mut body, &mut |a| {
+            carry_out(info, a, Some(&mut grant))
+        });
+        reply.label = label;
+        reply.len = len;
+        reply.body[..len].copy_from_slice(&body[..len]);
+        // Every action has run; the pool's capability for a granted frame
+        // is looked up only now, once the ring is in the pool's tables.
+        let caps = grant.and_then(|(ring, index)| server.memory().frame(ring, index));
+        let out = reply.to_ipc(caps.as_slice());
+        (msg_info, badge) = endpoint.reply_recv(out, ());
+    }
+}
+
+/// Carries out one action of the core. A frame to grant is noted for the
+/// reply; signals go out at once.
+fn carry_out(info: &DomainInfo, action: Action, grant: Option<&mut Option<(evq_server::RingHandle, u32)>>) {
+    match action {
+        Action::GrantRing { ring, .. } => {
+            if let Some(g) = grant {
+                *g = Some((ring, 0));
+            }
+        }
+        Action::GrantFrames { ring, first, .. } => {
+            if let Some(g) = grant {
+                *g = Some((ring, first));
+            }
+        }
+        Action::Signal { client, .. } => {
+            if let Some(peer) = info.peers().iter().find(|p| p.badge == client && p.notification_slot != 0) {
+                sel4::cap::Notification::from_bits(peer.notification_slot).signal();
+            }
+        }
+        Action::Revoked { client, queue } => {
+            sel4::debug_println!("evq-server: revoked queue {queue:#x} of client {client:#x}: its ring was corrupted");
+        }
+    }
+}

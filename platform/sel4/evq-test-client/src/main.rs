@@ -1,0 +1,217 @@
+//! The boot test's client. Run with no argument, it is the test: it creates
+//! a queue, receives and maps the ring's frames, subscribes, drives the test
+//! source through its script, checks everything that arrives, lets the rogue
+//! loose and checks that its fault arrives as a process event, destroys the
+//! queue and checks that the kernel took the frames back. It prints a
+//! summary and `TEST_PASS`, or `TEST_FAIL: …`.
+//!
+//! Run with `rogue`, it reads its ring window, where nothing was ever
+//! granted, and must fault.
+#![no_std]
+#![no_main]
+
+mod transport;
+
+use evq_abi::event::{decode_dentry, process, Category, FaultPayload};
+use evq_abi::msg::Filter;
+use evq_client::{EventQueue, ReceivedEvent, Session};
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
+use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, FLOOD_FITS, RING_PAGES, SCRIPT};
+use zerocopy::FromBytes;
+
+use transport::Sel4Transport;
+
+domain_main!(main, stack = 64 * 1024);
+
+fn main(info: &'static DomainInfo) -> ! {
+    if info.args.as_str() == "rogue" {
+        rogue(info)
+    }
+    match test(info) {
+        Ok(summary) => {
+            sel4::debug_println!("evq: {summary}");
+            sel4::debug_println!("TEST_PASS");
+            exit(0)
+        }
+        Err(why) => {
+            sel4::debug_println!("TEST_FAIL: {why}");
+            exit(1)
+        }
+    }
+}
+
+/// Waits to be let loose, then reads the first word of its ring window:
+/// the address where a granted ring would be, with nothing mapped there.
+fn rogue(info: &DomainInfo) -> ! {
+    let Some(go) = info.note("rogue-go", info::rights::WAIT) else {
+        sel4::debug_println!("TEST_FAIL: rogue: the description gives it no rogue-go");
+        exit(1)
+    };
+    sel4::cap::Notification::from_bits(go).wait();
+    sel4::debug_println!("evq: rogue-client: reading a ring it was never granted at {:#x}", info::RING_WINDOW_ADDR);
+    // SAFETY: none: this read is meant to fault. It is volatile so that it
+    // happens, and the kernel stops this thread at it.
+    let word = unsafe { core::ptr::read_volatile(info::RING_WINDOW_ADDR as *const u64) };
+    sel4::debug_println!("TEST_FAIL: rogue-client read {word:#x} from a ring it was never granted");
+    exit(1)
+}
+
+struct Summary {
+    scripted: usize,
+    flood_delivered: u64,
+    lost: u64,
+    seq_after_loss: u64,
+    fault_addr: u64,
+    frames_revoked: usize,
+}
+
+impl core::fmt::Display for Summary {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} frames_revoked={}",
+            self.scripted, self.flood_delivered, self.lost, self.seq_after_loss, self.fault_addr, self.frames_revoked
+        )
+    }
+}
+
+struct Notes {
+    go: sel4::cap::Notification,
+    done: sel4::cap::Notification,
+}
+
+impl Notes {
+    /// Runs one phase of the source's script.
+    fn phase(&self) {
+        self.go.signal();
+        self.done.wait();
+    }
+}
+
+fn note(info: &DomainInfo, name: &str, rights: u32) -> Result<sel4::cap::Notification, &'static str> {
+    info.note(name, rights).map(sel4::cap::Notification::from_bits).ok_or("a notification the test needs is not granted")
+}
+
+fn next(events: &mut EventQueue) -> Result<ReceivedEvent<'_>, &'static str> {
+    events.next_event().map_err(|_| "the ring does not read")?.ok_or("an expected event is missing")
+}
+
+fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
+    let notes = Notes { go: note(info, "script-go", info::rights::SIGNAL)?, done: note(info, "script-done", info::rights::WAIT)? };
+    let rogue_go = note(info, "rogue-go", info::rights::SIGNAL)?;
+    let mut session = Session::new(Sel4Transport::new(info));
+
+    let (queue, mut events) = session.create_queue(RING_PAGES).map_err(|_| "CreateQueue failed")?;
+    sel4::debug_println!(
+        "evq: test-client: queue {queue:#x}: {} frames received and mapped at {:#x}",
+        session.transport().mapped_frames(),
+        info::RING_WINDOW_ADDR
+    );
+    for category in [Category::Vfs, Category::Device, Category::Process] {
+        session.subscribe(queue, Filter::all_of(category)).map_err(|_| "Subscribe failed")?;
+    }
+
+    // Phase 1: the script, in order, with its payloads.
+    notes.phase();
+    for (i, s) in SCRIPT.iter().enumerate() {
+        let e = next(&mut events)?;
+        let payload_ok = if s.category == Category::Vfs {
+            decode_dentry(e.payload) == Ok((s.parent, s.name))
+        } else {
+            e.payload == s.name
+        };
+        if e.seq != i as u64 || e.category != s.category || e.kind != s.kind || e.object_id != s.object_id || !payload_ok {
+            sel4::debug_println!("evq: test-client: got {e}, expected {s:?} as seq {i}");
+            return Err("a scripted event arrived wrong");
+        }
+        sel4::debug_println!("evq: event {e}");
+    }
+    if events.next_event().map_err(|_| "the ring does not read")?.is_some() {
+        return Err("an event arrived that was not published (the forged one?)");
+    }
+
+    // Phase 2: a flood into the unread ring. Sequence numbers go on counting
+    // through the loss, so the arithmetic is exact.
+    notes.phase();
+    let first_seq = SCRIPT.len() as u64;
+    let mut delivered = 0;
+    while let Some(e) = events.next_event().map_err(|_| "the ring does not read")? {
+        if e.seq != first_seq + delivered || e.object_id != flood_object(delivered) || e.lost_before != 0 {
+            return Err("a flood event arrived out of order");
+        }
+        delivered += 1;
+    }
+    let lost = events.lost_total();
+    if delivered + lost != FLOOD || !(FLOOD_FITS - 1..=FLOOD_FITS).contains(&delivered) {
+        sel4::debug_println!("evq: test-client: flood delivered={delivered} lost={lost}");
+        return Err("the flood's loss is not exact");
+    }
+
+    // Phase 3: the next event carries the loss; wait for it properly, with
+    // the waiting flag set and the server asked to signal.
+    go_then_wait(&notes, &mut session, queue, &mut events)?;
+    let e = next(&mut events)?;
+    if e.object_id != AFTER_LOSS_OBJECT || e.lost_before != lost || e.seq != first_seq + FLOOD {
+        return Err("the event after the loss does not report it");
+    }
+    let seq_after_loss = e.seq;
+    sel4::debug_println!("evq: event {e}");
+
+    // The rogue: its fault must come back as a process event.
+    rogue_go.signal();
+    let fault_addr = loop {
+        session.wait(queue, &mut events, 1).map_err(|_| "Wait failed")?;
+        let Some(e) = events.next_event().map_err(|_| "the ring does not read")? else { continue };
+        sel4::debug_println!("evq: event {e}");
+        if e.category == Category::Process && e.kind == process::FAULT {
+            let fault = FaultPayload::read_from_bytes(e.payload).map_err(|_| "a fault event without a fault payload")?;
+            if fault.kind.get() != process::fault::VM || fault.address.get() != info::RING_WINDOW_ADDR as u64 {
+                return Err("the rogue's fault arrived with the wrong kind or address");
+            }
+            break fault.address.get();
+        }
+    };
+
+    // Destroying the queue revokes the frames the server granted: the kernel
+    // no longer knows them in this CSpace.
+    let frames = session.transport().mapped_frames();
+    if session.transport().frames_live() != frames {
+        return Err("granted frames missing while the queue lives");
+    }
+    session.destroy_queue(queue, events).map_err(|_| "DestroyQueue failed")?;
+    if session.transport().frames_live() != 0 {
+        return Err("granted frames survived DestroyQueue");
+    }
+    sel4::debug_println!("evq: test-client: queue destroyed; the kernel reports all {frames} granted frames revoked");
+    Ok(Summary {
+        scripted: SCRIPT.len(),
+        flood_delivered: delivered,
+        lost,
+        seq_after_loss,
+        fault_addr,
+        frames_revoked: frames,
+    })
+}
+
+/// Sets up the wake-up first, then lets the source publish, then sleeps: the
+/// event arrives while this client waits, and the server must signal it.
+fn go_then_wait(
+    notes: &Notes,
+    session: &mut Session<Sel4Transport>,
+    queue: u32,
+    events: &mut EventQueue,
+) -> Result<(), &'static str> {
+    if !events.prepare_wait().map_err(|_| "the ring does not read")? {
+        return Err("the ring is not empty before the last phase");
+    }
+    match session.request(&evq_abi::msg::Request::Wait { queue, min_events: 1, timeout_ns: 0 }) {
+        Ok(evq_abi::msg::Reply::Wait { armed: true, .. }) => {}
+        _ => return Err("Wait was not armed on an empty ring"),
+    }
+    notes.go.signal();
+    notes.done.wait();
+    // Only the server's signal ends this wait; were it never sent, the boot
+    // test would time out and fail.
+    evq_client::Transport::block(session.transport());
+    Ok(())
+}
