@@ -1,6 +1,6 @@
 # evq: the two commands the README gives, and the ones around them.
 #
-#   make run    run the system (for now: the cores wired on threads, crates/evq-demo)
+#   make run    run the hosted system (domains as Linux processes) with a scripted workload
 #   make test   every host test; CI runs exactly this (.ci/run)
 #   make bench  ring throughput against rtrb (criterion); a benchmark, not a test
 #   make fuzz   the cargo-fuzz targets in fuzz/ (needs a nightly toolchain)
@@ -27,7 +27,7 @@ tools:
 	  echo "error: cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 
 run: tools
-	$(CARGO) run --locked --release -p evq-demo
+	$(CARGO) run --locked --release -p evq-hosted --bin evq -- demo
 
 test: tools
 	$(CARGO) test --locked --workspace
@@ -109,7 +109,7 @@ sel4-fetch:
 # debug build of each is large; one at a time keeps memory in bounds), then
 # stripped of debug information and embedded in the root task, which
 # build.rs checks against images/<board>/system.toml.
-SEL4_DOMAINS := evq-server-domain evq-test-source evq-test-client
+SEL4_DOMAINS := evq-server-domain evq-vfs-domain evq-test-source evq-test-client evq-fs-workload
 SEL4_BUILD = cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
   $(SEL4_CARGO) build --locked $(BUILD_STD) -Z json-target-spec --target-dir $(SEL4_OUT)/$*/target
 OBJCOPY_aarch64 = aarch64-linux-gnu-objcopy

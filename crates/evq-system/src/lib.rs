@@ -24,8 +24,11 @@
 //!
 //! Every domain also gets a badged capability to the root task's fault
 //! endpoint as its fault handler (the badge is its domain id), and the
-//! [`Notification`]s the description lists. No domain receives another's
-//! CSpace, VSpace or TCB.
+//! [`Notification`]s and [`Endpoint`]s the description lists: a domain that
+//! serves an endpoint gets it to receive on (all rights), and each of its
+//! callers a capability badged with the caller's badge (call, no
+//! capabilities either way). No domain receives another's CSpace, VSpace or
+//! TCB.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -62,6 +65,9 @@ pub struct System<'a> {
     pub domains: &'a [Domain<'a>],
     /// Notifications between domains, beyond the ones roles imply.
     pub notifications: &'a [Notification<'a>],
+    /// Endpoints between domains other than the event server's: a driver's
+    /// own protocol (the VFS domain's, for example).
+    pub endpoints: &'a [Endpoint<'a>],
 }
 
 /// One protection domain.
@@ -117,6 +123,26 @@ pub struct Notification<'a> {
     pub signallers: &'a [&'a str],
 }
 
+/// An endpoint that one domain serves and others call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// Its name, which the server and callers look it up by.
+    pub name: &'a str,
+    /// The domain that receives on it.
+    pub server: &'a str,
+    /// The domains that call it, each with the badge it is known by.
+    pub callers: &'a [Caller<'a>],
+}
+
+/// A domain that calls an [`Endpoint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller<'a> {
+    /// The calling domain.
+    pub domain: &'a str,
+    /// The badge its calls arrive with: nonzero, unique on the endpoint.
+    pub badge: u64,
+}
+
 /// Rights on a capability, as seL4 names them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rights {
@@ -160,6 +186,15 @@ pub enum Grant<'a> {
         /// Its rights: the client waits, the server signals.
         rights: Rights,
     },
+    /// A capability to a described endpoint.
+    Endpoint {
+        /// Its name.
+        name: &'a str,
+        /// Its badge (0 for the serving domain's own).
+        badge: u64,
+        /// Its rights.
+        rights: Rights,
+    },
     /// A capability to a described notification.
     Notification {
         /// Its name.
@@ -190,8 +225,12 @@ pub enum Invalid<'a> {
     BadCategories(&'a str),
     /// The server's ring pool cannot hold even the smallest ring (2 pages).
     BadRingPool,
-    /// A notification names a domain that does not exist.
+    /// A notification or endpoint names a domain that does not exist.
     UnknownDomain(&'a str),
+    /// Two notifications or endpoints share this name.
+    DuplicateCapName(&'a str),
+    /// An endpoint caller's badge is 0 or another caller's.
+    BadCallerBadge(&'a str),
 }
 
 impl<'a> System<'a> {
@@ -234,13 +273,36 @@ impl<'a> System<'a> {
                 }
             }
         }
-        for note in self.notifications {
+        for (i, note) in self.notifications.iter().enumerate() {
             if note.name.is_empty() || note.name.len() > 16 {
                 return Err(Invalid::BadName(note.name));
+            }
+            if self.notifications[..i].iter().any(|n| n.name == note.name) {
+                return Err(Invalid::DuplicateCapName(note.name));
             }
             for who in core::iter::once(&note.waiter).chain(note.signallers) {
                 if self.domain(who).is_none() {
                     return Err(Invalid::UnknownDomain(who));
+                }
+            }
+        }
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            if ep.name.is_empty() || ep.name.len() > 16 {
+                return Err(Invalid::BadName(ep.name));
+            }
+            let taken = self.endpoints[..i].iter().map(|e| e.name).chain(self.notifications.iter().map(|n| n.name));
+            if taken.clone().any(|n| n == ep.name) {
+                return Err(Invalid::DuplicateCapName(ep.name));
+            }
+            if self.domain(ep.server).is_none() {
+                return Err(Invalid::UnknownDomain(ep.server));
+            }
+            for (j, caller) in ep.callers.iter().enumerate() {
+                if self.domain(caller.domain).is_none() {
+                    return Err(Invalid::UnknownDomain(caller.domain));
+                }
+                if caller.badge == 0 || ep.callers[..j].iter().any(|c| c.badge == caller.badge) {
+                    return Err(Invalid::BadCallerBadge(caller.domain));
                 }
             }
         }
@@ -274,7 +336,8 @@ impl<'a> System<'a> {
     /// Every capability `domain` receives, in a fixed order: its endpoint
     /// capability, then (server) a signal capability per client in
     /// description order, or (client) its own notification, then the
-    /// described notifications it waits on or signals, in description order.
+    /// described notifications it waits on or signals, then the described
+    /// endpoints it serves or calls, each in description order.
     pub fn grants<'s>(&'s self, domain: &'s Domain<'a>) -> impl Iterator<Item = Grant<'a>> + 's {
         let endpoint = match domain.role {
             Role::Server { .. } => Some(Grant::ServerEndpoint { badge: 0, rights: Rights::ALL }),
@@ -300,7 +363,15 @@ impl<'a> System<'a> {
             };
             Some(Grant::Notification { name: n.name, rights })
         });
-        endpoint.into_iter().chain(client_notes).chain(described)
+        let endpoints = self.endpoints.iter().filter_map(move |e| {
+            if e.server == domain.name {
+                Some(Grant::Endpoint { name: e.name, badge: 0, rights: Rights::ALL })
+            } else {
+                let caller = e.callers.iter().find(|c| c.domain == domain.name)?;
+                Some(Grant::Endpoint { name: e.name, badge: caller.badge, rights: Rights::CALL })
+            }
+        });
+        endpoint.into_iter().chain(client_notes).chain(described).chain(endpoints)
     }
 }
 

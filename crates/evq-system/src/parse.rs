@@ -9,7 +9,7 @@ use std::vec::Vec;
 use evq_abi::event::{Category, CategorySet};
 use serde::Deserialize;
 
-use crate::{Domain, Invalid, Notification, Role, System};
+use crate::{Caller, Domain, Endpoint, Invalid, Notification, Role, System};
 
 /// Why `system.toml` could not be read.
 #[derive(Debug)]
@@ -42,6 +42,23 @@ struct File {
     domain: Vec<DomainToml>,
     #[serde(default)]
     notification: Vec<NotificationToml>,
+    #[serde(default)]
+    endpoint: Vec<EndpointToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointToml {
+    name: String,
+    server: String,
+    callers: Vec<CallerToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallerToml {
+    domain: String,
+    badge: u64,
 }
 
 #[derive(Deserialize)]
@@ -145,6 +162,11 @@ fn role(d: &DomainToml) -> Result<Role, ParseError> {
 /// name = "go"
 /// wait = "vfs"
 /// signal = ["evq-server"]
+///
+/// [[endpoint]]
+/// name = "vfs"
+/// server = "vfs"
+/// callers = [{ domain = "fs-workload", badge = 0x31 }]
 /// ```
 pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
     let file: File = toml::from_str(text).map_err(|e| ParseError::Toml(e.to_string()))?;
@@ -167,10 +189,26 @@ pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
             signallers: Box::leak(n.signal.into_iter().map(leak).collect::<Vec<_>>().into_boxed_slice()),
         })
         .collect();
+    let endpoints: Vec<Endpoint<'static>> = file
+        .endpoint
+        .into_iter()
+        .map(|e| Endpoint {
+            name: leak(e.name),
+            server: leak(e.server),
+            callers: Box::leak(
+                e.callers
+                    .into_iter()
+                    .map(|c| Caller { domain: leak(c.domain), badge: c.badge })
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
+            ),
+        })
+        .collect();
     let system = System {
         board: leak(file.board),
         domains: Box::leak(domains.into_boxed_slice()),
         notifications: Box::leak(notifications.into_boxed_slice()),
+        endpoints: Box::leak(endpoints.into_boxed_slice()),
     };
     system.validate().map_err(|e| ParseError::Invalid(describe(e)))?;
     Ok(system)
@@ -187,7 +225,9 @@ fn describe(e: Invalid<'_>) -> String {
         Invalid::BadBadge(n) => format!("domain {n:?}: badge is 0, the root task's ({}), or taken", crate::ROOT_BADGE),
         Invalid::BadCategories(n) => format!("domain {n:?}: a source must publish at least one category"),
         Invalid::BadRingPool => "the server's ring_pool_pages must be at least 2".to_string(),
-        Invalid::UnknownDomain(n) => format!("a notification names unknown domain {n:?}"),
+        Invalid::UnknownDomain(n) => format!("a notification or endpoint names unknown domain {n:?}"),
+        Invalid::DuplicateCapName(n) => format!("two notifications or endpoints are named {n:?}"),
+        Invalid::BadCallerBadge(n) => format!("endpoint caller {n:?}: badge is 0 or another caller's"),
     }
 }
 
@@ -220,6 +260,14 @@ impl System<'_> {
                 "evq_system::Notification {{ name: {:?}, waiter: {:?}, signallers: &{:?} }}, ",
                 n.name, n.waiter, n.signallers
             );
+        }
+        out.push_str("], endpoints: &[");
+        for e in self.endpoints {
+            let _ = write!(out, "evq_system::Endpoint {{ name: {:?}, server: {:?}, callers: &[", e.name, e.server);
+            for c in e.callers {
+                let _ = write!(out, "evq_system::Caller {{ domain: {:?}, badge: {:#x} }}, ", c.domain, c.badge);
+            }
+            out.push_str("] }, ");
         }
         out.push_str("] }");
         out

@@ -108,3 +108,35 @@ fn broken_descriptions_are_refused_with_the_reason() {
     assert!(refused(&format!("{head}{SERVER}{note}")).contains("ghost"));
     assert!(refused("board = ").contains("system description"));
 }
+
+#[test]
+fn described_endpoints_go_to_their_server_and_badged_to_their_callers() {
+    let system = parse(&shipped("qemu-arm-virt")).unwrap();
+    let (_, vfs) = system.domain("vfs").unwrap();
+    assert!(system.grants(vfs).any(|g| g == Grant::Endpoint { name: "vfs", badge: 0, rights: Rights::ALL }));
+    let (_, workload) = system.domain("fs-workload").unwrap();
+    let grants: Vec<Grant> = system.grants(workload).collect();
+    assert!(grants.contains(&Grant::Endpoint { name: "vfs", badge: 0x31, rights: Rights::CALL }));
+    assert!(
+        !grants.iter().any(|g| matches!(g, Grant::ServerEndpoint { .. })),
+        "a plain domain gets no endpoint to the event server"
+    );
+    let (_, client) = system.domain("test-client").unwrap();
+    assert!(!system.grants(client).any(|g| matches!(g, Grant::Endpoint { .. })), "only the described callers");
+}
+
+#[test]
+fn broken_endpoints_are_refused_with_the_reason() {
+    let head = "board = \"b\"\n";
+    let caller = "[[domain]]\nname = \"w\"\nimage = \"w\"\npriority = 1\nrole = \"plain\"\n";
+    let ep = |server: &str, callers: &str| format!("[[endpoint]]\nname = \"e\"\nserver = \"{server}\"\ncallers = [{callers}]\n");
+    let ok = format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"w\", badge = 1 }"));
+    assert!(parse(&ok).is_ok());
+    assert!(refused(&format!("{head}{SERVER}{caller}{}", ep("ghost", "{ domain = \"w\", badge = 1 }"))).contains("ghost"));
+    assert!(refused(&format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"ghost\", badge = 1 }"))).contains("ghost"));
+    assert!(refused(&format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"w\", badge = 0 }"))).contains("badge"));
+    let twice = ep("s", "{ domain = \"w\", badge = 2 }, { domain = \"s\", badge = 2 }");
+    assert!(refused(&format!("{head}{SERVER}{caller}{twice}")).contains("badge"));
+    let note = "[[notification]]\nname = \"e\"\nwait = \"s\"\nsignal = [\"w\"]\n";
+    assert!(refused(&format!("{ok}{note}")).contains("two notifications or endpoints are named"));
+}

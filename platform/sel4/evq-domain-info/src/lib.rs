@@ -42,7 +42,7 @@ pub mod slot {
     pub const SERVER: u64 = 5;
     /// The server: its ring-pool untyped. A client: its own notification.
     pub const SIXTH: u64 = 6;
-    /// The first slot of the grants listed in [`super::DomainInfo::notes`]
+    /// The first slot of the grants listed in [`super::DomainInfo::named`]
     /// and [`super::DomainInfo::peers`].
     pub const FIRST_LISTED: u64 = 8;
 }
@@ -54,8 +54,8 @@ pub const EXIT_LABEL: u64 = 0x4558; // "EX"
 
 /// The most sources and clients a server is told of.
 pub const MAX_PEERS: usize = 31;
-/// The most described notifications a domain is given.
-pub const MAX_NOTES: usize = 8;
+/// The most described notifications and endpoints a domain is given.
+pub const MAX_NAMED: usize = 8;
 
 /// What a domain is to the event server (`evq_system::Role`).
 pub mod role {
@@ -71,12 +71,16 @@ pub mod role {
     pub const ROOT: u32 = 4;
 }
 
-/// Rights of a listed notification capability.
+/// What a domain may do with a described notification or endpoint.
 pub mod rights {
-    /// Wait on it.
+    /// Wait on the notification.
     pub const WAIT: u32 = 1;
-    /// Signal it.
+    /// Signal the notification.
     pub const SIGNAL: u32 = 2;
+    /// Receive on the endpoint: the domain serves it.
+    pub const RECEIVE: u32 = 3;
+    /// Call the endpoint (badged).
+    pub const CALL: u32 = 4;
 }
 
 /// A name in a fixed field: UTF-8, zero-padded.
@@ -127,13 +131,13 @@ pub struct Peer {
     pub name: Name<16>,
 }
 
-/// A described notification the domain holds.
+/// A described notification or endpoint the domain holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
-pub struct Note {
+pub struct NamedCap {
     /// The slot holding it.
     pub slot: u64,
-    /// [`rights`] `WAIT` or `SIGNAL`.
+    /// What it allows: one of [`rights`].
     pub rights: u32,
     /// Zero.
     pub reserved: u32,
@@ -167,12 +171,12 @@ pub struct DomainInfo {
     pub ring_pool_pages: u32,
     /// The first empty slot; every slot from here to the end is empty.
     pub first_free_slot: u64,
-    /// Entries used in `notes`.
-    pub note_count: u32,
+    /// Entries used in `named`.
+    pub named_count: u32,
     /// Entries used in `peers`.
     pub peer_count: u32,
-    /// Described notifications.
-    pub notes: [Note; MAX_NOTES],
+    /// Described notifications and endpoints.
+    pub named: [NamedCap; MAX_NAMED],
     /// The server: its sources and clients, the root task first.
     pub peers: [Peer; MAX_PEERS],
 }
@@ -190,13 +194,23 @@ impl DomainInfo {
         info
     }
 
-    /// The slot of the described notification `name`, if the domain holds it
-    /// with `rights`.
-    pub fn note(&self, name: &str, rights: u32) -> Option<u64> {
-        self.notes[..(self.note_count as usize).min(MAX_NOTES)]
+    /// The slot of the described notification or endpoint `name`, if the
+    /// domain holds it with `rights`.
+    pub fn named(&self, name: &str, rights: u32) -> Option<u64> {
+        self.named[..(self.named_count as usize).min(MAX_NAMED)]
             .iter()
             .find(|n| n.name.as_str() == name && n.rights == rights)
             .map(|n| n.slot)
+    }
+
+    /// The slot of the described notification `name`, held to `WAIT` or `SIGNAL`.
+    pub fn note(&self, name: &str, rights: u32) -> Option<u64> {
+        self.named(name, rights)
+    }
+
+    /// The slot of the described endpoint `name`, held to `RECEIVE` or `CALL`.
+    pub fn endpoint(&self, name: &str, rights: u32) -> Option<u64> {
+        self.named(name, rights)
     }
 
     /// The listed peers.

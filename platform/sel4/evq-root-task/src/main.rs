@@ -20,7 +20,7 @@ mod objects;
 use evq_abi::event::{process, system, Category, CategorySet, ExitPayload, FaultPayload, Priority};
 use evq_abi::msg::{Event, Reply, Request, MAX_MSG_BYTES};
 use evq_abi::PAGE_SIZE;
-use evq_domain_info::{self as info, slot, DomainInfo, Name, Note, Peer, MAX_NOTES, MAX_PEERS};
+use evq_domain_info::{self as info, slot, DomainInfo, Name, NamedCap, Peer, MAX_NAMED, MAX_PEERS};
 use evq_system::{Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE};
 use sel4::init_thread;
 use sel4_root_task::{root_task, Never};
@@ -66,7 +66,9 @@ struct Wiring {
     /// Each client's notification, by domain index.
     client_notes: [Option<sel4::cap::Notification>; MAX_DOMAINS],
     /// Each described notification, by index in the description.
-    notes: [Option<sel4::cap::Notification>; MAX_NOTES],
+    notes: [Option<sel4::cap::Notification>; MAX_NAMED],
+    /// Each described endpoint, by index in the description.
+    endpoints: [Option<sel4::cap::Endpoint>; MAX_NAMED],
 }
 
 fn rights(r: Rights) -> sel4::CapRights {
@@ -80,6 +82,17 @@ fn role_code(role: &Role) -> u32 {
         Role::Client { .. } => info::role::CLIENT,
         Role::Plain => info::role::PLAIN,
     }
+}
+
+/// Lists a described capability in the info page.
+fn list(page: &mut DomainInfo, name: &str, slot: u64, rights: u32) -> Result<(), &'static str> {
+    let n = page.named_count as usize;
+    if n >= MAX_NAMED {
+        return Err("more notifications and endpoints than a domain can be told of");
+    }
+    page.named[n] = NamedCap { slot, rights, reserved: 0, name: Name::new(name) };
+    page.named_count += 1;
+    Ok(())
 }
 
 fn fail(what: &'static str) -> impl Fn(BuildError) -> &'static str {
@@ -98,10 +111,11 @@ impl System {
             server_ep: objects.fixed::<sel4::cap_type::Endpoint>().map_err(out)?,
             fault_ep: objects.fixed::<sel4::cap_type::Endpoint>().map_err(out)?,
             client_notes: [None; MAX_DOMAINS],
-            notes: [None; MAX_NOTES],
+            notes: [None; MAX_NAMED],
+            endpoints: [None; MAX_NAMED],
         };
-        if SYSTEM.notifications.len() > MAX_NOTES {
-            return Err("the description has more notifications than a domain can be told of");
+        if SYSTEM.notifications.len() > MAX_NAMED || SYSTEM.endpoints.len() > MAX_NAMED {
+            return Err("the description has more notifications or endpoints than the root task holds");
         }
         for (i, d) in SYSTEM.domains.iter().enumerate() {
             if matches!(d.role, Role::Client { .. }) {
@@ -110,6 +124,9 @@ impl System {
         }
         for i in 0..SYSTEM.notifications.len() {
             wiring.notes[i] = Some(objects.fixed::<sel4::cap_type::Notification>().map_err(out)?);
+        }
+        for i in 0..SYSTEM.endpoints.len() {
+            wiring.endpoints[i] = Some(objects.fixed::<sel4::cap_type::Endpoint>().map_err(out)?);
         }
         let publish_index = objects.slot().map_err(out)?;
         let publish = init_thread::Slot::<sel4::cap_type::Endpoint>::from_index(publish_index).cap();
@@ -289,14 +306,17 @@ fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u
             Grant::Notification { name, rights: r } => {
                 let index = SYSTEM.notifications.iter().position(|n| n.name == name).ok_or("no such notification")?;
                 let note = wiring.notes[index].ok_or("no such notification")?;
-                let n = page.note_count as usize;
-                if n >= MAX_NOTES {
-                    return Err("more notifications than a domain can be told of");
-                }
-                domain.grant(next, note, rights(r), 0).map_err(kernel)?;
                 let code = if r == Rights::WAIT { info::rights::WAIT } else { info::rights::SIGNAL };
-                page.notes[n] = Note { slot: next, rights: code, reserved: 0, name: Name::new(name) };
-                page.note_count += 1;
+                list(&mut page, name, next, code)?;
+                domain.grant(next, note, rights(r), 0).map_err(kernel)?;
+                next += 1;
+            }
+            Grant::Endpoint { name, badge, rights: r } => {
+                let index = SYSTEM.endpoints.iter().position(|e| e.name == name).ok_or("no such endpoint")?;
+                let endpoint = wiring.endpoints[index].ok_or("no such endpoint")?;
+                let code = if r == Rights::ALL { info::rights::RECEIVE } else { info::rights::CALL };
+                list(&mut page, name, next, code)?;
+                domain.grant(next, endpoint, rights(r), badge).map_err(kernel)?;
                 next += 1;
             }
         }

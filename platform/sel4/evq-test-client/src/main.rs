@@ -1,8 +1,9 @@
 //! The boot test's client. Run with no argument, it is the test: it creates
 //! a queue, receives and maps the ring's frames, subscribes, drives the test
 //! source through its script, checks everything that arrives, lets the rogue
-//! loose and checks that its fault arrives as a process event, destroys the
-//! queue and checks that the kernel took the frames back. It prints a
+//! loose and checks that its fault arrives as a process event, starts the
+//! file-system workload and checks the VFS domain's events against a model,
+//! destroys the queue and checks that the kernel took the frames back. It prints a
 //! summary and `TEST_PASS`, or `TEST_FAIL: …`.
 //!
 //! Run with `rogue`, it reads its ring window, where nothing was ever
@@ -16,12 +17,13 @@ use evq_abi::event::{decode_dentry, process, Category, FaultPayload};
 use evq_abi::msg::Filter;
 use evq_client::{EventQueue, ReceivedEvent, Session};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
-use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, FLOOD_FITS, RING_PAGES, SCRIPT};
+use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, FLOOD_FITS, FS_SCRIPT, RING_PAGES, SCRIPT};
 use zerocopy::FromBytes;
 
 use transport::Sel4Transport;
 
-domain_main!(main, stack = 64 * 1024);
+// The model VFS core is about 55 KiB, and a debug build copies it.
+domain_main!(main, stack = 512 * 1024);
 
 fn main(info: &'static DomainInfo) -> ! {
     if info.args.as_str() == "rogue" {
@@ -62,6 +64,7 @@ struct Summary {
     lost: u64,
     seq_after_loss: u64,
     fault_addr: u64,
+    fs_events: usize,
     frames_revoked: usize,
 }
 
@@ -69,8 +72,14 @@ impl core::fmt::Display for Summary {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} frames_revoked={}",
-            self.scripted, self.flood_delivered, self.lost, self.seq_after_loss, self.fault_addr, self.frames_revoked
+            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} fs_events={} frames_revoked={}",
+            self.scripted,
+            self.flood_delivered,
+            self.lost,
+            self.seq_after_loss,
+            self.fault_addr,
+            self.fs_events,
+            self.frames_revoked
         )
     }
 }
@@ -172,6 +181,8 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         }
     };
 
+    let fs_events = fs_session(info, &mut events)?;
+
     // Destroying the queue revokes the frames the server granted: the kernel
     // no longer knows them in this CSpace.
     let frames = session.transport().mapped_frames();
@@ -189,6 +200,7 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         lost,
         seq_after_loss,
         fault_addr,
+        fs_events,
         frames_revoked: frames,
     })
 }
@@ -214,4 +226,78 @@ fn go_then_wait(
     // test would time out and fail.
     evq_client::Transport::block(session.transport());
     Ok(())
+}
+
+/// An event as the VFS domain published it: what the test compares.
+#[derive(PartialEq, Eq)]
+struct Published {
+    kind: u8,
+    type_flags: u8,
+    object_id: u64,
+    payload: [u8; evq_abi::event::MAX_PAYLOAD],
+    payload_len: usize,
+}
+
+impl Published {
+    fn new(kind: u8, type_flags: u8, object_id: u64, payload: &[u8]) -> Option<Self> {
+        let mut p = Self { kind, type_flags, object_id, payload: [0; evq_abi::event::MAX_PAYLOAD], payload_len: payload.len() };
+        p.payload.get_mut(..payload.len())?.copy_from_slice(payload);
+        Some(p)
+    }
+}
+
+/// Starts the workload, then checks that the VFS domain's events are
+/// exactly those a model VFS core publishes for the same requests, in order:
+/// names, parents, inodes, kinds and flags, and none for a failed request.
+fn fs_session(info: &DomainInfo, events: &mut EventQueue) -> Result<usize, &'static str> {
+    let go = note(info, "fs-go", info::rights::SIGNAL)?;
+    let done = note(info, "fs-done", info::rights::WAIT)?;
+    go.signal();
+    done.wait();
+
+    let mut model = evq_vfs::Vfs::new(0);
+    let mut source = None;
+    let mut checked = 0;
+    for (i, step) in FS_SCRIPT.iter().enumerate() {
+        let mut expected: [Option<Published>; 4] = [None, None, None, None];
+        let mut n = 0;
+        let mut read_buf = [0u8; 64];
+        let reply = model.handle(i as u64, step.request, &mut read_buf, &mut |e| {
+            if n < expected.len() {
+                expected[n] = Published::new(e.kind, e.type_flags, e.object_id, e.payload);
+            }
+            n += 1;
+        });
+        let failed = matches!(reply, evq_vfs_api::Reply::Error { .. });
+        if failed != step.fails.is_some() || n > expected.len() || (failed && n != 0) {
+            return Err("the model disagrees with the script");
+        }
+        for want in expected.iter().take(n) {
+            let want = want.as_ref().ok_or("a model event does not fit")?;
+            let got = loop {
+                let e = next(events)?;
+                if e.category == Category::Vfs {
+                    break e;
+                }
+                // Process events (the workload's exit) may interleave.
+            };
+            if *source.get_or_insert(got.source_id) != got.source_id {
+                return Err("VFS events arrived from two sources");
+            }
+            let same = Published::new(got.kind, got.type_flags, got.object_id, got.payload).as_ref() == Some(want);
+            if !same {
+                sel4::debug_println!("evq: test-client: step {i}: got {got}");
+                return Err("a VFS event differs from the model's");
+            }
+            sel4::debug_println!("evq: event {got}");
+            checked += 1;
+        }
+    }
+    while let Some(e) = events.next_event().map_err(|_| "the ring does not read")? {
+        if e.category == Category::Vfs {
+            sel4::debug_println!("evq: test-client: unexpected {e}");
+            return Err("the VFS domain published more than the model");
+        }
+    }
+    Ok(checked)
 }

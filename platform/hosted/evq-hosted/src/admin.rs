@@ -1,0 +1,130 @@
+//! The launcher's supervisor channel to the server, a hosted-only seqpacket
+//! socket that stands where the seL4 root task's authority over the server's
+//! endpoint stands.
+//!
+//! On seL4 one endpoint object serves every badge; the root task mints a
+//! badged copy for each domain and the server never needs to be told. On
+//! Linux every badge is its own socket pair, so the launcher hands the server
+//! its end of each, with the badge it stands for: at start for every domain
+//! it starts, and later for each outside process that attaches to a console
+//! slot. It also asks the server for its [`ServerStatus`], for `evq stats`
+//! and the tests. Nothing on this channel is an evq message; nothing but the
+//! launcher holds it.
+//!
+//! Messages are 16 bytes: `[op: u32][reserved: u32][badge: u64]`, little
+//! endian; [`OP_ENDPOINT`] carries the socket with `SCM_RIGHTS`.
+
+use serde::{Deserialize, Serialize};
+
+/// "Here is the server's end of the endpoint for `badge`" (one descriptor
+/// attached). It replaces any earlier socket for the badge, which the server
+/// closes; a client badge is registered again if it had been forgotten.
+pub const OP_ENDPOINT: u32 = 1;
+/// "Send your status": the server replies with [`ServerStatus`] as JSON.
+pub const OP_STATUS: u32 = 2;
+
+/// Encodes an admin message.
+pub fn encode(op: u32, badge: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&op.to_le_bytes());
+    out[8..].copy_from_slice(&badge.to_le_bytes());
+    out
+}
+
+/// Decodes an admin message: `(op, badge)`.
+pub fn decode(msg: &[u8]) -> Option<(u32, u64)> {
+    let msg: &[u8; 16] = msg.try_into().ok()?;
+    let op = u32::from_le_bytes(msg[..4].try_into().ok()?);
+    let badge = u64::from_le_bytes(msg[8..].try_into().ok()?);
+    Some((op, badge))
+}
+
+/// One set of the core's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Events accepted.
+    pub published: u64,
+    /// Events no queue took.
+    pub filtered: u64,
+    /// Ring writes.
+    pub delivered: u64,
+    /// Events merged into newer ones.
+    pub coalesced: u64,
+    /// Events dropped (full or corrupt rings, discarded held events).
+    pub dropped: u64,
+    /// Messages refused.
+    pub rejected: u64,
+    /// Events refused by back-pressure.
+    pub throttled: u64,
+}
+
+impl From<evq_server::Counters> for Counters {
+    fn from(c: evq_server::Counters) -> Self {
+        Counters {
+            published: c.published,
+            filtered: c.filtered,
+            delivered: c.delivered,
+            coalesced: c.coalesced,
+            dropped: c.dropped,
+            rejected: c.rejected,
+            throttled: c.throttled,
+        }
+    }
+}
+
+/// One source's counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// Its source id (0: the server itself).
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Its counters.
+    pub counters: Counters,
+}
+
+/// What the server reports about itself: the core's table sizes and
+/// counters, and the shell's descriptors.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Registered clients.
+    pub clients: usize,
+    /// Queues, live or revoked.
+    pub queues: usize,
+    /// Subscriptions over all live queues.
+    pub subscriptions: usize,
+    /// Events held for coalescing.
+    pub staged: usize,
+    /// Ring-pool frames in use.
+    pub pool_pages_used: u32,
+    /// Ring-pool frames in all.
+    pub pool_pages: u32,
+    /// Ring memfds the server holds.
+    pub rings: usize,
+    /// Endpoint sockets the server holds.
+    pub endpoints: usize,
+    /// Descriptors open in the server process.
+    pub open_fds: usize,
+    /// Replies the server could not send (the caller's socket was full or gone).
+    pub replies_lost: u64,
+    /// Queues revoked for a corrupt ring since start.
+    pub revoked: u64,
+    /// Per source, the server's own (id 0) first.
+    pub sources: Vec<SourceStatus>,
+    /// The server's totals.
+    pub totals: Counters,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_bad_lengths_do_not_decode() {
+        assert_eq!(
+            decode(&encode(OP_ENDPOINT, 0x21)),
+            Some((OP_ENDPOINT, 0x21))
+        );
+        assert_eq!(decode(&[0u8; 15]), None);
+    }
+}

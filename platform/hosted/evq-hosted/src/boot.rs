@@ -1,0 +1,132 @@
+//! What a domain starts with: its capabilities at fixed descriptor numbers.
+//!
+//! The launcher and every domain compute the same [`layout`] from the
+//! system description, so they agree on which descriptor is which without
+//! saying it: descriptor 3 is the boot information (a sealed memfd holding
+//! the description's text), and descriptor `4 + i` is the `i`-th capability
+//! of [`evq_system::System::grants`] for the domain, followed by the host
+//! devices its image drives. Descriptors 0–2 are the console (standard input
+//! is `/dev/null`); every other descriptor is closed before the domain runs.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+
+use evq_system::{Domain, Grant, Role, System};
+
+use crate::sys;
+
+/// The boot information's descriptor.
+pub const BOOT_FD: RawFd = 3;
+
+/// The images the `evq` binary runs as domains (`image = …` in the
+/// description), and the one that marks a domain the launcher does not start.
+pub mod image {
+    /// The event server.
+    pub const SERVER: &str = "evq-server";
+    /// The device driver: a pseudo-terminal's input and a timer's ticks.
+    pub const DEVICE: &str = "evq-device";
+    /// The network driver: rtnetlink link changes and packet counters.
+    pub const NETWORK: &str = "evq-network";
+    /// The VFS domain: the file-system core behind a request endpoint.
+    pub const VFS: &str = "evq-vfs";
+    /// A client that prints every event it receives, one line each.
+    pub const WATCH: &str = "evq-watch";
+    /// A test domain that checks its own confinement and exits with what it
+    /// found (`crate::domain` documents the code).
+    pub const PROBE: &str = "evq-probe";
+    /// Not started by the launcher: its capabilities are handed to an
+    /// outside process that attaches over the console (`evq tail`, tests).
+    pub const ATTACH: &str = "attach";
+}
+
+/// One capability in a domain's descriptor table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap<'a> {
+    /// The boot information (always [`BOOT_FD`]).
+    Boot,
+    /// The server's own "endpoint": its supervisor channel from the
+    /// launcher, which hands it one socket per badge ([`crate::admin`]).
+    Admin,
+    /// A capability the description grants ([`System::grants`]); for a
+    /// source or client, its endpoint (a seqpacket socket) or a
+    /// notification (an eventfd).
+    Grant(Grant<'a>),
+    /// Device driver: the master side of a raw pseudo-terminal.
+    Pty,
+    /// Device driver: a monotonic timerfd, armed by the driver.
+    Timer,
+    /// Network driver: an rtnetlink socket subscribed to link changes, in
+    /// the namespace of the interface it watches.
+    Netlink,
+    /// VFS domain: the socket file-system requests arrive on.
+    VfsRequests,
+}
+
+/// Every capability of `domain`, in descriptor order from [`BOOT_FD`].
+pub fn layout<'a>(system: &System<'a>, domain: &Domain<'a>) -> Vec<Cap<'a>> {
+    let mut caps = vec![Cap::Boot];
+    for grant in system.grants(domain) {
+        caps.push(match grant {
+            Grant::ServerEndpoint { .. } if matches!(domain.role, Role::Server { .. }) => {
+                Cap::Admin
+            }
+            g => Cap::Grant(g),
+        });
+    }
+    match domain.image {
+        image::DEVICE => caps.extend([Cap::Pty, Cap::Timer]),
+        image::NETWORK => caps.push(Cap::Netlink),
+        image::VFS => caps.push(Cap::VfsRequests),
+        _ => {}
+    }
+    caps
+}
+
+/// The descriptor of the first capability matching `want`.
+pub fn fd_of(caps: &[Cap<'_>], want: impl Fn(&Cap<'_>) -> bool) -> Option<RawFd> {
+    caps.iter().position(want).map(|i| BOOT_FD + i as RawFd)
+}
+
+/// Takes the capability matching `want` from this process's table.
+pub fn take(caps: &[Cap<'_>], what: &str, want: impl Fn(&Cap<'_>) -> bool) -> io::Result<OwnedFd> {
+    let fd = fd_of(caps, want)
+        .ok_or_else(|| io::Error::other(format!("this domain holds no {what}")))?;
+    // SAFETY: the launcher placed the capability at this number, and the
+    // layout gives each number to one capability, taken once.
+    unsafe { sys::take_fixed(fd) }
+}
+
+/// The endpoint of a source or client.
+pub fn is_endpoint(cap: &Cap<'_>) -> bool {
+    matches!(cap, Cap::Grant(Grant::ServerEndpoint { .. }))
+}
+
+/// A client's own notification (the one it waits on).
+pub fn is_own_notification(cap: &Cap<'_>) -> bool {
+    matches!(cap, Cap::Grant(Grant::ClientNotification { rights, .. }) if rights.read)
+}
+
+/// Makes the boot information for a system: a sealed memfd with the
+/// description's text.
+pub fn make_boot_info(text: &str) -> io::Result<OwnedFd> {
+    let fd = sys::sealed_memfd("evq-boot", text.len())?;
+    sys::write_all(fd.as_fd(), text.as_bytes())?;
+    Ok(fd)
+}
+
+/// Reads this domain's boot information: the system description's text.
+pub fn read_boot_info() -> io::Result<String> {
+    // SAFETY: descriptor 3 is the boot information, which the domain never
+    // closes.
+    let fd = unsafe { sys::borrow_fixed(BOOT_FD) };
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = sys::read_at(fd, &mut buf, text.len() as u64)?;
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(text).map_err(|_| io::Error::other("boot information is not UTF-8"))
+}

@@ -1,0 +1,238 @@
+//! The launcher's console: how processes outside the system (`evq tail`,
+//! `evq stats`, `evq fs`, the end-to-end tests) reach it.
+//!
+//! A Unix seqpacket socket at a path the launcher prints. Each request is
+//! one JSON datagram ([`Request`]), answered by one JSON datagram
+//! ([`Reply`]). `attach` hands the caller the capabilities of one of the
+//! description's `image = "attach"` domains, with the reply (`SCM_RIGHTS`):
+//! its endpoint, and for a client its notification. The caller then holds
+//! exactly what that domain would hold, and nothing else; the slot is its
+//! own until its console connection closes, when the launcher reports the
+//! domain gone (a client's queues are reclaimed) and the slot is free again.
+//!
+//! The console is the launcher's, like a serial console is the root task's:
+//! no domain holds it.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::admin::ServerStatus;
+use crate::client::Client;
+use crate::source::Publisher;
+use crate::sys;
+use crate::wire::Endpoint;
+
+/// The largest console datagram.
+pub const MAX_MESSAGE: usize = 1 << 16;
+
+/// A request to the launcher.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Take an attach slot: the named one, or the first free one of `role`
+    /// (`"client"` or `"source"`).
+    Attach {
+        /// A domain name, or none for the first free slot.
+        domain: Option<String>,
+        /// `"client"` or `"source"` when no name is given.
+        role: String,
+    },
+    /// Report the system's state.
+    Status,
+    /// A file-system request for the VFS domain (`evq fs`): the words of the
+    /// command line after `fs`.
+    Fs {
+        /// The command and its arguments.
+        args: Vec<String>,
+    },
+    /// Set the link of the network driver's interface peer up or down (only
+    /// where the launcher made a veth pair).
+    Link {
+        /// Up or down.
+        up: bool,
+    },
+    /// Send `packets` frames through the watched interface's peer (veth), or
+    /// datagrams over loopback, so the network driver has traffic to count.
+    Traffic {
+        /// How many.
+        packets: u32,
+    },
+    /// Stop the system.
+    Shutdown,
+}
+
+/// The launcher's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "kebab-case")]
+pub enum Reply {
+    /// The slot is yours; its capabilities came with this reply.
+    Attached {
+        /// The domain's name.
+        domain: String,
+        /// Its id (process events carry it as their object).
+        id: u32,
+        /// Its badge.
+        badge: u64,
+    },
+    /// The system's state.
+    Status(Box<Status>),
+    /// Done; `output` says what happened, if anything.
+    Done {
+        /// What to show the user.
+        output: String,
+    },
+    /// Refused.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// One domain's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainStatus {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: u32,
+    /// Its image.
+    pub image: String,
+    /// `server`, `source`, `client` or `plain`.
+    pub role: String,
+    /// Its badge, for sources and clients.
+    pub badge: Option<u64>,
+    /// Its process, while it runs.
+    pub pid: Option<i32>,
+    /// `running`, `exited N`, `killed by SIG…`, `free` or `attached`.
+    pub state: String,
+}
+
+/// The system's state, as `evq stats` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The board.
+    pub board: String,
+    /// `on`, `unavailable` (the kernel has no seccomp filters) or `disabled`.
+    pub seccomp: String,
+    /// How the network driver is given an interface.
+    pub network: String,
+    /// The device driver's terminal: write to it to make input events.
+    pub pty: Option<String>,
+    /// Every domain.
+    pub domains: Vec<DomainStatus>,
+    /// The server's own report.
+    pub server: ServerStatus,
+}
+
+/// Where the console is when none is named: `$EVQ_CONSOLE`, else
+/// `$XDG_RUNTIME_DIR/evq-console`, else `/tmp/evq-<uid>-console`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("EVQ_CONSOLE") {
+        return p.into();
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return Path::new(&dir).join("evq-console");
+    }
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    PathBuf::from(format!("/tmp/evq-{uid}-console"))
+}
+
+/// A connection to a launcher's console.
+pub struct Console {
+    fd: OwnedFd,
+}
+
+impl Console {
+    /// Connects to the console at `path`.
+    pub fn connect(path: &Path) -> io::Result<Console> {
+        let fd = sys::connect_seqpacket(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("no evq system at {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Console { fd })
+    }
+
+    /// Connects, retrying until `timeout` passes: for a system that is
+    /// still starting (the console opens once every domain runs).
+    pub fn connect_within(path: &Path, timeout: Duration) -> io::Result<Console> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match Self::connect(path) {
+                Ok(c) => return Ok(c),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// Sends a request and returns the reply and the descriptors with it.
+    pub fn request(&self, request: &Request) -> io::Result<(Reply, Vec<OwnedFd>)> {
+        let out = serde_json::to_vec(request).map_err(io::Error::other)?;
+        sys::send(self.fd.as_fd(), &out, &[], false)?;
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the launcher closed the console",
+            )
+        })?;
+        let reply = serde_json::from_slice(&buf[..got.len]).map_err(io::Error::other)?;
+        Ok((reply, got.fds))
+    }
+
+    /// The system's state.
+    pub fn status(&self) -> io::Result<Status> {
+        match self.request(&Request::Status)?.0 {
+            Reply::Status(s) => Ok(*s),
+            other => Err(io::Error::other(format!(
+                "unexpected console reply {other:?}"
+            ))),
+        }
+    }
+
+    fn attach(&self, domain: Option<&str>, role: &str) -> io::Result<(String, Vec<OwnedFd>)> {
+        let request = Request::Attach {
+            domain: domain.map(Into::into),
+            role: role.into(),
+        };
+        match self.request(&request)? {
+            (Reply::Attached { domain, .. }, fds) => Ok((domain, fds)),
+            (Reply::Error { message }, _) => Err(io::Error::other(message)),
+            (other, _) => Err(io::Error::other(format!(
+                "unexpected console reply {other:?}"
+            ))),
+        }
+    }
+
+    /// Attaches as a client (the named slot, or the first free one).
+    pub fn attach_client(&self, domain: Option<&str>) -> io::Result<(String, Client)> {
+        let (name, fds) = self.attach(domain, "client")?;
+        let mut fds = fds.into_iter();
+        let (Some(ep), Some(note)) = (fds.next(), fds.next()) else {
+            return Err(io::Error::other("the launcher sent no client capabilities"));
+        };
+        Ok((name, Client::new(Endpoint::new(ep)?, note)))
+    }
+
+    /// Attaches as a source (the named slot, or the first free one).
+    pub fn attach_source(&self, domain: Option<&str>) -> io::Result<(String, Publisher)> {
+        let (name, fds) = self.attach(domain, "source")?;
+        let ep = fds
+            .into_iter()
+            .next()
+            .ok_or_else(|| io::Error::other("the launcher sent no endpoint"))?;
+        Ok((name, Publisher::new(Endpoint::new(ep)?)))
+    }
+
+    /// The connection, for polling (it hangs up when the launcher stops).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

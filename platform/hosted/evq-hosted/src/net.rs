@@ -1,0 +1,279 @@
+//! The network driver's interface, as the launcher provides it.
+//!
+//! Where the kernel permits (a user and network namespace, or a network
+//! namespace for root), the launcher makes a namespace of its own with a
+//! veth pair, `evq0` ⇄ the interface the description names (`args` of the
+//! network domain, `evq1` by default), both up. The driver gets an rtnetlink
+//! socket inside that namespace and watches the named end; the launcher keeps
+//! a control socket to set the peer `evq0` up or down (the watched end then
+//! loses or regains its carrier: real link events) and a packet socket on
+//! `evq0` to send frames the watched end receives (real counters).
+//!
+//! Where namespaces are refused (a container without the privilege), the
+//! driver watches loopback (`lo`) in the launcher's own namespace: counters
+//! move with real loopback traffic (the launcher's `traffic` sends UDP
+//! datagrams to itself), and the launcher never touches the host's links, so
+//! there are no link changes to report. [`Net::describe`] says which.
+
+use std::io;
+use std::mem::size_of;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use crate::{netlink, sys};
+
+/// The peer of the watched interface, in the launcher's namespace.
+pub const PEER: &str = "evq0";
+/// The watched interface when the description names none.
+pub const DEFAULT_IFACE: &str = "evq1";
+
+enum Mode {
+    Veth {
+        control: OwnedFd,
+        packet: OwnedFd,
+        peer_index: u32,
+    },
+    Loopback {
+        reason: String,
+        udp: OwnedFd,
+    },
+}
+
+/// The interface the network driver watches, and the launcher's handles on it.
+pub struct Net {
+    iface: String,
+    domain: OwnedFd,
+    mode: Mode,
+}
+
+impl Net {
+    /// Makes the namespace and veth pair if `try_netns` and permitted, else
+    /// falls back to loopback.
+    pub fn setup(iface: &str, try_netns: bool) -> io::Result<Net> {
+        let iface = if iface.is_empty() {
+            DEFAULT_IFACE
+        } else {
+            iface
+        };
+        let refused = if try_netns {
+            match veth_namespace(iface) {
+                Ok(net) => return Ok(net),
+                Err(e) => format!("a network namespace with a veth pair was refused: {e}"),
+            }
+        } else {
+            "network namespaces were not asked for".to_string()
+        };
+        let udp = udp_loopback()?;
+        Ok(Net {
+            iface: "lo".into(),
+            domain: netlink::socket(true)?,
+            mode: Mode::Loopback {
+                reason: refused,
+                udp,
+            },
+        })
+    }
+
+    /// The driver's rtnetlink socket.
+    pub fn domain_socket(&self) -> BorrowedFd<'_> {
+        self.domain.as_fd()
+    }
+
+    /// Which interface, and how it came to be.
+    pub fn describe(&self) -> String {
+        match &self.mode {
+            Mode::Veth { .. } => format!(
+                "veth {} (peer {PEER}) in a network namespace of its own",
+                self.iface
+            ),
+            Mode::Loopback { reason, .. } => format!("loopback lo ({reason})"),
+        }
+    }
+
+    /// Sets the peer's link up or down (veth only).
+    pub fn set_link(&mut self, up: bool) -> io::Result<String> {
+        match &self.mode {
+            Mode::Veth {
+                control,
+                peer_index,
+                ..
+            } => {
+                netlink::request_ack(control.as_fd(), &netlink::set_link(*peer_index, up))?;
+                Ok(format!("{PEER} set {}", if up { "up" } else { "down" }))
+            }
+            Mode::Loopback { .. } => Err(io::Error::other(
+                "the network driver watches loopback; the launcher does not change host links",
+            )),
+        }
+    }
+
+    /// Sends `packets` frames the watched interface will count.
+    pub fn traffic(&mut self, packets: u32) -> io::Result<String> {
+        match &self.mode {
+            Mode::Veth { packet, .. } => {
+                // Broadcast, from a locally administered address, with the
+                // IEEE "local experimental" EtherType, padded to the minimum.
+                let mut frame = [0u8; 60];
+                frame[..6].copy_from_slice(&[0xff; 6]);
+                frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+                frame[12..14].copy_from_slice(&0x88B5u16.to_be_bytes());
+                frame[14..18].copy_from_slice(b"evq!");
+                for _ in 0..packets {
+                    sys::write_all(packet.as_fd(), &frame)?;
+                }
+                Ok(format!(
+                    "{packets} frames sent from {PEER} to {}",
+                    self.iface
+                ))
+            }
+            Mode::Loopback { udp, .. } => {
+                for _ in 0..packets {
+                    // SAFETY: sends from a live buffer on a connected socket.
+                    let r = unsafe { libc::send(udp.as_raw_fd(), b"evq!".as_ptr().cast(), 4, 0) };
+                    if r < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    let mut buf = [0u8; 16];
+                    let _ = sys::read(udp.as_fd(), &mut buf);
+                }
+                Ok(format!("{packets} datagrams sent over loopback"))
+            }
+        }
+    }
+}
+
+/// A UDP socket on loopback connected to itself, non-blocking.
+fn udp_loopback() -> io::Result<OwnedFd> {
+    // SAFETY: plain system calls on a descriptor we own; the address
+    // structures are valid for their sizes.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as u16;
+        addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+        let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut got = len;
+        libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &mut got);
+        if libc::connect(fd.as_raw_fd(), (&raw const addr).cast(), len) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    }
+}
+
+/// In a child process: a new network namespace (in a new user namespace if
+/// need be) with a veth pair, and the three sockets the launcher needs from
+/// it, sent back over a socket pair. The namespace lives as long as they do.
+fn veth_namespace(iface: &str) -> io::Result<Net> {
+    let (parent, child) = sys::seqpacket_pair()?;
+    // SAFETY: the launcher is single-threaded when it sets up, so the child
+    // may allocate; it only makes system calls and exits with `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(parent);
+        let code = match in_namespace(iface) {
+            Ok(fds) => {
+                let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+                let sent = sys::send(child.as_fd(), b"ok", &borrowed, false);
+                i32::from(sent.is_err())
+            }
+            Err(e) => {
+                let _ = sys::send(child.as_fd(), e.to_string().as_bytes(), &[], false);
+                1
+            }
+        };
+        // SAFETY: leaves the child at once, running no destructors of the
+        // parent's state.
+        unsafe { libc::_exit(code) };
+    }
+    drop(child);
+    let mut buf = [0u8; 512];
+    let got = sys::recv(parent.as_fd(), &mut buf, 3, false);
+    let mut status = 0;
+    // SAFETY: reaps exactly the child forked above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let got = got?.ok_or_else(|| io::Error::other("the namespace helper died"))?;
+    if &buf[..got.len] != b"ok" || got.fds.len() != 3 {
+        return Err(io::Error::other(
+            String::from_utf8_lossy(&buf[..got.len]).into_owned(),
+        ));
+    }
+    let mut fds = got.fds.into_iter();
+    let (control, domain, packet) = match (fds.next(), fds.next(), fds.next()) {
+        (Some(a), Some(b), Some(c)) => (a, b, c),
+        _ => {
+            return Err(io::Error::other(
+                "the namespace helper sent too few sockets",
+            ))
+        }
+    };
+    let peer_index = netlink::query(control.as_fd(), PEER)?.index;
+    Ok(Net {
+        iface: iface.into(),
+        domain,
+        mode: Mode::Veth {
+            control,
+            packet,
+            peer_index,
+        },
+    })
+}
+
+fn in_namespace(iface: &str) -> io::Result<Vec<OwnedFd>> {
+    // SAFETY: plain unshare; this process is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
+        let first = io::Error::last_os_error();
+        // SAFETY: as above, without a user namespace (root without userns).
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::other(format!("unshare: {first}")));
+        }
+    }
+    // No IPv6 on the pair: no autoconfiguration chatter, so the watched
+    // end counts exactly the frames the launcher sends. Where the sysctl is
+    // not writable the counters just include that chatter.
+    for knob in ["default", "all"] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6"), "1");
+    }
+    let control = netlink::socket(false)?;
+    netlink::request_ack(control.as_fd(), &netlink::new_veth(PEER, iface))?;
+    let peer = netlink::query(control.as_fd(), PEER)?;
+    let watched = netlink::query(control.as_fd(), iface)?;
+    netlink::request_ack(control.as_fd(), &netlink::set_link(watched.index, true))?;
+    netlink::request_ack(control.as_fd(), &netlink::set_link(peer.index, true))?;
+    let domain = netlink::socket(true)?;
+    let packet = packet_socket(peer.index)?;
+    Ok(vec![control, domain, packet])
+}
+
+fn packet_socket(index: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain system calls; the address structure is valid for its size.
+    unsafe {
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_protocol = 0;
+        addr.sll_ifindex = index as i32;
+        let len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    }
+}

@@ -1,0 +1,1073 @@
+//! End to end on the hosted platform: a real system of processes started by
+//! `evq run`, driven over its console as an outside process would.
+//!
+//! Every wait is on a real condition (an event arriving, the server's status
+//! changing) with a generous deadline; nothing is timed.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use evq_abi::event::{
+    decode_dentry, decode_mount, decode_rename, device, encode_dentry, encode_mount, encode_rename,
+    network, process, system as sys_kind, vfs, Category, CountersPayload, FaultPayload, Priority,
+    Rename, MAX_PAYLOAD,
+};
+use evq_abi::msg::{label, ErrorCode, Event, Filter, StatsTarget};
+use evq_hosted::client::{Client, ClientError, HostedQueue};
+use evq_hosted::console::{self, Console, Status};
+use evq_hosted::domain::probe_bits;
+use zerocopy::FromBytes;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The test board: the server, a device driver, a network driver (on
+/// loopback unless a namespace is allowed), a probe, and console slots for
+/// the tests' own sources and clients.
+const SYSTEM: &str = r#"
+board = "hosted-test"
+
+[[domain]]
+name = "evq-server"
+image = "evq-server"
+priority = 200
+role = "server"
+ring_pool_pages = 128
+
+[[domain]]
+name = "device"
+image = "evq-device"
+args = "time=0"
+priority = 150
+role = "source"
+badge = 0x12
+categories = ["device"]
+
+[[domain]]
+name = "network"
+image = "evq-network"
+args = "evq1"
+priority = 150
+role = "source"
+badge = 0x13
+categories = ["network"]
+
+[[domain]]
+name = "vfs"
+image = "evq-vfs"
+priority = 150
+role = "source"
+badge = 0x11
+categories = ["vfs"]
+
+[[domain]]
+name = "script"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x31
+categories = ["vfs"]
+
+[[domain]]
+name = "flood"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x32
+categories = ["device"]
+budget_per_tick = 20
+
+[[domain]]
+name = "probe"
+image = "evq-probe"
+priority = 100
+role = "client"
+badge = 0x20
+
+[[domain]]
+name = "console-1"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x21
+
+[[domain]]
+name = "console-2"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x22
+
+[[domain]]
+name = "console-3"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x23
+"#;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct System {
+    child: Child,
+    dir: PathBuf,
+    console: Console,
+}
+
+impl System {
+    fn start() -> System {
+        let dir = std::env::temp_dir().join(format!(
+            "evq-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("system.toml");
+        std::fs::write(&file, SYSTEM).expect("write system");
+        let path = dir.join("console");
+        let mut run = Command::new(env!("CARGO_BIN_EXE_evq"));
+        run.arg("run");
+        // EVQ_E2E_RUN_ARGS="--no-netns --no-seccomp" tries the fallbacks.
+        if let Ok(extra) = std::env::var("EVQ_E2E_RUN_ARGS") {
+            run.args(extra.split_whitespace());
+        }
+        let child = run
+            .arg("--system")
+            .arg(&file)
+            .arg("--console")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("evq run starts");
+        let console = Console::connect_within(&path, DEADLINE).expect("the system comes up");
+        let sys = System {
+            child,
+            dir,
+            console,
+        };
+        // The probe runs once at start; let it be done, so that the
+        // server's tables are settled before a test takes a baseline.
+        sys.until("the probe has run", |s| {
+            s.domains
+                .iter()
+                .any(|d| d.name == "probe" && !d.state.starts_with("running"))
+                && s.server.endpoints == 4
+        });
+        sys
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("console")
+    }
+
+    fn status(&self) -> Status {
+        self.console.status().expect("status")
+    }
+
+    /// Waits until `check` holds of the status.
+    fn until(&self, what: &str, check: impl Fn(&Status) -> bool) -> Status {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let s = self.status();
+            if check(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting until {what}: {s:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A second console connection, holding the slots it attaches.
+    fn connect(&self) -> Console {
+        Console::connect(&self.path()).expect("console")
+    }
+
+    fn pid_of(&self, domain: &str) -> i32 {
+        self.status()
+            .domains
+            .iter()
+            .find(|d| d.name == domain)
+            .and_then(|d| d.pid)
+            .expect("running")
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        let _ = self.console.request(&console::Request::Shutdown);
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An event, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Got {
+    category: Category,
+    kind: u8,
+    type_flags: u8,
+    object: u64,
+    source: u32,
+    seq: u64,
+    lost_before: u64,
+    payload: Vec<u8>,
+}
+
+/// Reads events until `n` have arrived (or fails after the deadline).
+fn receive(client: &Client, q: &mut HostedQueue, n: usize) -> Vec<Got> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut out = Vec::new();
+    while out.len() < n {
+        while let Some(e) = q.next_event().expect("ring reads") {
+            out.push(Got {
+                category: e.category,
+                kind: e.kind,
+                type_flags: e.type_flags,
+                object: e.object_id,
+                source: e.source_id,
+                seq: e.seq,
+                lost_before: e.lost_before,
+                payload: e.payload.to_vec(),
+            });
+        }
+        if out.len() >= n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out with {} of {n} events: {out:#?}",
+            out.len()
+        );
+        client.wait(q, Duration::from_millis(200)).expect("wait");
+    }
+    out
+}
+
+/// Reads events until one satisfies `want`; returns them all.
+fn until_event(client: &Client, q: &mut HostedQueue, want: impl Fn(&Got) -> bool) -> Vec<Got> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut out: Vec<Got> = Vec::new();
+    while !out.iter().any(&want) {
+        assert!(Instant::now() < deadline, "timed out: {out:#?}");
+        out.extend(receive(client, q, 1));
+    }
+    out
+}
+
+/// Reads whatever is in the ring now.
+fn drain(q: &mut HostedQueue) -> Vec<Got> {
+    let mut out = Vec::new();
+    while let Some(e) = q.next_event().expect("ring reads") {
+        out.push(Got {
+            category: e.category,
+            kind: e.kind,
+            type_flags: e.type_flags,
+            object: e.object_id,
+            source: e.source_id,
+            seq: e.seq,
+            lost_before: e.lost_before,
+            payload: e.payload.to_vec(),
+        });
+    }
+    out
+}
+
+fn subscribe(client: &Client, q: &HostedQueue, category: Category) {
+    client
+        .subscribe(q, Filter::all_of(category))
+        .expect("subscribe");
+}
+
+fn source_id(status: &Status, name: &str) -> u32 {
+    status
+        .server
+        .sources
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.id)
+        .expect("a registered source")
+}
+
+fn vfs_event<'a>(kind: u8, flags: u8, object: u64, payload: &'a [u8]) -> Event<'a> {
+    Event {
+        category: Category::Vfs,
+        kind,
+        type_flags: flags,
+        priority: Priority::Normal,
+        object_id: object,
+        payload,
+    }
+}
+
+fn device_event(object: u64) -> Event<'static> {
+    Event {
+        category: Category::Device,
+        kind: device::STATE,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id: object,
+        payload: &[0; 8],
+    }
+}
+
+#[test]
+fn a_scripted_source_session_arrives_exactly_and_in_order_one_by_one_and_batched() {
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(4).expect("queue");
+    subscribe(&client, &q, Category::Vfs);
+    let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
+    let mut bufs = vec![[0u8; MAX_PAYLOAD]; 8];
+    let dir = vfs::flags::IS_DIR;
+    let n0 = encode_dentry(1, b"docs", &mut bufs[0]).unwrap();
+    let n1 = encode_dentry(2, b"notes.txt", &mut bufs[1]).unwrap();
+    let n2 = encode_rename(
+        &Rename {
+            old_parent: 2,
+            old_name: b"notes.txt",
+            new_parent: 1,
+            new_name: b"todo.txt",
+        },
+        &mut bufs[2],
+    )
+    .unwrap();
+    let n3 = encode_mount(1, 2, b"mnt", &mut bufs[3]).unwrap();
+    let n4 = encode_dentry(4, b"a.log", &mut bufs[4]).unwrap();
+    let n5 = encode_dentry(1, b"todo.txt", &mut bufs[5]).unwrap();
+    let attr = vfs::flags::ATTR_SIZE | vfs::flags::ATTR_MTIME;
+    let script_events = [
+        vfs_event(vfs::CREATE, dir, 2, &bufs[0][..n0]),
+        vfs_event(vfs::CREATE, 0, 3, &bufs[1][..n1]),
+        vfs_event(vfs::ATTRIB, attr, 3, &bufs[1][..n1]),
+        vfs_event(vfs::RENAME, 0, 3, &bufs[2][..n2]),
+        vfs_event(vfs::MOUNT, dir, 4, &bufs[3][..n3]),
+        vfs_event(vfs::CREATE, 0, 10, &bufs[4][..n4]),
+        vfs_event(vfs::UNMOUNT, dir, 4, &bufs[3][..n3]),
+        vfs_event(vfs::DELETE, 0, 3, &bufs[5][..n5]),
+    ];
+    // One at a time, then all in one batch message.
+    for e in &script_events {
+        script.publish(std::slice::from_ref(e)).expect("publish");
+    }
+    script.publish(&script_events).expect("publish batch");
+    let sid = source_id(&sys.status(), "script");
+    let got = receive(&client, &mut q, 2 * script_events.len());
+    for (i, g) in got.iter().enumerate() {
+        let want = &script_events[i % script_events.len()];
+        assert_eq!(
+            (g.category, g.kind, g.type_flags, g.object),
+            (want.category, want.kind, want.type_flags, want.object_id),
+            "event {i}"
+        );
+        assert_eq!(g.payload, want.payload, "event {i}");
+        assert_eq!(
+            (g.seq, g.source, g.lost_before),
+            (i as u64, sid, 0),
+            "event {i}"
+        );
+    }
+    // The payloads read back as what the script meant.
+    assert_eq!(
+        decode_dentry(&got[1].payload).unwrap(),
+        (2, &b"notes.txt"[..])
+    );
+    let r = decode_rename(&got[3].payload).unwrap();
+    assert_eq!(
+        (r.old_name, r.new_name),
+        (&b"notes.txt"[..], &b"todo.txt"[..])
+    );
+    assert_eq!(decode_mount(&got[4].payload).unwrap(), (1, 2, &b"mnt"[..]));
+    // Exactly those: nothing more arrives.
+    let extra = client
+        .wait(&mut q, Duration::from_millis(300))
+        .expect("wait");
+    assert_eq!(drain(&mut q), vec![], "{extra:?}");
+}
+
+#[test]
+fn two_clients_see_only_their_own_subscriptions_and_rings() {
+    let sys = System::start();
+    let (_, a) = sys.console.attach_client(None).expect("client a");
+    let (_, b) = sys.console.attach_client(None).expect("client b");
+    let mut qa = a.create_queue(1).expect("queue a");
+    let mut qb = b.create_queue(1).expect("queue b");
+    subscribe(&a, &qa, Category::Vfs);
+    // B wants only directory creations.
+    let mut only_dirs = Filter::all_of(Category::Vfs);
+    only_dirs.type_mask = 1 << vfs::CREATE;
+    only_dirs.info_mask = u32::from(vfs::flags::IS_DIR) << 16;
+    only_dirs.info_filter = only_dirs.info_mask;
+    b.subscribe(&qb, only_dirs).expect("subscribe b");
+    subscribe(&b, &qb, Category::Device);
+    let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
+    let (_, mut flood) = sys.console.attach_source(Some("flood")).expect("source");
+    let mut buf = [0u8; 64];
+    let n = encode_dentry(1, b"x", &mut buf).unwrap();
+    script
+        .publish(&[vfs_event(vfs::CREATE, 0, 5, &buf[..n])])
+        .unwrap();
+    script
+        .publish(&[vfs_event(vfs::CREATE, vfs::flags::IS_DIR, 6, &buf[..n])])
+        .unwrap();
+    script
+        .publish(&[vfs_event(vfs::DELETE, 0, 5, &buf[..n])])
+        .unwrap();
+    flood.publish(&[device_event(9)]).unwrap();
+    let got_a: Vec<u64> = receive(&a, &mut qa, 3).iter().map(|g| g.object).collect();
+    let got_b: Vec<(Category, u64)> = receive(&b, &mut qb, 2)
+        .iter()
+        .map(|g| (g.category, g.object))
+        .collect();
+    assert_eq!(got_a, vec![5, 6, 5]);
+    assert_eq!(got_b, vec![(Category::Vfs, 6), (Category::Device, 9)]);
+    // Neither may touch the other's queue.
+    let refused = b.stats(StatsTarget::Queue(qa.queue));
+    assert!(
+        matches!(refused, Err(ClientError::Refused(ErrorCode::NoSuchQueue, q)) if q == qa.queue),
+        "{refused:?}"
+    );
+    // And nothing else arrives for either.
+    a.wait(&mut qa, Duration::from_millis(200)).unwrap();
+    assert_eq!(drain(&mut qa), vec![]);
+    assert_eq!(drain(&mut qb), vec![]);
+}
+
+#[test]
+fn a_client_killed_mid_stream_has_its_queue_and_memfd_reclaimed() {
+    let sys = System::start();
+    let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
+    let base = sys.status().server;
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_evq"))
+        .args(["tail", "--json", "--console"])
+        .arg(sys.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("evq tail");
+    let attached = sys.until("tail subscribed", |s| {
+        s.server.subscriptions == base.subscriptions + 6
+    });
+    assert_eq!(attached.server.queues, base.queues + 1);
+    assert_eq!(attached.server.rings, base.rings + 1);
+    assert_eq!(attached.server.clients, base.clients + 1);
+    // Its endpoint and its ring's memfd.
+    assert_eq!(attached.server.open_fds, base.open_fds + 2);
+    let mut buf = [0u8; 64];
+    let n = encode_dentry(1, b"mid-stream", &mut buf).unwrap();
+    let events: Vec<_> = (0..200)
+        .map(|i| vfs_event(vfs::CREATE, 0, i, &buf[..n]))
+        .collect();
+    script.publish(&events).unwrap();
+    tail.kill().expect("kill -9");
+    tail.wait().unwrap();
+    let after = sys.until("the client is reclaimed", |s| {
+        s.server.queues == base.queues
+            && s.server.rings == base.rings
+            && s.server.open_fds == base.open_fds
+    });
+    assert_eq!(after.server.subscriptions, base.subscriptions);
+    assert_eq!(after.server.clients, base.clients);
+    assert_eq!(after.server.pool_pages_used, base.pool_pages_used);
+    assert_eq!(after.server.endpoints, base.endpoints);
+    // The slot is free again, and works for the next process.
+    let (_, again) = sys.console.attach_client(None).expect("attach again");
+    let q = again.create_queue(1).expect("queue");
+    assert_eq!(sys.status().server.queues, base.queues + 1);
+    again.destroy(q).unwrap();
+}
+
+/// Writes `value` into the ring's consumer-owned tail, as a hostile client would.
+fn corrupt_tail(q: &HostedQueue, value: u32) {
+    let (base, len) = q.region();
+    assert!(len >= 4096);
+    // SAFETY: the region is this test's live mapping of its own ring; the
+    // tail is an aligned u32 at 0x100 of the control page, written with an
+    // atomic store as the ring protocol requires.
+    let tail = unsafe { AtomicU32::from_ptr(base.as_ptr().add(0x100).cast()) };
+    tail.store(value, Ordering::Release);
+}
+
+#[test]
+fn a_client_that_corrupts_its_tail_is_revoked_while_others_go_on() {
+    let sys = System::start();
+    let (_, bad) = sys.console.attach_client(None).expect("client");
+    let (_, good) = sys.console.attach_client(None).expect("client");
+    let mut qbad = bad.create_queue(1).expect("queue");
+    let mut qgood = good.create_queue(8).expect("queue");
+    subscribe(&bad, &qbad, Category::Vfs);
+    subscribe(&good, &qgood, Category::Vfs);
+    let base = sys.status().server;
+    let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
+    let mut buf = [0u8; 64];
+    let n = encode_dentry(1, b"f", &mut buf).unwrap();
+    script
+        .publish(&[vfs_event(vfs::CREATE, 0, 1, &buf[..n])])
+        .unwrap();
+    assert_eq!(receive(&bad, &mut qbad, 1).len(), 1);
+    corrupt_tail(&qbad, 0xFFFF_0000);
+    // Enough events that the server must read the bad tail again.
+    let events: Vec<_> = (0..150)
+        .map(|i| vfs_event(vfs::CREATE, 0, 100 + i, &buf[..n]))
+        .collect();
+    script.publish(&events).unwrap();
+    let got = receive(&good, &mut qgood, 151);
+    assert_eq!(
+        got.iter().map(|g| g.seq).collect::<Vec<_>>(),
+        (0..151).collect::<Vec<_>>()
+    );
+    // The corrupt queue is revoked: its client is told so on every request.
+    let s = sys.until("the queue is revoked", |s| s.server.revoked == 1);
+    assert_eq!(s.server.rings, base.rings - 1);
+    let refused = bad.stats(StatsTarget::Queue(qbad.queue));
+    assert!(
+        matches!(refused, Err(ClientError::Refused(ErrorCode::Revoked, q)) if q == qbad.queue),
+        "{refused:?}"
+    );
+    let refused = bad.wait(&mut qbad, Duration::from_millis(1));
+    assert!(
+        matches!(refused, Err(ClientError::Refused(ErrorCode::Revoked, _))),
+        "{refused:?}"
+    );
+    // Destroying it frees its slot; the client can start over.
+    bad.destroy(qbad).expect("destroy a revoked queue");
+    let mut fresh = bad.create_queue(1).expect("a new queue");
+    subscribe(&bad, &fresh, Category::Vfs);
+    script
+        .publish(&[vfs_event(vfs::DELETE, 0, 1, &buf[..n])])
+        .unwrap();
+    assert_eq!(receive(&bad, &mut fresh, 1)[0].kind, vfs::DELETE);
+    assert_eq!(receive(&good, &mut qgood, 1)[0].kind, vfs::DELETE);
+}
+
+#[test]
+fn a_flooding_source_is_held_back_and_every_loss_is_counted() {
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&client, &q, Category::Device);
+    let base = sys.status().server;
+    let (_, mut flood) = sys.console.attach_source(Some("flood")).expect("source");
+    const N: u64 = 3000;
+    let events: Vec<_> = (0..N).map(device_event).collect();
+    // The publisher re-sends what back-pressure refused, a tick later.
+    flood.publish(&events).expect("flood");
+    assert!(
+        flood.busy_replies > 0,
+        "a budget of 20 a tick must push back on batches of 59"
+    );
+    let s = sys.status();
+    let fid = source_id(&s, "flood");
+    let counters = s
+        .server
+        .sources
+        .iter()
+        .find(|x| x.id == fid)
+        .unwrap()
+        .counters;
+    assert_eq!(counters.published, N, "every event is accepted in the end");
+    assert!(counters.throttled > 0);
+    // The ring (512 slots) cannot hold 3000 events: most were dropped, and counted.
+    let got = drain(&mut q);
+    let stats = client
+        .stats(StatsTarget::Queue(q.queue))
+        .expect("queue stats");
+    assert!(stats.dropped > 0);
+    assert_eq!(got.len() as u64 + stats.dropped, N);
+    assert_eq!(counters.delivered, got.len() as u64);
+    assert_eq!(counters.dropped, stats.dropped);
+    // The next event carries the loss since the last one delivered, and
+    // the sequence numbers account for every event.
+    flood.publish(&[device_event(N)]).unwrap();
+    let last = receive(&client, &mut q, 1);
+    let lost_seen: u64 = got.iter().chain(&last).map(|g| g.lost_before).sum();
+    assert_eq!(lost_seen, stats.dropped);
+    assert_eq!(last[0].seq, N);
+    assert_eq!(q.events().lost_total(), stats.dropped);
+    // The server's memory stayed where it was: fixed tables, no new rings or descriptors.
+    let after = sys.status().server;
+    assert_eq!(
+        (after.rings, after.pool_pages_used, after.staged),
+        (base.rings, base.pool_pages_used, 0)
+    );
+    assert_eq!(
+        after.open_fds,
+        base.open_fds + 1,
+        "only the flood source's endpoint is new"
+    );
+}
+
+/// The code of an error reply.
+fn error_of(label: u32, body: &[u8]) -> (u32, u32) {
+    assert_eq!(label, evq_abi::msg::label::ERROR, "an error reply");
+    let code = u32::from_le_bytes(body[..4].try_into().unwrap());
+    let detail = u32::from_le_bytes(body[4..8].try_into().unwrap());
+    (code, detail)
+}
+
+#[test]
+fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&client, &q, Category::Vfs);
+    let (_, script) = sys.console.attach_source(Some("script")).expect("source");
+    let before = sys.status().server.totals.rejected;
+    let malformed = ErrorCode::Malformed as u32;
+    let cases: Vec<(&str, Vec<u8>, (u32, u32))> = vec![
+        (
+            "empty datagram",
+            vec![],
+            (ErrorCode::UnknownLabel as u32, u32::MAX),
+        ),
+        (
+            "no whole label",
+            vec![1, 1, 0],
+            (ErrorCode::UnknownLabel as u32, u32::MAX),
+        ),
+        (
+            "unknown label",
+            0x7777u32.to_le_bytes().to_vec(),
+            (ErrorCode::UnknownLabel as u32, 0x7777),
+        ),
+        (
+            "label above 16 bits",
+            0x1_0101u32.to_le_bytes().to_vec(),
+            (ErrorCode::UnknownLabel as u32, 0x1_0101),
+        ),
+        (
+            "reply label as a request",
+            0u32.to_le_bytes().to_vec(),
+            (ErrorCode::UnknownLabel as u32, 0),
+        ),
+        (
+            "body not whole words",
+            [&label::PUBLISH.to_le_bytes()[..], &[0; 5]].concat(),
+            (malformed, 2),
+        ),
+        (
+            "body too long",
+            [&label::PUBLISH.to_le_bytes()[..], &[0; 2000]].concat(),
+            (malformed, 2),
+        ),
+        (
+            "publish with category 0",
+            [&label::PUBLISH.to_le_bytes()[..], &[0; 16]].concat(),
+            (malformed, 4),
+        ),
+        (
+            "publish with reserved bits",
+            [
+                &label::PUBLISH.to_le_bytes()[..],
+                &[1, 0, 0, 0, 0, 0, 1, 0],
+                &[0; 8],
+            ]
+            .concat(),
+            (malformed, 3),
+        ),
+        (
+            "create queue with flags",
+            [
+                &label::CREATE_QUEUE.to_le_bytes()[..],
+                &[1, 0, 0, 0, 1, 0, 0, 0],
+            ]
+            .concat(),
+            (malformed, 9),
+        ),
+        (
+            "a source asking for a queue",
+            [
+                &label::CREATE_QUEUE.to_le_bytes()[..],
+                &[1, 0, 0, 0, 0, 0, 0, 0],
+            ]
+            .concat(),
+            (ErrorCode::UnknownSender as u32, 0),
+        ),
+        (
+            "a source publishing outside its categories",
+            [
+                &label::PUBLISH.to_le_bytes()[..],
+                &[2, 0, 0, 0, 0, 0, 0, 0],
+                &[0; 8],
+            ]
+            .concat(),
+            (ErrorCode::NotPermitted as u32, 2),
+        ),
+    ];
+    for (what, datagram, want) in &cases {
+        let reply = script
+            .endpoint()
+            .call_datagram(datagram)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(error_of(reply.label, &reply.body), *want, "{what}");
+    }
+    // A client publishing, and a client's request with a descriptor attached
+    // (the server takes none: the kernel closes it).
+    let publish = [
+        &label::PUBLISH.to_le_bytes()[..],
+        &[1, 0, 0, 0, 0, 0, 0, 0],
+        &[0; 8],
+    ]
+    .concat();
+    let reply = client.endpoint().call_datagram(&publish).unwrap();
+    assert_eq!(
+        error_of(reply.label, &reply.body),
+        (ErrorCode::UnknownSender as u32, 0),
+        "a client publishing"
+    );
+    let fds_before = sys.status().server.open_fds;
+    let stray = evq_hosted::sys::eventfd().unwrap();
+    let bad_stats = [&label::STATS.to_le_bytes()[..], &[9, 0, 0, 0, 0, 0, 0, 0]].concat();
+    let reply = client
+        .endpoint()
+        .call_with_fds(&bad_stats, &[stray.as_fd()])
+        .unwrap();
+    assert_eq!(
+        error_of(reply.label, &reply.body),
+        (malformed, 12),
+        "stats target 9, with a descriptor"
+    );
+    assert_eq!(
+        sys.status().server.open_fds,
+        fds_before,
+        "the descriptor was not kept"
+    );
+    let s = sys.status();
+    // Every refusal counted (the source's and the unknown senders').
+    assert_eq!(s.server.totals.rejected, before + cases.len() as u64 + 2);
+    // Nothing was delivered, and the server still serves.
+    assert_eq!(drain(&mut q), vec![]);
+    let mut buf = [0u8; 32];
+    let n = encode_dentry(1, b"ok", &mut buf).unwrap();
+    let mut script = script;
+    script
+        .publish(&[vfs_event(vfs::CREATE, 0, 77, &buf[..n])])
+        .unwrap();
+    let got = receive(&client, &mut q, 1);
+    assert_eq!((got[0].object, got[0].seq), (77, 0));
+}
+
+#[test]
+fn a_crashed_driver_is_a_process_event_and_the_server_goes_on() {
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&client, &q, Category::Process);
+    subscribe(&client, &q, Category::Device);
+    let status = sys.status();
+    let device = status.domains.iter().find(|d| d.name == "device").unwrap();
+    evq_hosted::sys::kill(sys.pid_of("device"), libc::SIGSEGV).unwrap();
+    let got = receive(&client, &mut q, 1);
+    assert_eq!(
+        (got[0].category, got[0].kind, got[0].object),
+        (Category::Process, process::FAULT, u64::from(device.id))
+    );
+    let fault = FaultPayload::read_from_bytes(&got[0].payload).unwrap();
+    assert_eq!(fault.kind.get(), process::fault::VM);
+    assert_eq!(got[0].source, source_id(&status, "root"));
+    sys.until("the device is reported dead", |s| {
+        s.domains
+            .iter()
+            .any(|d| d.name == "device" && d.state == "killed by SIGSEGV")
+    });
+    // The server goes on: another source's events still arrive.
+    let (_, mut flood) = sys.console.attach_source(Some("flood")).unwrap();
+    flood.publish(&[device_event(3)]).unwrap();
+    let got = until_event(&client, &mut q, |g| g.category == Category::Device);
+    assert_eq!(got.last().map(|g| g.object), Some(3));
+}
+
+#[test]
+fn the_device_driver_reports_lines_typed_into_its_terminal() {
+    use std::io::Write;
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    let mut input = Filter::all_of(Category::Device);
+    input.type_mask = 1 << device::INPUT;
+    client.subscribe(&q, input).unwrap();
+    let Some(pty) = sys.status().pty else {
+        eprintln!("no pseudo-terminal on this machine: the device driver has no input to report");
+        return;
+    };
+    let mut term = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pty)
+        .expect("open the terminal");
+    term.write_all(b"first line\nsecond\r\n").unwrap();
+    let got = receive(&client, &mut q, 2);
+    assert_eq!(
+        got.iter().map(|g| g.payload.clone()).collect::<Vec<_>>(),
+        vec![b"first line".to_vec(), b"second".to_vec()]
+    );
+    assert!(got
+        .iter()
+        .all(|g| g.object == evq_hosted::domain::devices::TERMINAL));
+}
+
+#[test]
+fn the_network_driver_reports_real_traffic_and_link_changes() {
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(2).expect("queue");
+    subscribe(&client, &q, Category::Network);
+    let status = sys.status();
+    let veth = status.network.starts_with("veth");
+    eprintln!("network driver: {}", status.network);
+    sys.console
+        .request(&console::Request::Traffic { packets: 4 })
+        .unwrap();
+    // Received packets on the watched end (veth), or either way on loopback.
+    let mut rx = 0;
+    let deadline = Instant::now() + DEADLINE;
+    while rx < 4 {
+        assert!(Instant::now() < deadline, "no rx counted");
+        for g in receive(&client, &mut q, 1) {
+            if g.kind == network::RX {
+                rx += CountersPayload::read_from_bytes(&g.payload)
+                    .unwrap()
+                    .packets
+                    .get();
+            }
+        }
+    }
+    if veth {
+        sys.console
+            .request(&console::Request::Link { up: false })
+            .unwrap();
+        until_event(&client, &mut q, |g| g.kind == network::LINK_DOWN);
+        sys.console
+            .request(&console::Request::Link { up: true })
+            .unwrap();
+        until_event(&client, &mut q, |g| g.kind == network::LINK_UP);
+    } else {
+        let (reply, _) = sys
+            .console
+            .request(&console::Request::Link { up: false })
+            .unwrap();
+        assert!(
+            matches!(reply, console::Reply::Error { .. }),
+            "loopback's link is never touched"
+        );
+    }
+}
+
+#[test]
+fn domains_hold_only_their_capabilities_and_are_confined() {
+    let sys = System::start();
+    let s = sys.until("the probe has run", |s| {
+        s.domains
+            .iter()
+            .any(|d| d.name == "probe" && d.state.starts_with("exited"))
+    });
+    let state = &s.domains.iter().find(|d| d.name == "probe").unwrap().state;
+    let code: i32 = state.strip_prefix("exited ").unwrap().parse().unwrap();
+    assert_eq!(
+        code & probe_bits::EXTRA_FDS,
+        0,
+        "a domain inherits nothing but its capabilities"
+    );
+    match s.seccomp.as_str() {
+        "on" => assert_eq!(
+            code, 0,
+            "seccomp is on: no file, socket or program for a domain"
+        ),
+        other => {
+            eprintln!("seccomp is {other} on this machine: the probe ran unconfined (code {code})");
+            assert_ne!(
+                code & probe_bits::OPENED_FILE,
+                0,
+                "without the filter, opening works: the probe tests it"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_system_reports_its_life_as_events() {
+    let sys = System::start();
+    let (name, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&client, &q, Category::Process);
+    subscribe(&client, &q, Category::System);
+    let id = sys
+        .status()
+        .domains
+        .iter()
+        .find(|d| d.name == name)
+        .unwrap()
+        .id;
+    // Another console process attaches and leaves.
+    let other = sys.connect();
+    let (other_name, _c) = other.attach_client(None).expect("another client");
+    let other_id = sys
+        .status()
+        .domains
+        .iter()
+        .find(|d| d.name == other_name)
+        .unwrap()
+        .id;
+    drop(_c);
+    drop(other);
+    let got = receive(&client, &mut q, 2);
+    assert_eq!(
+        got.iter().map(|g| (g.kind, g.object)).collect::<Vec<_>>(),
+        vec![
+            (process::START, u64::from(other_id)),
+            (process::EXIT, u64::from(other_id))
+        ]
+    );
+    assert_ne!(id, other_id);
+    drop(sys);
+    // The launcher's last word.
+    let got = drain(&mut q);
+    assert_eq!(
+        got.last().map(|g| (g.category, g.kind)),
+        Some((Category::System, sys_kind::SHUTDOWN)),
+        "{got:?}"
+    );
+}
+
+fn fs(sys: &System, args: &[&str]) -> String {
+    match sys
+        .console
+        .request(&console::Request::Fs {
+            args: args.iter().map(|s| s.to_string()).collect(),
+        })
+        .unwrap()
+        .0
+    {
+        console::Reply::Done { output } => output,
+        other => panic!("evq fs {args:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() {
+    let sys = System::start();
+    let (_, client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(4).expect("queue");
+    subscribe(&client, &q, Category::Vfs);
+    let session: &[&[&str]] = &[
+        &["mkdir", "/docs"],
+        &["touch", "/docs/notes.txt"],
+        &["write", "/docs/notes.txt", "hello"],
+        &["chmod", "600", "/docs/notes.txt"],
+        &["ln", "/docs/notes.txt", "/link.txt"],
+        &["mv", "/docs/notes.txt", "/docs/todo.txt"],
+        &["rm", "/link.txt"],
+        &["mkdir", "/mnt"],
+        &["mount", "/mnt"],
+        &["touch", "/mnt/a.log"],
+        &["umount", "/mnt"],
+        &["rm", "/docs/todo.txt"],
+        &["rm", "/docs"],
+    ];
+    for cmd in session {
+        fs(&sys, cmd);
+        if cmd[0] == "write" {
+            // A read answers the data and publishes nothing.
+            assert_eq!(fs(&sys, &["cat", "/docs/notes.txt"]), "hello");
+        }
+    }
+    use vfs::flags::*;
+    let want: Vec<(u8, u8, &str)> = vec![
+        (vfs::CREATE, IS_DIR, "1:docs"),
+        (vfs::CREATE, 0, "D:notes.txt"),
+        (vfs::ATTRIB, ATTR_MTIME | ATTR_SIZE, "D:notes.txt"),
+        (vfs::ATTRIB, ATTR_MODE, "D:notes.txt"),
+        (vfs::CREATE, 0, "1:link.txt"),
+        (vfs::ATTRIB, ATTR_NLINK, ""),
+        (vfs::RENAME, 0, "D:notes.txt>D:todo.txt"),
+        (vfs::DELETE, 0, "1:link.txt"),
+        (vfs::ATTRIB, ATTR_NLINK, ""),
+        (vfs::CREATE, IS_DIR, "1:mnt"),
+        (vfs::MOUNT, IS_DIR, "1:mnt"),
+        (vfs::CREATE, 0, "M:a.log"),
+        (vfs::UNMOUNT, IS_DIR, "1:mnt"),
+        (vfs::DELETE, 0, "D:todo.txt"),
+        (vfs::DELETE, IS_DIR, "1:docs"),
+    ];
+    let got = receive(&client, &mut q, want.len());
+    let docs = got[0].object;
+    let notes = got[1].object;
+    let mounted_root = {
+        let (parent, _) = decode_dentry(&got[11].payload).unwrap();
+        parent
+    };
+    let names = |g: &Got| -> String {
+        let show = |parent: u64, name: &[u8]| {
+            let p = if parent == docs {
+                "D".to_string()
+            } else if parent == mounted_root {
+                "M".into()
+            } else {
+                parent.to_string()
+            };
+            format!("{p}:{}", String::from_utf8_lossy(name))
+        };
+        match g.kind {
+            vfs::RENAME => {
+                let r = decode_rename(&g.payload).unwrap();
+                format!(
+                    "{}>{}",
+                    show(r.old_parent, r.old_name),
+                    show(r.new_parent, r.new_name)
+                )
+            }
+            vfs::MOUNT | vfs::UNMOUNT => {
+                let (parent, _, name) = decode_mount(&g.payload).unwrap();
+                show(parent, name)
+            }
+            vfs::ATTRIB if g.type_flags & ATTR_NLINK != 0 => String::new(),
+            _ => {
+                let (parent, name) = decode_dentry(&g.payload).unwrap();
+                show(parent, name)
+            }
+        }
+    };
+    let seen: Vec<(u8, u8, String)> = got
+        .iter()
+        .map(|g| (g.kind, g.type_flags, names(g)))
+        .collect();
+    let want: Vec<(u8, u8, String)> = want
+        .into_iter()
+        .map(|(k, f, n)| (k, f, n.to_string()))
+        .collect();
+    assert_eq!(seen, want);
+    // The file keeps its inode through write, chmod, link, rename and delete.
+    for i in [2, 3, 4, 5, 6, 7, 8, 13] {
+        assert_eq!(got[i].object, notes, "event {i}");
+    }
+    assert_eq!(got[14].object, docs);
+    let vfs_id = source_id(&sys.status(), "vfs");
+    assert!(got.iter().all(|g| g.source == vfs_id && g.lost_before == 0));
+    assert_eq!(
+        got.iter().map(|g| g.seq).collect::<Vec<_>>(),
+        (0..want.len() as u64).collect::<Vec<_>>()
+    );
+    // Exactly those, and refusals publish nothing.
+    let (reply, _) = sys
+        .console
+        .request(&console::Request::Fs {
+            args: vec!["rm".into(), "/nothing".into()],
+        })
+        .unwrap();
+    assert!(matches!(reply, console::Reply::Error { .. }));
+    client.wait(&mut q, Duration::from_millis(300)).unwrap();
+    assert_eq!(drain(&mut q), vec![]);
+}

@@ -1,0 +1,83 @@
+//! The VFS driver domain: `evq-vfs` behind the `vfs` endpoint of the system
+//! description, and a source of VFS events to the event server.
+//!
+//! Its capabilities: the `vfs` endpoint to receive on, and a badged endpoint
+//! to the event server allowed VFS events only. For each request it hands
+//! the message to the core, gathers the events the core publishes into one
+//! `PublishBatch`, calls the server with it, and only then replies: a
+//! client that sees its request done can count on its events being in the
+//! server's hands.
+//!
+//! Limits: time, as in the server, is a count of requests (1 µs each) until
+//! the device domain brings a clock; back-pressure from the server (`Busy`)
+//! is retried after yielding, so a flood of file-system requests slows the
+//! caller rather than losing events.
+#![no_std]
+#![no_main]
+
+use evq_abi::msg::{label, BatchBuilder, ErrorCode, Event, Reply, MAX_BATCH, MAX_MSG_BYTES};
+use evq_sel4_runtime::{call, domain_main, exit, info, DomainInfo, Message};
+use evq_vfs::Vfs;
+
+// The core is about 55 KiB; a debug build copies it while constructing it.
+domain_main!(main, stack = 512 * 1024);
+
+fn main(info: &'static DomainInfo) -> ! {
+    let Some(endpoint) = info.endpoint("vfs", info::rights::RECEIVE) else {
+        sel4::debug_println!("evq-vfs: the description gives it no vfs endpoint to serve");
+        exit(1)
+    };
+    let endpoint = sel4::cap::Endpoint::from_bits(endpoint);
+    let server = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
+    let mut vfs = Vfs::new(0);
+    let mut now_ns = 0u64;
+    sel4::debug_println!("evq-vfs: up");
+    let (mut msg_info, _badge) = endpoint.recv(());
+    loop {
+        let request = Message::from_ipc(&msg_info);
+        now_ns += 1_000;
+        let mut batch = Message::new();
+        let mut events = 0usize;
+        let mut overflow = false;
+        let mut reply = Message::new();
+        {
+            let mut builder = BatchBuilder::new(&mut batch.body).ok();
+            let mut body = [0u8; MAX_MSG_BYTES];
+            let (label, len) = vfs.handle_message(now_ns, request.label, request.body(), &mut body, &mut |e: Event<'_>| {
+                match builder.as_mut().map(|b| b.push(&e)) {
+                    Some(Ok(())) if events < MAX_BATCH => events += 1,
+                    _ => overflow = true,
+                }
+            });
+            reply.label = label;
+            reply.len = len;
+            reply.body[..len].copy_from_slice(&body[..len]);
+            batch.len = builder.map_or(0, |b| b.finish());
+        }
+        if overflow {
+            // One request publishes at most a handful of events; more than a
+            // batch holds is a bug in the core, and is said so, not hidden.
+            sel4::debug_println!("evq-vfs: a request published more events than one batch holds");
+        }
+        if events > 0 {
+            batch.label = label::PUBLISH_BATCH;
+            publish(server, &batch, events as u32);
+        }
+        (msg_info, _) = endpoint.reply_recv(reply.to_ipc(&[]), ());
+    }
+}
+
+/// Publishes a batch, retrying what back-pressure held back.
+fn publish(server: sel4::cap::Endpoint, batch: &Message, count: u32) {
+    loop {
+        let (reply, _) = call(server, batch);
+        match Reply::decode(batch.label, reply.label, reply.body()) {
+            Ok(Reply::Published { accepted }) if accepted == count => return,
+            Ok(Reply::Error { code: ErrorCode::Busy, .. }) => sel4::r#yield(),
+            other => {
+                sel4::debug_println!("evq-vfs: the server refused a batch: {other:?}");
+                return;
+            }
+        }
+    }
+}
