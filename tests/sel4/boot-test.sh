@@ -8,14 +8,24 @@
 # the root task reports and the test client must see as a process event), on
 # a panic, or when TEST_PASS has not appeared within EVQ_BOOT_TIMEOUT seconds
 # (default 60).
+#
+# When the test client asks for input ("waiting for typed input"), the
+# harness types EVQ_BOOT_INPUT (default "hello evq", the test script's
+# TYPED) and a carriage return on the console, as a person would.
 set -uo pipefail
 arch=$1 log=$2
 shift 2
 timeout_s=${EVQ_BOOT_TIMEOUT:-60}
 
 : >"$log"
-"$@" >"$log" 2>&1 </dev/null &
+input="${EVQ_BOOT_INPUT:-hello evq}"
+console="$log.console"
+rm -f "$console" && mkfifo "$console"
+# Held open read-write so that QEMU never sees the console close.
+exec 3<>"$console"
+"$@" >"$log" 2>&1 <&3 &
 qemu=$!
+typed=
 verdict=""
 for ((i = 0; i < timeout_s * 10; i++)); do
   if grep -q '^TEST_PASS' "$log"; then
@@ -25,11 +35,19 @@ for ((i = 0; i < timeout_s * 10; i++)); do
   fi
   if grep -qE '^TEST_FAIL|[Cc]aught cap fault|vm fault on|[Pp]anicked|user exception' "$log"; then verdict=fail; break; fi
   if grep -E 'evq: root task: domain [0-9]+ \([^)]*\) faulted' "$log" | grep -qv '(rogue-client)'; then verdict=fail; break; fi
+  if [ -z "$typed" ] && grep -q 'evq: test-client: waiting for typed input' "$log"; then
+    # One character at a time, as typed, so the UART's FIFO never overflows.
+    for ((c = 0; c < ${#input}; c++)); do printf '%s' "${input:c:1}" >&3; sleep 0.05; done
+    printf '\r' >&3
+    typed=yes
+  fi
   kill -0 "$qemu" 2>/dev/null || { verdict=exited; break; }
   sleep 0.1
 done
 kill "$qemu" 2>/dev/null
 wait "$qemu" 2>/dev/null
+exec 3>&-
+rm -f "$console"
 
 grep -E '^(evq|TEST_)' "$log" | sed "s/^/[$arch] /"
 case $verdict in

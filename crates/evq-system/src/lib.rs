@@ -53,6 +53,9 @@ pub const ROOT_DOMAIN_ID: u32 = 0;
 /// The most domains a description may list.
 pub const MAX_DOMAINS: usize = 32;
 
+/// The most devices one domain may drive.
+pub const MAX_DEVICES: usize = 4;
+
 /// The highest priority a domain may have: the root task runs above all.
 pub const MAX_PRIORITY: u8 = 254;
 
@@ -84,6 +87,22 @@ pub struct Domain<'a> {
     pub priority: u8,
     /// What it is to the event server.
     pub role: Role,
+    /// The devices it drives: registers and interrupts it is given.
+    pub devices: &'a [Device<'a>],
+}
+
+/// A device a driver domain is given: a page of its registers, a range of
+/// its I/O ports (x86), and its interrupt, each where it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device<'a> {
+    /// Its name, which the driver looks it up by; at most 16 bytes.
+    pub name: &'a str,
+    /// The physical address of its 4 KiB register page.
+    pub mmio: Option<u64>,
+    /// Its first I/O port and how many (x86).
+    pub ioports: Option<(u16, u16)>,
+    /// Its interrupt: the IRQ number on ARM, the ISA IRQ (I/O APIC pin) on x86.
+    pub irq: Option<u32>,
 }
 
 /// What a domain is to the event server.
@@ -195,6 +214,9 @@ pub enum Grant<'a> {
         /// Its rights.
         rights: Rights,
     },
+    /// A device's registers, I/O ports and interrupt handler (its
+    /// interrupts arrive on the domain's interrupt notification).
+    Device(Device<'a>),
     /// A capability to a described notification.
     Notification {
         /// Its name.
@@ -231,6 +253,11 @@ pub enum Invalid<'a> {
     DuplicateCapName(&'a str),
     /// An endpoint caller's badge is 0 or another caller's.
     BadCallerBadge(&'a str),
+    /// A device is described badly: a bad or duplicate name, an unaligned
+    /// register page, an empty port range, or no resource at all; or two
+    /// domains are given the same register page, ports or interrupt; or a
+    /// domain has more than [`MAX_DEVICES`].
+    BadDevice(&'a str),
 }
 
 impl<'a> System<'a> {
@@ -266,6 +293,7 @@ impl<'a> System<'a> {
                 }
                 _ => {}
             }
+            self.validate_devices(i)?;
             if let Some(badge) = d.badge() {
                 let taken = self.domains[..i].iter().any(|e| e.badge() == Some(badge));
                 if badge == 0 || badge == ROOT_BADGE || taken {
@@ -309,6 +337,37 @@ impl<'a> System<'a> {
         Ok(())
     }
 
+    fn validate_devices(&self, i: usize) -> Result<(), Invalid<'a>> {
+        let d = &self.domains[i];
+        if d.devices.len() > MAX_DEVICES {
+            return Err(Invalid::BadDevice(d.name));
+        }
+        for (j, dev) in d.devices.iter().enumerate() {
+            let bad = dev.name.is_empty()
+                || dev.name.len() > 16
+                || d.devices[..j].iter().any(|o| o.name == dev.name)
+                || dev.mmio.is_some_and(|a| a % 4096 != 0)
+                || dev.ioports.is_some_and(|(base, n)| n == 0 || u32::from(base) + u32::from(n) > 0x1_0000)
+                || (dev.mmio.is_none() && dev.ioports.is_none() && dev.irq.is_none());
+            if bad {
+                return Err(Invalid::BadDevice(dev.name));
+            }
+            let earlier = self.domains[..=i].iter().flat_map(|e| e.devices.iter()).take_while(|o| !core::ptr::eq(*o, dev));
+            for other in earlier {
+                let overlap = (dev.mmio.is_some() && dev.mmio == other.mmio)
+                    || (dev.irq.is_some() && dev.irq == other.irq)
+                    || match (dev.ioports, other.ioports) {
+                        (Some((a, n)), Some((b, m))) => u32::from(a) < u32::from(b) + u32::from(m) && u32::from(b) < u32::from(a) + u32::from(n),
+                        _ => false,
+                    };
+                if overlap {
+                    return Err(Invalid::BadDevice(dev.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The domain with this name, and its id.
     pub fn domain(&self, name: &str) -> Option<(u32, &Domain<'a>)> {
         self.domains.iter().enumerate().find(|(_, d)| d.name == name).map(|(i, d)| (i as u32 + 1, d))
@@ -337,7 +396,8 @@ impl<'a> System<'a> {
     /// capability, then (server) a signal capability per client in
     /// description order, or (client) its own notification, then the
     /// described notifications it waits on or signals, then the described
-    /// endpoints it serves or calls, each in description order.
+    /// endpoints it serves or calls, each in description order, then its
+    /// devices.
     pub fn grants<'s>(&'s self, domain: &'s Domain<'a>) -> impl Iterator<Item = Grant<'a>> + 's {
         let endpoint = match domain.role {
             Role::Server { .. } => Some(Grant::ServerEndpoint { badge: 0, rights: Rights::ALL }),
@@ -371,7 +431,8 @@ impl<'a> System<'a> {
                 Some(Grant::Endpoint { name: e.name, badge: caller.badge, rights: Rights::CALL })
             }
         });
-        endpoint.into_iter().chain(client_notes).chain(described).chain(endpoints)
+        let devices = domain.devices.iter().map(|d| Grant::Device(*d));
+        endpoint.into_iter().chain(client_notes).chain(described).chain(endpoints).chain(devices)
     }
 }
 

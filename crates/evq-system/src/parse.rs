@@ -9,7 +9,7 @@ use std::vec::Vec;
 use evq_abi::event::{Category, CategorySet};
 use serde::Deserialize;
 
-use crate::{Caller, Domain, Endpoint, Invalid, Notification, Role, System};
+use crate::{Caller, Device, Domain, Endpoint, Invalid, Notification, Role, System};
 
 /// Why `system.toml` could not be read.
 #[derive(Debug)]
@@ -74,6 +74,18 @@ struct DomainToml {
     categories: Option<Vec<String>>,
     budget_per_tick: Option<u32>,
     ring_pool_pages: Option<u32>,
+    #[serde(default)]
+    devices: Vec<DeviceToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceToml {
+    name: String,
+    mmio: Option<u64>,
+    ioport: Option<u16>,
+    ports: Option<u16>,
+    irq: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +94,24 @@ struct NotificationToml {
     name: String,
     wait: String,
     signal: Vec<String>,
+}
+
+fn devices(d: &DomainToml) -> Result<&'static [Device<'static>], ParseError> {
+    let mut out = Vec::new();
+    for dev in &d.devices {
+        let ioports = match (dev.ioport, dev.ports) {
+            (Some(base), Some(n)) => Some((base, n)),
+            (None, None) => None,
+            _ => {
+                return Err(ParseError::Field(format!(
+                    "domain {:?}: device {:?}: `ioport` and `ports` go together",
+                    d.name, dev.name
+                )))
+            }
+        };
+        out.push(Device { name: leak(dev.name.clone()), mmio: dev.mmio, ioports, irq: dev.irq });
+    }
+    Ok(Box::leak(out.into_boxed_slice()))
 }
 
 fn leak(s: String) -> &'static str {
@@ -157,6 +187,7 @@ fn role(d: &DomainToml) -> Result<Role, ParseError> {
 /// role = "source"          # or "client", "plain"
 /// badge = 0x11
 /// categories = ["vfs"]
+/// devices = [{ name = "uart", mmio = 0x9000000, irq = 33 }]   # or ioport = 0x3f8, ports = 8
 ///
 /// [[notification]]
 /// name = "go"
@@ -178,6 +209,7 @@ pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
             args: leak(d.args.clone()),
             priority: d.priority,
             role: role(d)?,
+            devices: devices(d)?,
         });
     }
     let notifications: Vec<Notification<'static>> = file
@@ -228,6 +260,10 @@ fn describe(e: Invalid<'_>) -> String {
         Invalid::UnknownDomain(n) => format!("a notification or endpoint names unknown domain {n:?}"),
         Invalid::DuplicateCapName(n) => format!("two notifications or endpoints are named {n:?}"),
         Invalid::BadCallerBadge(n) => format!("endpoint caller {n:?}: badge is 0 or another caller's"),
+        Invalid::BadDevice(n) => format!(
+            "device or domain {n:?}: bad name, unaligned page, empty ports, no resource, shared with another device, or more than {} devices",
+            crate::MAX_DEVICES
+        ),
     }
 }
 
@@ -249,9 +285,17 @@ impl System<'_> {
             };
             let _ = write!(
                 out,
-                "evq_system::Domain {{ name: {:?}, image: {:?}, args: {:?}, priority: {}, role: evq_system::Role::{role} }}, ",
+                "evq_system::Domain {{ name: {:?}, image: {:?}, args: {:?}, priority: {}, role: evq_system::Role::{role}, devices: &[",
                 d.name, d.image, d.args, d.priority
             );
+            for dev in d.devices {
+                let _ = write!(
+                    out,
+                    "evq_system::Device {{ name: {:?}, mmio: {:?}, ioports: {:?}, irq: {:?} }}, ",
+                    dev.name, dev.mmio, dev.ioports, dev.irq
+                );
+            }
+            out.push_str("] }, ");
         }
         out.push_str("], notifications: &[");
         for n in self.notifications {

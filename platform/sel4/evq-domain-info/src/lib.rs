@@ -23,6 +23,10 @@ pub const RING_WINDOW_ADDR: usize = 0x2000_0000;
 /// twice over, with room to spare.
 pub const CLIENT_RING_WINDOW_PAGES: usize = 256;
 
+/// Where a driver's device register pages are mapped, one page each, in the
+/// order of [`DomainInfo::devices`], uncached.
+pub const DEVICE_WINDOW_ADDR: usize = 0x3000_0000;
+
 /// `b"EVQDOMv1"`, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"EVQDOMv1");
 
@@ -56,6 +60,8 @@ pub const EXIT_LABEL: u64 = 0x4558; // "EX"
 pub const MAX_PEERS: usize = 31;
 /// The most described notifications and endpoints a domain is given.
 pub const MAX_NAMED: usize = 8;
+/// The most devices a driver is given.
+pub const MAX_DEVICES: usize = 4;
 
 /// What a domain is to the event server (`evq_system::Role`).
 pub mod role {
@@ -145,6 +151,27 @@ pub struct NamedCap {
     pub name: Name<16>,
 }
 
+/// A device a driver domain is given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct DeviceInfo {
+    /// Where its register page is mapped, or 0 for none.
+    pub vaddr: u64,
+    /// The slot of its I/O port capability (x86), or 0.
+    pub ioport_slot: u64,
+    /// The slot of its IRQ handler capability, to acknowledge, or 0.
+    pub irq_slot: u64,
+    /// Its first I/O port, and how many.
+    pub ioport_base: u16,
+    /// How many I/O ports.
+    pub ioport_count: u16,
+    /// The bit its interrupts set in the badge of the domain's interrupt
+    /// notification ([`DomainInfo::irq_notification_slot`]).
+    pub irq_bit: u32,
+    /// Its name in the system description.
+    pub name: Name<16>,
+}
+
 /// The page. Everything is written once by the root task before the domain
 /// starts, and the domain maps it read-only.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable)]
@@ -179,6 +206,15 @@ pub struct DomainInfo {
     pub named: [NamedCap; MAX_NAMED],
     /// The server: its sources and clients, the root task first.
     pub peers: [Peer; MAX_PEERS],
+    /// A driver: the slot of the notification its devices' interrupts
+    /// arrive on (each device sets its own bit of the badge), or 0.
+    pub irq_notification_slot: u64,
+    /// Entries used in `devices`.
+    pub device_count: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// A driver: its devices.
+    pub devices: [DeviceInfo; MAX_DEVICES],
 }
 
 impl DomainInfo {
@@ -211,6 +247,11 @@ impl DomainInfo {
     /// The slot of the described endpoint `name`, held to `RECEIVE` or `CALL`.
     pub fn endpoint(&self, name: &str, rights: u32) -> Option<u64> {
         self.named(name, rights)
+    }
+
+    /// The device named `name`.
+    pub fn device(&self, name: &str) -> Option<&DeviceInfo> {
+        self.devices[..(self.device_count as usize).min(MAX_DEVICES)].iter().find(|d| d.name.as_str() == name)
     }
 
     /// The listed peers.

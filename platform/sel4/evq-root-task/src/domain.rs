@@ -129,7 +129,8 @@ fn map_tables(objects: &mut Objects, vspace: sel4::cap::VSpace, range: Range<usi
 impl Domain {
     /// Builds domain `id` from `image`: loads it, maps its IPC buffer and
     /// prepares the tables of its info page and of `ring_window_pages` of
-    /// ring window. Its CNode has `2^cnode_bits` slots, all empty.
+    /// ring window and `device_pages` of device window. Its CNode has
+    /// `2^cnode_bits` slots, all empty.
     pub fn build(
         objects: &mut Objects,
         scratch: &Scratch,
@@ -137,6 +138,7 @@ impl Domain {
         image: &[u8],
         cnode_bits: u32,
         ring_window_pages: usize,
+        device_pages: usize,
     ) -> Result<Self, BuildError> {
         let elf = Elf::parse(image).ok_or(BuildError::BadImage)?;
         let vspace = objects.fixed::<sel4::cap_type::VSpace>()?;
@@ -159,10 +161,17 @@ impl Domain {
         if overlaps(&image_range, &window) || overlaps(&image_range, &info_page) || overlaps(&info_page, &window) {
             return Err(BuildError::Overlap);
         }
-        map_tables(objects, vspace, image_range)?;
+        map_tables(objects, vspace, image_range.clone())?;
         map_tables(objects, vspace, info_page)?;
         if !window.is_empty() {
             map_tables(objects, vspace, window)?;
+        }
+        if device_pages > 0 {
+            let devices = info::DEVICE_WINDOW_ADDR..info::DEVICE_WINDOW_ADDR + device_pages * PAGE_SIZE;
+            if overlaps(&image_range, &devices) {
+                return Err(BuildError::Overlap);
+            }
+            map_tables(objects, vspace, devices)?;
         }
 
         // The image, page by page: each page gets the data of every segment
@@ -222,6 +231,17 @@ impl Domain {
     /// Moves the root task's `cap` into `index`: the root task keeps no copy.
     pub fn give<T: sel4::CapType>(&self, index: u64, cap: sel4::Cap<T>) -> sel4::Result<()> {
         self.slot(index).move_(&init_thread::slot::CNODE.cap().absolute_cptr(cap))
+    }
+
+    /// Maps a device's register page, uncached, as the domain's device `index`.
+    pub fn map_device(&self, frame: sel4::cap::Granule, index: usize) -> sel4::Result<usize> {
+        let addr = info::DEVICE_WINDOW_ADDR + index * PAGE_SIZE;
+        #[cfg(target_arch = "aarch64")]
+        let attributes = sel4::VmAttributes::EXECUTE_NEVER;
+        #[cfg(target_arch = "x86_64")]
+        let attributes = sel4::VmAttributes::CACHE_DISABLED;
+        frame.frame_map(self.vspace, addr, sel4::CapRights::read_write(), attributes)?;
+        Ok(addr)
     }
 
     /// Fills the fixed slots every domain has: its own CNode, VSpace and

@@ -20,14 +20,14 @@ mod objects;
 use evq_abi::event::{process, system, Category, CategorySet, ExitPayload, FaultPayload, Priority};
 use evq_abi::msg::{Event, Reply, Request, MAX_MSG_BYTES};
 use evq_abi::PAGE_SIZE;
-use evq_domain_info::{self as info, slot, DomainInfo, Name, NamedCap, Peer, MAX_NAMED, MAX_PEERS};
+use evq_domain_info::{self as info, slot, DeviceInfo, DomainInfo, Name, NamedCap, Peer, MAX_NAMED, MAX_PEERS};
 use evq_system::{Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE};
 use sel4::init_thread;
 use sel4_root_task::{root_task, Never};
 use zerocopy::IntoBytes;
 
 use domain::{BuildError, Domain, Scratch};
-use objects::Objects;
+use objects::{DeviceMemory, Objects};
 
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -105,6 +105,7 @@ fn fail(what: &'static str) -> impl Fn(BuildError) -> &'static str {
 impl System {
     fn build(bootinfo: &sel4::BootInfo) -> Result<Self, &'static str> {
         let mut objects = Objects::new(bootinfo);
+        let mut devices = DeviceMemory::new();
         let scratch = Scratch::new(bootinfo).map_err(|_| "the scratch page will not unmap")?;
         let out = |_| "out of memory or slots";
         let mut wiring = Wiring {
@@ -145,7 +146,7 @@ impl System {
         let (server_id, _) = SYSTEM.server().ok_or("no server")?;
         let order = core::iter::once(server_id).chain((1..=SYSTEM.domains.len() as u32).filter(|&id| id != server_id));
         for id in order {
-            let tcb = build_domain(&mut objects, &scratch, &wiring, id)?;
+            let tcb = build_domain(bootinfo, &mut objects, &mut devices, &scratch, &wiring, id)?;
             system.tcbs[id as usize - 1] = Some(tcb);
             let name = SYSTEM.domain_by_id(id).map_or("?", |d| d.name);
             sel4::debug_println!("evq: root task: started domain {id} ({name})");
@@ -231,7 +232,14 @@ fn fault_payload(fault: &sel4::Fault) -> FaultPayload {
 }
 
 /// Builds domain `id` with the capabilities its role grants and starts it.
-fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u32) -> Result<sel4::cap::Tcb, &'static str> {
+fn build_domain(
+    bootinfo: &sel4::BootInfo,
+    objects: &mut Objects,
+    devices: &mut DeviceMemory,
+    scratch: &Scratch,
+    wiring: &Wiring,
+    id: u32,
+) -> Result<sel4::cap::Tcb, &'static str> {
     let d = SYSTEM.domain_by_id(id).ok_or("no such domain")?;
     let image = IMAGES.iter().find(|(name, _)| *name == d.image).map(|(_, bytes)| *bytes).ok_or("an image is missing")?;
     let (cnode_bits, window_pages) = match d.role {
@@ -239,7 +247,8 @@ fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u
         Role::Client { .. } => (DOMAIN_CNODE_BITS, info::CLIENT_RING_WINDOW_PAGES),
         _ => (DOMAIN_CNODE_BITS, 0),
     };
-    let domain = Domain::build(objects, scratch, id, image, cnode_bits, window_pages).map_err(fail("building a domain"))?;
+    let domain = Domain::build(objects, scratch, id, image, cnode_bits, window_pages, d.devices.len())
+        .map_err(fail("building a domain"))?;
     let kernel = |_| "the kernel refused to hand out a capability";
     domain.grant_own(wiring.fault_ep).map_err(kernel)?;
     let mut page = DomainInfo::new(id, role_code(&d.role), d.name, d.args, cnode_bits);
@@ -285,6 +294,18 @@ fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u
         }
     }
 
+    // A driver's interrupts all arrive on one notification; each device
+    // sets its own badge bit.
+    let irq_notification = if d.devices.is_empty() {
+        None
+    } else {
+        let n = objects.fixed::<sel4::cap_type::Notification>().map_err(|_| "out of memory or slots")?;
+        domain.grant(next, n, sel4::CapRights::read_only(), 0).map_err(kernel)?;
+        page.irq_notification_slot = next;
+        next += 1;
+        Some(n)
+    };
+
     for grant in SYSTEM.grants(d) {
         match grant {
             Grant::ServerEndpoint { badge, rights: r } => {
@@ -311,6 +332,12 @@ fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u
                 domain.grant(next, note, rights(r), 0).map_err(kernel)?;
                 next += 1;
             }
+            Grant::Device(dev) => {
+                let i = page.device_count as usize;
+                let device = give_device(bootinfo, objects, devices, &domain, irq_notification, &dev, i, &mut next)?;
+                *page.devices.get_mut(i).ok_or("more devices than a domain can be told of")? = device;
+                page.device_count += 1;
+            }
             Grant::Endpoint { name, badge, rights: r } => {
                 let index = SYSTEM.endpoints.iter().position(|e| e.name == name).ok_or("no such endpoint")?;
                 let endpoint = wiring.endpoints[index].ok_or("no such endpoint")?;
@@ -323,4 +350,81 @@ fn build_domain(objects: &mut Objects, scratch: &Scratch, wiring: &Wiring, id: u
     }
     page.first_free_slot = next;
     domain.start(scratch, &page, d.priority).map_err(fail("starting a domain"))
+}
+
+/// Gives `domain` device `dev` as its device `index`: its register page
+/// mapped, its I/O ports, and its interrupt handler, bound to the domain's
+/// interrupt notification with bit `index`.
+#[allow(clippy::too_many_arguments)]
+fn give_device(
+    bootinfo: &sel4::BootInfo,
+    objects: &mut Objects,
+    devices: &mut DeviceMemory,
+    domain: &Domain,
+    irq_notification: Option<sel4::cap::Notification>,
+    dev: &evq_system::Device<'_>,
+    index: usize,
+    next: &mut u64,
+) -> Result<DeviceInfo, &'static str> {
+    let kernel = |_| "the kernel refused a device capability";
+    let root = init_thread::slot::CNODE.cap();
+    let mut out = DeviceInfo { name: Name::new(dev.name), irq_bit: 1 << index, ..DeviceInfo::default() };
+    if let Some(paddr) = dev.mmio {
+        let frame = devices.frame_at(bootinfo, objects, paddr).map_err(|_| "a device's registers are not device memory the root task holds")?;
+        out.vaddr = domain.map_device(frame, index).map_err(kernel)? as u64;
+    }
+    if let Some((base, count)) = dev.ioports {
+        let slot = objects.slot().map_err(|_| "out of slots")?;
+        issue_ioports(base, count, &root.absolute_cptr_from_bits_with_depth(slot as u64, sel4::WORD_SIZE))?;
+        domain.give(*next, init_thread::Slot::<sel4::cap_type::Unspecified>::from_index(slot).cap()).map_err(kernel)?;
+        out.ioport_slot = *next;
+        out.ioport_base = base;
+        out.ioport_count = count;
+        *next += 1;
+    }
+    if let Some(irq) = dev.irq {
+        let notification = irq_notification.ok_or("a device without an interrupt notification")?;
+        let handler_slot = objects.slot().map_err(|_| "out of slots")?;
+        get_irq(irq, &root.absolute_cptr_from_bits_with_depth(handler_slot as u64, sel4::WORD_SIZE))?;
+        let handler = init_thread::Slot::<sel4::cap_type::IrqHandler>::from_index(handler_slot).cap();
+        let badged_slot = objects.slot().map_err(|_| "out of slots")?;
+        let badged = init_thread::Slot::<sel4::cap_type::Notification>::from_index(badged_slot).cap();
+        root.absolute_cptr(badged)
+            .mint(&root.absolute_cptr(notification), sel4::CapRights::write_only(), 1 << index)
+            .map_err(kernel)?;
+        handler.irq_handler_set_notification(badged).map_err(kernel)?;
+        domain.give(*next, handler).map_err(kernel)?;
+        out.irq_slot = *next;
+        *next += 1;
+    }
+    Ok(out)
+}
+
+#[cfg(target_arch = "aarch64")]
+fn get_irq(irq: u32, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
+    init_thread::slot::IRQ_CONTROL.cap().irq_control_get(irq.into(), dst).map_err(|_| "the kernel refused an interrupt")
+}
+
+/// An ISA interrupt through the first I/O APIC: pin = IRQ, edge-triggered,
+/// active high, delivered on the vector of the same number.
+#[cfg(target_arch = "x86_64")]
+fn get_irq(irq: u32, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
+    init_thread::slot::IRQ_CONTROL
+        .cap()
+        .irq_control_get_ioapic(0, irq.into(), 0, 0, irq.into(), dst)
+        .map_err(|_| "the kernel refused an interrupt")
+}
+
+#[cfg(target_arch = "x86_64")]
+fn issue_ioports(base: u16, count: u16, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
+    let last = u32::from(base) + u32::from(count) - 1;
+    init_thread::slot::IO_PORT_CONTROL
+        .cap()
+        .ioport_control_issue(base.into(), last.into(), dst)
+        .map_err(|_| "the kernel refused I/O ports")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn issue_ioports(_: u16, _: u16, _: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
+    Err("I/O ports are an x86 thing: describe the device's registers with mmio")
 }

@@ -15,7 +15,7 @@ use core::ptr;
 extern crate sel4_panicking;
 
 pub use evq_domain_info::{self as info, DomainInfo};
-use evq_abi::msg::MAX_MSG_BYTES;
+use evq_abi::msg::{BatchBuilder, ErrorCode, Reply, Request, MAX_MSG_BYTES};
 use sel4::CapTypeForFrameObjectOfFixedSize;
 
 #[doc(hidden)]
@@ -145,4 +145,53 @@ pub fn receive_into(slot: u64) {
     let cnode = sel4::cap::CNode::from_bits(info::slot::CNODE);
     let target = cnode.absolute_cptr(sel4::cap::Unspecified::from_bits(slot));
     sel4::with_ipc_buffer_mut(|ipc| ipc.set_recv_slot(&target));
+}
+
+/// Why the server did not take an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublishError {
+    /// It refused, with this code and detail (not `Busy`: that is retried).
+    Refused(ErrorCode, u32),
+    /// The request did not encode, or the reply did not decode.
+    Malformed,
+}
+
+/// Publishes `request` (`Publish` or `PublishBatch`) on `server` until the
+/// server has every event: back-pressure (`Busy`, with the number of events
+/// it took) is waited out by yielding, and only the events not yet taken are
+/// sent again, so nothing is lost and nothing is published twice.
+pub fn publish(server: sel4::cap::Endpoint, request: &Request<'_>) -> Result<(), PublishError> {
+    let mut m = Message::new();
+    let (label, len) = request.encode(&mut m.body).map_err(|_| PublishError::Malformed)?;
+    m.label = label;
+    m.len = len;
+    loop {
+        let (reply, _) = call(server, &m);
+        match Reply::decode(m.label, reply.label, reply.body()) {
+            Ok(Reply::Published { .. }) => return Ok(()),
+            Ok(Reply::Error { code: ErrorCode::Busy, detail: taken }) => {
+                if taken > 0 {
+                    m = rest_of_batch(&m, taken as usize)?;
+                }
+                sel4::r#yield();
+            }
+            Ok(Reply::Error { code, detail }) => return Err(PublishError::Refused(code, detail)),
+            _ => return Err(PublishError::Malformed),
+        }
+    }
+}
+
+/// The events of batch `m` from the `skip`-th on, as a new batch.
+fn rest_of_batch(m: &Message, skip: usize) -> Result<Message, PublishError> {
+    let Ok(Request::PublishBatch(batch)) = Request::decode(m.label, m.body()) else {
+        return Err(PublishError::Malformed);
+    };
+    let mut rest = Message::new();
+    let mut builder = BatchBuilder::new(&mut rest.body).map_err(|_| PublishError::Malformed)?;
+    for event in batch.iter().skip(skip) {
+        builder.push(&event).map_err(|_| PublishError::Malformed)?;
+    }
+    rest.len = builder.finish();
+    rest.label = m.label;
+    Ok(rest)
 }

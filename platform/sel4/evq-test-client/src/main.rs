@@ -13,11 +13,11 @@
 
 mod transport;
 
-use evq_abi::event::{decode_dentry, process, Category, FaultPayload};
+use evq_abi::event::{decode_dentry, device, process, Category, FaultPayload, TimePayload};
 use evq_abi::msg::Filter;
 use evq_client::{EventQueue, ReceivedEvent, Session};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
-use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, FLOOD_FITS, FS_SCRIPT, RING_PAGES, SCRIPT};
+use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, FLOOD_FITS, FS_SCRIPT, RING_PAGES, SCRIPT, TYPED};
 use zerocopy::FromBytes;
 
 use transport::Sel4Transport;
@@ -65,6 +65,7 @@ struct Summary {
     seq_after_loss: u64,
     fault_addr: u64,
     fs_events: usize,
+    typed_at: u64,
     frames_revoked: usize,
 }
 
@@ -72,13 +73,14 @@ impl core::fmt::Display for Summary {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} fs_events={} frames_revoked={}",
+            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} fs_events={} typed_at={} frames_revoked={}",
             self.scripted,
             self.flood_delivered,
             self.lost,
             self.seq_after_loss,
             self.fault_addr,
             self.fs_events,
+            self.typed_at,
             self.frames_revoked
         )
     }
@@ -116,9 +118,13 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         session.transport().mapped_frames(),
         info::RING_WINDOW_ADDR
     );
-    for category in [Category::Vfs, Category::Device, Category::Process] {
+    for category in [Category::Vfs, Category::Process] {
         session.subscribe(queue, Filter::all_of(category)).map_err(|_| "Subscribe failed")?;
     }
+    // Device input only, for now: the clock's events join for the device
+    // phase, so that they cannot disturb the exact counts before it.
+    let input_only = Filter { type_mask: 1 << device::INPUT, ..Filter::all_of(Category::Device) };
+    session.subscribe(queue, input_only).map_err(|_| "Subscribe failed")?;
 
     // Phase 1: the script, in order, with its payloads.
     notes.phase();
@@ -182,6 +188,7 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
     };
 
     let fs_events = fs_session(info, &mut events)?;
+    let typed_at = device_phase(&mut session, queue, &mut events)?;
 
     // Destroying the queue revokes the frames the server granted: the kernel
     // no longer knows them in this CSpace.
@@ -201,6 +208,7 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         seq_after_loss,
         fault_addr,
         fs_events,
+        typed_at,
         frames_revoked: frames,
     })
 }
@@ -300,4 +308,43 @@ fn fs_session(info: &DomainInfo, events: &mut EventQueue) -> Result<usize, &'sta
         }
     }
     Ok(checked)
+}
+
+/// The device domain: what the harness types on the console arrives as an
+/// input event, and the clock ticks arrive as time events. Returns the time
+/// of the first tick after the input.
+fn device_phase(
+    session: &mut Session<Sel4Transport>,
+    queue: u32,
+    events: &mut EventQueue,
+) -> Result<u64, &'static str> {
+    let time_only = Filter { type_mask: 1 << device::TIME, ..Filter::all_of(Category::Device) };
+    session.subscribe(queue, time_only).map_err(|_| "Subscribe failed")?;
+    // The harness types when it reads this line.
+    sel4::debug_println!("evq: test-client: waiting for typed input");
+    let mut typed = false;
+    loop {
+        session.wait(queue, events, 1).map_err(|_| "Wait failed")?;
+        while let Some(e) = events.next_event().map_err(|_| "the ring does not read")? {
+            if e.category != Category::Device {
+                continue;
+            }
+            sel4::debug_println!("evq: event {e}");
+            match e.kind {
+                device::INPUT if e.payload == TYPED => typed = true,
+                device::INPUT => return Err("device input arrived that nobody typed"),
+                device::TIME => {
+                    let t = TimePayload::read_from_bytes(e.payload).map_err(|_| "a time event without a time")?;
+                    // 2020-01-01: a clock that reads less was not read.
+                    if t.unix_seconds.get() < 1_577_836_800 {
+                        return Err("the clock's time is implausible");
+                    }
+                    if typed {
+                        return Ok(t.unix_seconds.get());
+                    }
+                }
+                _ => return Err("an unexpected device event"),
+            }
+        }
+    }
 }

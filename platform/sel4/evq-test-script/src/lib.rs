@@ -66,6 +66,11 @@ pub const FLOOD_FITS: u64 = (512 - 512 / 8) / 5;
 /// Phase 3: the object of the event that must report the loss.
 pub const AFTER_LOSS_OBJECT: u64 = 7;
 
+/// What the boot-test harness types on the console once the test client
+/// asks for it (`tests/sel4/boot-test.sh` types it followed by a carriage
+/// return); the device domain must publish it as one input event.
+pub const TYPED: &[u8] = b"hello evq";
+
 /// One request of the file-system session and the outcome it must have.
 #[derive(Clone, Copy, Debug)]
 pub struct FsStep {

@@ -8,8 +8,8 @@
 #![no_main]
 
 use evq_abi::event::{encode_dentry, process, vfs, Category, Priority, MAX_PAYLOAD};
-use evq_abi::msg::{BatchBuilder, ErrorCode, Event, Reply, Request};
-use evq_sel4_runtime::{call, domain_main, exit, info, DomainInfo, Message};
+use evq_abi::msg::{label, BatchBuilder, ErrorCode, Event, Request, MAX_MSG_BYTES};
+use evq_sel4_runtime::{domain_main, exit, info, publish, DomainInfo, PublishError};
 use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, SCRIPT};
 
 domain_main!(main, stack = 64 * 1024);
@@ -40,7 +40,7 @@ fn main(info: &'static DomainInfo) -> ! {
 
     go.wait();
     let last = Event { object_id: AFTER_LOSS_OBJECT, ..delete() };
-    if source.publish(&Request::Publish(last)) != Ok(1) {
+    if publish(source.server, &Request::Publish(last)).is_err() {
         sel4::debug_println!("TEST_FAIL: test-source: the event after the loss was refused");
         exit(1);
     }
@@ -58,20 +58,6 @@ fn delete() -> Event<'static> {
 }
 
 impl Source {
-    /// Publishes; returns how many events the server accepted, or its error.
-    fn publish(&mut self, request: &Request<'_>) -> Result<u32, ErrorCode> {
-        let mut m = Message::new();
-        let Ok((label, len)) = request.encode(&mut m.body) else { return Err(ErrorCode::Malformed) };
-        m.label = label;
-        m.len = len;
-        let (reply, _) = call(self.server, &m);
-        match Reply::decode(label, reply.label, reply.body()) {
-            Ok(Reply::Published { accepted }) => Ok(accepted),
-            Ok(Reply::Error { code, .. }) => Err(code),
-            _ => Err(ErrorCode::Malformed),
-        }
-    }
-
     fn script(&mut self) -> Result<(), &'static str> {
         let mut payload = [0u8; MAX_PAYLOAD];
         for s in SCRIPT {
@@ -89,15 +75,13 @@ impl Source {
                 object_id: s.object_id,
                 payload: &payload[..n],
             };
-            if self.publish(&Request::Publish(event)) != Ok(1) {
-                return Err("a scripted event was refused");
-            }
+            publish(self.server, &Request::Publish(event)).map_err(|_| "a scripted event was refused")?;
         }
         // A driver cannot forge another category: the server knows this
         // source by its badge and refuses, whatever the message says.
         let forged = Event { category: Category::Process, kind: process::EXIT, object_id: 1, ..delete() };
-        match self.publish(&Request::Publish(forged)) {
-            Err(ErrorCode::NotPermitted) => {
+        match publish(self.server, &Request::Publish(forged)) {
+            Err(PublishError::Refused(ErrorCode::NotPermitted, _)) => {
                 sel4::debug_println!("evq: test-source: forged process event refused: NotPermitted");
                 Ok(())
             }
@@ -109,21 +93,17 @@ impl Source {
     fn flood(&mut self) -> Result<(), &'static str> {
         let mut i = 0;
         while i < FLOOD {
-            let mut m = Message::new();
-            let mut batch = BatchBuilder::new(&mut m.body).map_err(|_| "batch")?;
+            let mut body = [0u8; MAX_MSG_BYTES];
+            let mut batch = BatchBuilder::new(&mut body).map_err(|_| "batch")?;
             let mut in_batch = 0;
             while i + in_batch < FLOOD && in_batch < 25 {
                 let event = Event { object_id: flood_object(i + in_batch), ..delete() };
                 batch.push(&event).map_err(|_| "batch full")?;
                 in_batch += 1;
             }
-            m.len = batch.finish();
-            m.label = evq_abi::msg::label::PUBLISH_BATCH;
-            let (reply, _) = call(self.server, &m);
-            match Reply::decode(m.label, reply.label, reply.body()) {
-                Ok(Reply::Published { accepted }) if u64::from(accepted) == in_batch => {}
-                _ => return Err("a flood batch was not accepted whole"),
-            }
+            let len = batch.finish();
+            let request = Request::decode(label::PUBLISH_BATCH, &body[..len]).map_err(|_| "batch")?;
+            publish(self.server, &request).map_err(|_| "a flood batch was refused")?;
             i += in_batch;
         }
         Ok(())

@@ -8,15 +8,15 @@
 //! client that sees its request done can count on its events being in the
 //! server's hands.
 //!
-//! Limits: time, as in the server, is a count of requests (1 µs each) until
-//! the device domain brings a clock; back-pressure from the server (`Busy`)
-//! is retried after yielding, so a flood of file-system requests slows the
-//! caller rather than losing events.
+//! Limits: time, as in the server, is a count of requests (1 µs each);
+//! back-pressure from the server (`Busy`) is waited out before the reply
+//! (`evq_sel4_runtime::publish`), so a flood of file-system requests slows
+//! its caller rather than losing events.
 #![no_std]
 #![no_main]
 
-use evq_abi::msg::{label, BatchBuilder, ErrorCode, Event, Reply, MAX_BATCH, MAX_MSG_BYTES};
-use evq_sel4_runtime::{call, domain_main, exit, info, DomainInfo, Message};
+use evq_abi::msg::{label, BatchBuilder, Event, Request, MAX_BATCH, MAX_MSG_BYTES};
+use evq_sel4_runtime::{domain_main, exit, info, publish, DomainInfo, Message, PublishError};
 use evq_vfs::Vfs;
 
 // The core is about 55 KiB; a debug build copies it while constructing it.
@@ -60,24 +60,14 @@ fn main(info: &'static DomainInfo) -> ! {
             sel4::debug_println!("evq-vfs: a request published more events than one batch holds");
         }
         if events > 0 {
-            batch.label = label::PUBLISH_BATCH;
-            publish(server, &batch, events as u32);
+            let published = Request::decode(label::PUBLISH_BATCH, batch.body())
+                .map_err(|_| PublishError::Malformed)
+                .and_then(|request| publish(server, &request));
+            if let Err(e) = published {
+                sel4::debug_println!("evq-vfs: the server refused a batch: {e:?}");
+            }
         }
         (msg_info, _) = endpoint.reply_recv(reply.to_ipc(&[]), ());
     }
 }
 
-/// Publishes a batch, retrying what back-pressure held back.
-fn publish(server: sel4::cap::Endpoint, batch: &Message, count: u32) {
-    loop {
-        let (reply, _) = call(server, batch);
-        match Reply::decode(batch.label, reply.label, reply.body()) {
-            Ok(Reply::Published { accepted }) if accepted == count => return,
-            Ok(Reply::Error { code: ErrorCode::Busy, .. }) => sel4::r#yield(),
-            other => {
-                sel4::debug_println!("evq-vfs: the server refused a batch: {other:?}");
-                return;
-            }
-        }
-    }
-}
