@@ -78,10 +78,12 @@ RUST_SEL4 = $$($(SEL4_CARGO) metadata --offline --format-version 1 --manifest-pa
   print(os.path.dirname(os.path.dirname(os.path.dirname(p))))')
 
 QEMU_aarch64 = qemu-system-aarch64 -machine virt,virtualization=on -cpu cortex-a57 -smp 1 -m size=2048M \
-  -nographic -serial mon:stdio -kernel $(SEL4_OUT)/aarch64/evq.img
+  -nographic -serial mon:stdio -kernel $(SEL4_OUT)/aarch64/evq.img \
+  -netdev user,id=net0 -device virtio-net-device,netdev=net0
 QEMU_x86_64 = qemu-system-x86_64 -cpu Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,-fsgsbase,-invpcid,+syscall,+lm,enforce \
   -m size=512M -nographic -serial mon:stdio \
-  -kernel $(SEL4_OUT)/x86_64/kernel32.elf -initrd $(SEL4_OUT)/x86_64/evq-root-task.elf
+  -kernel $(SEL4_OUT)/x86_64/kernel32.elf -initrd $(SEL4_OUT)/x86_64/evq-root-task.elf \
+  -netdev user,id=net0 -device virtio-net-pci,netdev=net0,disable-legacy=on
 
 sel4-check:
 	@case "$(ARCH)" in aarch64|x86_64) ;; *) echo "error: set ARCH=aarch64 or ARCH=x86_64" >&2; exit 1;; esac
@@ -109,7 +111,7 @@ sel4-fetch:
 # debug build of each is large; one at a time keeps memory in bounds), then
 # stripped of debug information and embedded in the root task, which
 # build.rs checks against images/<board>/system.toml.
-SEL4_DOMAINS := evq-server-domain evq-vfs-domain evq-device-domain evq-test-source evq-test-client evq-fs-workload
+SEL4_DOMAINS := evq-server-domain evq-vfs-domain evq-device-domain evq-net-domain evq-test-source evq-test-client evq-fs-workload
 SEL4_BUILD = cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
   $(SEL4_CARGO) build --locked $(BUILD_STD) -Z json-target-spec --target-dir $(SEL4_OUT)/$*/target
 OBJCOPY_aarch64 = aarch64-linux-gnu-objcopy

@@ -56,6 +56,9 @@ pub const MAX_DOMAINS: usize = 32;
 /// The most devices one domain may drive.
 pub const MAX_DEVICES: usize = 4;
 
+/// The most DMA memory one domain may have, in 4 KiB pages.
+pub const MAX_DMA_PAGES: u32 = 256;
+
 /// The highest priority a domain may have: the root task runs above all.
 pub const MAX_PRIORITY: u8 = 254;
 
@@ -89,6 +92,10 @@ pub struct Domain<'a> {
     pub role: Role,
     /// The devices it drives: registers and interrupts it is given.
     pub devices: &'a [Device<'a>],
+    /// Pages of memory for its devices to reach by DMA: physically
+    /// contiguous, mapped in the domain, their physical address told to it.
+    /// 0 for none.
+    pub dma_pages: u32,
 }
 
 /// A device a driver domain is given: a page of its registers, a range of
@@ -97,12 +104,20 @@ pub struct Domain<'a> {
 pub struct Device<'a> {
     /// Its name, which the driver looks it up by; at most 16 bytes.
     pub name: &'a str,
-    /// The physical address of its 4 KiB register page.
+    /// The physical address of its registers (a virtio-mmio transport is
+    /// 512 bytes into its page, say).
     pub mmio: Option<u64>,
+    /// How many 4 KiB pages its registers span from `mmio`'s page (1 for
+    /// most devices; a PCI BAR may be larger).
+    pub mmio_pages: u32,
     /// Its first I/O port and how many (x86).
     pub ioports: Option<(u16, u16)>,
     /// Its interrupt: the IRQ number on ARM, the ISA IRQ (I/O APIC pin) on x86.
     pub irq: Option<u32>,
+    /// The interrupt is level-triggered (on x86 also active-low, as a PCI
+    /// INTx line through the I/O APIC is); otherwise edge-triggered,
+    /// active-high.
+    pub level_triggered: bool,
 }
 
 /// What a domain is to the event server.
@@ -253,10 +268,10 @@ pub enum Invalid<'a> {
     DuplicateCapName(&'a str),
     /// An endpoint caller's badge is 0 or another caller's.
     BadCallerBadge(&'a str),
-    /// A device is described badly: a bad or duplicate name, an unaligned
-    /// register page, an empty port range, or no resource at all; or two
-    /// domains are given the same register page, ports or interrupt; or a
-    /// domain has more than [`MAX_DEVICES`].
+    /// A device is described badly: a bad or duplicate name, an empty port
+    /// range, or no resource at all; or two devices are given the same
+    /// register page, ports or interrupt; or a domain has more than
+    /// [`MAX_DEVICES`], or more than [`MAX_DMA_PAGES`] of DMA memory.
     BadDevice(&'a str),
 }
 
@@ -339,22 +354,26 @@ impl<'a> System<'a> {
 
     fn validate_devices(&self, i: usize) -> Result<(), Invalid<'a>> {
         let d = &self.domains[i];
-        if d.devices.len() > MAX_DEVICES {
+        if d.devices.len() > MAX_DEVICES || d.dma_pages > MAX_DMA_PAGES {
             return Err(Invalid::BadDevice(d.name));
         }
         for (j, dev) in d.devices.iter().enumerate() {
             let bad = dev.name.is_empty()
                 || dev.name.len() > 16
                 || d.devices[..j].iter().any(|o| o.name == dev.name)
-                || dev.mmio.is_some_and(|a| a % 4096 != 0)
                 || dev.ioports.is_some_and(|(base, n)| n == 0 || u32::from(base) + u32::from(n) > 0x1_0000)
+                || dev.mmio.is_some() && !(1..=16).contains(&dev.mmio_pages)
                 || (dev.mmio.is_none() && dev.ioports.is_none() && dev.irq.is_none());
             if bad {
                 return Err(Invalid::BadDevice(dev.name));
             }
             let earlier = self.domains[..=i].iter().flat_map(|e| e.devices.iter()).take_while(|o| !core::ptr::eq(*o, dev));
             for other in earlier {
-                let overlap = (dev.mmio.is_some() && dev.mmio == other.mmio)
+                let pages = |d: &Device<'_>| d.mmio.map(|a| a / 4096..a / 4096 + u64::from(d.mmio_pages));
+                let overlap = match (pages(dev), pages(other)) {
+                    (Some(a), Some(b)) => a.start < b.end && b.start < a.end,
+                    _ => false,
+                }
                     || (dev.irq.is_some() && dev.irq == other.irq)
                     || match (dev.ioports, other.ioports) {
                         (Some((a, n)), Some((b, m))) => u32::from(a) < u32::from(b) + u32::from(m) && u32::from(b) < u32::from(a) + u32::from(n),

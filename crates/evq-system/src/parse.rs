@@ -76,6 +76,8 @@ struct DomainToml {
     ring_pool_pages: Option<u32>,
     #[serde(default)]
     devices: Vec<DeviceToml>,
+    #[serde(default)]
+    dma_pages: u32,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +85,8 @@ struct DomainToml {
 struct DeviceToml {
     name: String,
     mmio: Option<u64>,
+    pages: Option<u32>,
+    trigger: Option<String>,
     ioport: Option<u16>,
     ports: Option<u16>,
     irq: Option<u32>,
@@ -109,7 +113,24 @@ fn devices(d: &DomainToml) -> Result<&'static [Device<'static>], ParseError> {
                 )))
             }
         };
-        out.push(Device { name: leak(dev.name.clone()), mmio: dev.mmio, ioports, irq: dev.irq });
+        let level_triggered = match dev.trigger.as_deref() {
+            None | Some("edge") => false,
+            Some("level") => true,
+            Some(other) => {
+                return Err(ParseError::Field(format!(
+                    "domain {:?}: device {:?}: trigger {other:?} (edge or level)",
+                    d.name, dev.name
+                )))
+            }
+        };
+        out.push(Device {
+            name: leak(dev.name.clone()),
+            mmio: dev.mmio,
+            mmio_pages: dev.pages.unwrap_or(1),
+            ioports,
+            irq: dev.irq,
+            level_triggered,
+        });
     }
     Ok(Box::leak(out.into_boxed_slice()))
 }
@@ -187,7 +208,8 @@ fn role(d: &DomainToml) -> Result<Role, ParseError> {
 /// role = "source"          # or "client", "plain"
 /// badge = 0x11
 /// categories = ["vfs"]
-/// devices = [{ name = "uart", mmio = 0x9000000, irq = 33 }]   # or ioport = 0x3f8, ports = 8
+/// devices = [{ name = "uart", mmio = 0x9000000, irq = 33 }]   # or ioport = 0x3f8, ports = 8;
+///                                                  # pages = 4; trigger = "level"
 ///
 /// [[notification]]
 /// name = "go"
@@ -210,6 +232,7 @@ pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
             priority: d.priority,
             role: role(d)?,
             devices: devices(d)?,
+            dma_pages: d.dma_pages,
         });
     }
     let notifications: Vec<Notification<'static>> = file
@@ -261,8 +284,9 @@ fn describe(e: Invalid<'_>) -> String {
         Invalid::DuplicateCapName(n) => format!("two notifications or endpoints are named {n:?}"),
         Invalid::BadCallerBadge(n) => format!("endpoint caller {n:?}: badge is 0 or another caller's"),
         Invalid::BadDevice(n) => format!(
-            "device or domain {n:?}: bad name, unaligned page, empty ports, no resource, shared with another device, or more than {} devices",
-            crate::MAX_DEVICES
+            "device or domain {n:?}: bad name, empty ports, no resource, shared with another device, more than {} devices or more than {} DMA pages",
+            crate::MAX_DEVICES,
+            crate::MAX_DMA_PAGES
         ),
     }
 }
@@ -291,11 +315,11 @@ impl System<'_> {
             for dev in d.devices {
                 let _ = write!(
                     out,
-                    "evq_system::Device {{ name: {:?}, mmio: {:?}, ioports: {:?}, irq: {:?} }}, ",
-                    dev.name, dev.mmio, dev.ioports, dev.irq
+                    "evq_system::Device {{ name: {:?}, mmio: {:?}, mmio_pages: {}, ioports: {:?}, irq: {:?}, level_triggered: {} }}, ",
+                    dev.name, dev.mmio, dev.mmio_pages, dev.ioports, dev.irq, dev.level_triggered
                 );
             }
-            out.push_str("] }, ");
+            let _ = write!(out, "], dma_pages: {} }}, ", d.dma_pages);
         }
         out.push_str("], notifications: &[");
         for n in self.notifications {

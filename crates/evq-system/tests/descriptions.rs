@@ -140,3 +140,49 @@ fn broken_endpoints_are_refused_with_the_reason() {
     let note = "[[notification]]\nname = \"e\"\nwait = \"s\"\nsignal = [\"w\"]\n";
     assert!(refused(&format!("{ok}{note}")).contains("two notifications or endpoints are named"));
 }
+
+#[test]
+fn drivers_get_their_devices_and_dma_memory() {
+    for board in BOARDS {
+        let system = parse(&shipped(board)).unwrap();
+        let (_, net) = system.domain("net").unwrap();
+        assert_eq!(net.dma_pages, 64);
+        let devices: Vec<_> = system
+            .grants(net)
+            .filter_map(|g| match g {
+                Grant::Device(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        let virtio = devices.iter().find(|d| d.name == "virtio").expect("the NIC");
+        assert!(virtio.mmio.is_some() && virtio.irq.is_some());
+        let (_, device) = system.domain("device").unwrap();
+        assert_eq!(system.grants(device).filter(|g| matches!(g, Grant::Device(_))).count(), 2, "{board}: uart and rtc");
+    }
+    let pc = parse(&shipped("pc99")).unwrap();
+    let (_, net) = pc.domain("net").unwrap();
+    let virtio = net.devices.iter().find(|d| d.name == "virtio").unwrap();
+    assert_eq!((virtio.mmio_pages, virtio.level_triggered), (4, true), "a PCI BAR of four pages, INTx");
+    assert_eq!(net.devices.iter().find(|d| d.name == "pci").unwrap().ioports, Some((0xcf8, 8)));
+}
+
+#[test]
+fn devices_that_collide_or_make_no_sense_are_refused() {
+    let head = "board = \"b\"\n";
+    let driver = |name: &str, devices: &str| {
+        format!("[[domain]]\nname = \"{name}\"\nimage = \"d\"\npriority = 9\nrole = \"plain\"\ndevices = [{devices}]\n")
+    };
+    let ok = format!("{head}{SERVER}{}", driver("a", "{ name = \"u\", mmio = 0x9000000, pages = 2, irq = 33, trigger = \"level\" }"));
+    assert!(parse(&ok).is_ok());
+    // The second page of a two-page device is someone else's first.
+    assert!(refused(&format!("{ok}{}", driver("b", "{ name = \"v\", mmio = 0x9001000 }"))).contains("device"));
+    assert!(refused(&format!("{ok}{}", driver("b", "{ name = \"v\", irq = 33 }"))).contains("device"));
+    assert!(parse(&format!("{ok}{}", driver("b", "{ name = \"v\", mmio = 0x9002000, irq = 34 }"))).is_ok());
+    let ports = driver("b", "{ name = \"p\", ioport = 0x3f8, ports = 8 }, { name = \"q\", ioport = 0x3fc, ports = 2 }");
+    assert!(refused(&format!("{head}{SERVER}{ports}")).contains("device"), "overlapping ports");
+    assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\", ioport = 0x3f8 }"))).contains("together"));
+    assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\" }"))).contains("device"), "no resource");
+    assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\", irq = 5, trigger = \"both\" }"))).contains("trigger"));
+    let too_much_dma = format!("{head}{SERVER}{}dma_pages = 257\n", driver("b", ""));
+    assert!(refused(&too_much_dma).contains("DMA"));
+}

@@ -27,6 +27,9 @@ pub const CLIENT_RING_WINDOW_PAGES: usize = 256;
 /// order of [`DomainInfo::devices`], uncached.
 pub const DEVICE_WINDOW_ADDR: usize = 0x3000_0000;
 
+/// Where a driver's DMA memory is mapped.
+pub const DMA_WINDOW_ADDR: usize = 0x4000_0000;
+
 /// `b"EVQDOMv1"`, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"EVQDOMv1");
 
@@ -155,8 +158,11 @@ pub struct NamedCap {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
 pub struct DeviceInfo {
-    /// Where its register page is mapped, or 0 for none.
+    /// Where its registers are mapped (its first page's mapping plus their
+    /// offset in the page), or 0 for none.
     pub vaddr: u64,
+    /// Their physical address (what a bus master or a BAR names them by).
+    pub paddr: u64,
     /// The slot of its I/O port capability (x86), or 0.
     pub ioport_slot: u64,
     /// The slot of its IRQ handler capability, to acknowledge, or 0.
@@ -168,6 +174,10 @@ pub struct DeviceInfo {
     /// The bit its interrupts set in the badge of the domain's interrupt
     /// notification ([`DomainInfo::irq_notification_slot`]).
     pub irq_bit: u32,
+    /// Pages of registers mapped from `vaddr`'s page on.
+    pub pages: u32,
+    /// Zero.
+    pub reserved: u32,
     /// Its name in the system description.
     pub name: Name<16>,
 }
@@ -215,6 +225,13 @@ pub struct DomainInfo {
     pub reserved: u32,
     /// A driver: its devices.
     pub devices: [DeviceInfo; MAX_DEVICES],
+    /// A driver: the physical address of its DMA memory, mapped at
+    /// [`DMA_WINDOW_ADDR`]; its pages are physically contiguous.
+    pub dma_paddr: u64,
+    /// Pages of DMA memory, 0 for none.
+    pub dma_pages: u32,
+    /// Zero.
+    pub reserved2: u32,
 }
 
 impl DomainInfo {

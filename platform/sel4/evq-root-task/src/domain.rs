@@ -11,6 +11,7 @@ use zerocopy::IntoBytes;
 
 use crate::elf::{Elf, PF_W};
 use crate::objects::{Objects, OutOf};
+use sel4::CapTypeForObjectOfFixedSize;
 
 /// Why a domain could not be built.
 #[derive(Clone, Copy, Debug)]
@@ -233,7 +234,34 @@ impl Domain {
         self.slot(index).move_(&init_thread::slot::CNODE.cap().absolute_cptr(cap))
     }
 
-    /// Maps a device's register page, uncached, as the domain's device `index`.
+    /// Makes `pages` of physically contiguous memory, maps them at the DMA
+    /// window, and returns their physical address.
+    pub fn map_dma(&self, objects: &mut Objects, pages: usize) -> Result<u64, BuildError> {
+        if pages == 0 {
+            return Ok(0);
+        }
+        // One untyped, retyped into all the frames at once, hands them out
+        // in address order from its start: they are contiguous.
+        let bits = (pages * PAGE_SIZE).next_power_of_two().trailing_zeros() as usize;
+        let untyped = objects.sized::<sel4::cap_type::Untyped>(bits)?;
+        let first = objects.slots(pages)?;
+        untyped.untyped_retype(
+            &sel4::cap_type::Granule::object_blueprint(),
+            &init_thread::slot::CNODE.cap().absolute_cptr_for_self(),
+            first,
+            pages,
+        )?;
+        let frame = |i: usize| init_thread::Slot::<sel4::cap_type::Granule>::from_index(first + i).cap();
+        map_tables(objects, self.vspace, info::DMA_WINDOW_ADDR..info::DMA_WINDOW_ADDR + pages * PAGE_SIZE)?;
+        for i in 0..pages {
+            let addr = info::DMA_WINDOW_ADDR + i * PAGE_SIZE;
+            frame(i).frame_map(self.vspace, addr, sel4::CapRights::read_write(), sel4::VmAttributes::default())?;
+        }
+        Ok(frame(0).frame_get_address()? as u64)
+    }
+
+    /// Maps a page of device registers, uncached, as page `index` of the
+    /// domain's device window.
     pub fn map_device(&self, frame: sel4::cap::Granule, index: usize) -> sel4::Result<usize> {
         let addr = info::DEVICE_WINDOW_ADDR + index * PAGE_SIZE;
         #[cfg(target_arch = "aarch64")]

@@ -247,7 +247,8 @@ fn build_domain(
         Role::Client { .. } => (DOMAIN_CNODE_BITS, info::CLIENT_RING_WINDOW_PAGES),
         _ => (DOMAIN_CNODE_BITS, 0),
     };
-    let domain = Domain::build(objects, scratch, id, image, cnode_bits, window_pages, d.devices.len())
+    let device_pages: u32 = d.devices.iter().filter(|dev| dev.mmio.is_some()).map(|dev| dev.mmio_pages).sum();
+    let domain = Domain::build(objects, scratch, id, image, cnode_bits, window_pages, device_pages as usize)
         .map_err(fail("building a domain"))?;
     let kernel = |_| "the kernel refused to hand out a capability";
     domain.grant_own(wiring.fault_ep).map_err(kernel)?;
@@ -296,6 +297,7 @@ fn build_domain(
 
     // A driver's interrupts all arrive on one notification; each device
     // sets its own badge bit.
+    let mut device_page = 0usize;
     let irq_notification = if d.devices.is_empty() {
         None
     } else {
@@ -334,7 +336,8 @@ fn build_domain(
             }
             Grant::Device(dev) => {
                 let i = page.device_count as usize;
-                let device = give_device(bootinfo, objects, devices, &domain, irq_notification, &dev, i, &mut next)?;
+                let device =
+                    give_device(bootinfo, objects, devices, &domain, irq_notification, &dev, i, &mut device_page, &mut next)?;
                 *page.devices.get_mut(i).ok_or("more devices than a domain can be told of")? = device;
                 page.device_count += 1;
             }
@@ -347,6 +350,10 @@ fn build_domain(
                 next += 1;
             }
         }
+    }
+    if d.dma_pages > 0 {
+        page.dma_paddr = domain.map_dma(objects, d.dma_pages as usize).map_err(fail("DMA memory"))?;
+        page.dma_pages = d.dma_pages;
     }
     page.first_free_slot = next;
     domain.start(scratch, &page, d.priority).map_err(fail("starting a domain"))
@@ -364,14 +371,26 @@ fn give_device(
     irq_notification: Option<sel4::cap::Notification>,
     dev: &evq_system::Device<'_>,
     index: usize,
+    device_page: &mut usize,
     next: &mut u64,
 ) -> Result<DeviceInfo, &'static str> {
     let kernel = |_| "the kernel refused a device capability";
     let root = init_thread::slot::CNODE.cap();
     let mut out = DeviceInfo { name: Name::new(dev.name), irq_bit: 1 << index, ..DeviceInfo::default() };
     if let Some(paddr) = dev.mmio {
-        let frame = devices.frame_at(bootinfo, objects, paddr).map_err(|_| "a device's registers are not device memory the root task holds")?;
-        out.vaddr = domain.map_device(frame, index).map_err(kernel)? as u64;
+        let first = paddr & !(PAGE_SIZE as u64 - 1);
+        for p in 0..u64::from(dev.mmio_pages) {
+            let frame = devices
+                .frame_at(bootinfo, objects, first + p * PAGE_SIZE as u64)
+                .map_err(|_| "a device's registers are not device memory the root task holds")?;
+            let vaddr = domain.map_device(frame, *device_page).map_err(kernel)? as u64;
+            *device_page += 1;
+            if p == 0 {
+                out.vaddr = vaddr + (paddr - first);
+            }
+        }
+        out.paddr = paddr;
+        out.pages = dev.mmio_pages;
     }
     if let Some((base, count)) = dev.ioports {
         let slot = objects.slot().map_err(|_| "out of slots")?;
@@ -385,7 +404,7 @@ fn give_device(
     if let Some(irq) = dev.irq {
         let notification = irq_notification.ok_or("a device without an interrupt notification")?;
         let handler_slot = objects.slot().map_err(|_| "out of slots")?;
-        get_irq(irq, &root.absolute_cptr_from_bits_with_depth(handler_slot as u64, sel4::WORD_SIZE))?;
+        get_irq(irq, dev.level_triggered, &root.absolute_cptr_from_bits_with_depth(handler_slot as u64, sel4::WORD_SIZE))?;
         let handler = init_thread::Slot::<sel4::cap_type::IrqHandler>::from_index(handler_slot).cap();
         let badged_slot = objects.slot().map_err(|_| "out of slots")?;
         let badged = init_thread::Slot::<sel4::cap_type::Notification>::from_index(badged_slot).cap();
@@ -401,17 +420,21 @@ fn give_device(
 }
 
 #[cfg(target_arch = "aarch64")]
-fn get_irq(irq: u32, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
-    init_thread::slot::IRQ_CONTROL.cap().irq_control_get(irq.into(), dst).map_err(|_| "the kernel refused an interrupt")
-}
-
-/// An ISA interrupt through the first I/O APIC: pin = IRQ, edge-triggered,
-/// active high, delivered on the vector of the same number.
-#[cfg(target_arch = "x86_64")]
-fn get_irq(irq: u32, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
+fn get_irq(irq: u32, level: bool, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
     init_thread::slot::IRQ_CONTROL
         .cap()
-        .irq_control_get_ioapic(0, irq.into(), 0, 0, irq.into(), dst)
+        .irq_control_get_trigger(irq.into(), !level, dst)
+        .map_err(|_| "the kernel refused an interrupt")
+}
+
+/// An interrupt through the first I/O APIC: pin = IRQ, delivered on the
+/// vector of the same number; an ISA line is edge-triggered and active
+/// high, a PCI INTx line level-triggered and active low.
+#[cfg(target_arch = "x86_64")]
+fn get_irq(irq: u32, level: bool, dst: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
+    init_thread::slot::IRQ_CONTROL
+        .cap()
+        .irq_control_get_ioapic(0, irq.into(), level.into(), level.into(), irq.into(), dst)
         .map_err(|_| "the kernel refused an interrupt")
 }
 

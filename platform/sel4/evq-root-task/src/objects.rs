@@ -39,6 +39,16 @@ impl Objects {
         self.empty.next().ok_or(OutOf::Slots)
     }
 
+    /// `n` consecutive empty slots; returns the first.
+    pub fn slots(&mut self, n: usize) -> Result<usize, OutOf> {
+        let first = self.empty.start;
+        if self.empty.len() < n {
+            return Err(OutOf::Slots);
+        }
+        self.empty.start += n;
+        Ok(first)
+    }
+
     /// A new object of `blueprint`.
     pub fn make(&mut self, blueprint: sel4::ObjectBlueprint) -> Result<sel4::cap::Unspecified, OutOf> {
         let index = self.slot()?;

@@ -13,7 +13,7 @@
 
 mod transport;
 
-use evq_abi::event::{decode_dentry, device, process, Category, FaultPayload, TimePayload};
+use evq_abi::event::{decode_dentry, device, network, process, Category, CountersPayload, FaultPayload, TimePayload};
 use evq_abi::msg::Filter;
 use evq_client::{EventQueue, ReceivedEvent, Session};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
@@ -66,6 +66,7 @@ struct Summary {
     fault_addr: u64,
     fs_events: usize,
     typed_at: u64,
+    net: Option<(u64, u64)>,
     frames_revoked: usize,
 }
 
@@ -73,7 +74,7 @@ impl core::fmt::Display for Summary {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} fs_events={} typed_at={} frames_revoked={}",
+            "summary scripted={} flood_delivered={} lost={} seq_after_loss={} rogue_fault=vm@{:#x} fs_events={} typed_at={} frames_revoked={}{}",
             self.scripted,
             self.flood_delivered,
             self.lost,
@@ -81,7 +82,8 @@ impl core::fmt::Display for Summary {
             self.fault_addr,
             self.fs_events,
             self.typed_at,
-            self.frames_revoked
+            self.frames_revoked,
+            Net(self.net)
         )
     }
 }
@@ -189,6 +191,7 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
 
     let fs_events = fs_session(info, &mut events)?;
     let typed_at = device_phase(&mut session, queue, &mut events)?;
+    let net = network_phase(info, &mut session, queue, &mut events)?;
 
     // Destroying the queue revokes the frames the server granted: the kernel
     // no longer knows them in this CSpace.
@@ -209,6 +212,7 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         fault_addr,
         fs_events,
         typed_at,
+        net,
         frames_revoked: frames,
     })
 }
@@ -347,4 +351,51 @@ fn device_phase(
             }
         }
     }
+}
+
+/// The network part of the summary: the link and the packets seen, or that
+/// the system has no network domain.
+struct Net(Option<(u64, u64)>);
+
+impl core::fmt::Display for Net {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some((tx, rx)) => write!(f, " net=link_up,tx={tx},rx={rx}"),
+            None => f.write_str(" net=none"),
+        }
+    }
+}
+
+/// The network domain, where the description has one: once signalled it
+/// brings its link up and talks to the gateway, so the client must see the
+/// link come up, a frame go out, and at least one come in. Returns the
+/// packets sent and received.
+fn network_phase(
+    info: &DomainInfo,
+    session: &mut Session<Sel4Transport>,
+    queue: u32,
+    events: &mut EventQueue,
+) -> Result<Option<(u64, u64)>, &'static str> {
+    let Some(go) = info.note("net-go", info::rights::SIGNAL) else { return Ok(None) };
+    session.subscribe(queue, Filter::all_of(Category::Network)).map_err(|_| "Subscribe failed")?;
+    sel4::cap::Notification::from_bits(go).signal();
+    let (mut link, mut tx, mut rx) = (false, 0, 0);
+    while !(link && tx > 0 && rx > 0) {
+        session.wait(queue, events, 1).map_err(|_| "Wait failed")?;
+        while let Some(e) = events.next_event().map_err(|_| "the ring does not read")? {
+            if e.category != Category::Network {
+                continue;
+            }
+            sel4::debug_println!("evq: event {e}");
+            let packets = || CountersPayload::read_from_bytes(e.payload).map(|c| c.packets.get());
+            match e.kind {
+                network::LINK_UP => link = true,
+                network::LINK_DOWN => return Err("the link went down"),
+                network::TX if link => tx += packets().map_err(|_| "a TX event without counts")?,
+                network::RX if link => rx += packets().map_err(|_| "an RX event without counts")?,
+                _ => return Err("traffic before the link came up"),
+            }
+        }
+    }
+    Ok(Some((tx, rx)))
 }
