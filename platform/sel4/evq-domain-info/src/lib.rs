@@ -232,6 +232,10 @@ pub struct DomainInfo {
     pub dma_pages: u32,
     /// Zero.
     pub reserved2: u32,
+    /// Ticks per second of the CPU's free-running counter that user code
+    /// may read (aarch64: the generic timer's virtual count; x86_64: the
+    /// TSC), as the kernel measured or the hardware reports it; 0 if unknown.
+    pub counter_hz: u64,
 }
 
 impl DomainInfo {

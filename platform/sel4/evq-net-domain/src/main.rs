@@ -9,7 +9,9 @@
 //!
 //! It brings the link up when `net-go` is signalled (the system's `ifup`),
 //! publishes the link's state, and asks the gateway (10.0.2.2, QEMU's user
-//! network) for its address by ARP, which gives it traffic of its own.
+//! network) for its address by ARP, which gives it traffic of its own: as
+//! many requests as its argument says (`args` in the description), one
+//! without.
 //!
 //! Limits: on pc99 the BAR must be where the description says (the
 //! firmware's choice for the QEMU command line; the driver checks and
@@ -57,8 +59,9 @@ fn main(info: &'static DomainInfo) -> ! {
     let irqs = sel4::cap::Notification::from_bits(info.irq_notification_slot);
     sel4::cap::Notification::from_bits(go).wait();
 
+    let probes = info.args.as_str().parse::<u32>().unwrap_or(1).clamp(1, 64);
     match transport(info, virtio) {
-        Ok(t) => run(t, virtio, irqs, server),
+        Ok(t) => run(t, virtio, irqs, server, probes),
         Err(why) => {
             sel4::debug_println!("evq-net: {why}");
             exit(1)
@@ -92,7 +95,13 @@ fn transport(
     pci::transport(config, virtio)
 }
 
-fn run<T: Transport>(transport: T, virtio: &DeviceInfo, irqs: sel4::cap::Notification, server: sel4::cap::Endpoint) -> ! {
+fn run<T: Transport>(
+    transport: T,
+    virtio: &DeviceInfo,
+    irqs: sel4::cap::Notification,
+    server: sel4::cap::Endpoint,
+    probes: u32,
+) -> ! {
     let link_up = transport.read_config_space::<u16>(STATUS_OFFSET).map(|s| s & 1 != 0).unwrap_or(true);
     let mut nic = match VirtIONetRaw::<DmaHal, T, QUEUE_SIZE>::new(transport) {
         Ok(n) => n,
@@ -134,7 +143,9 @@ fn run<T: Transport>(transport: T, virtio: &DeviceInfo, irqs: sel4::cap::Notific
         sel4::debug_println!("evq-net: out of DMA memory for a transmit buffer");
         exit(1)
     };
-    send(&mut nic, &mut tx, &arp_request(mac, OWN_IP, GATEWAY_IP), &mut iface, &mut publisher);
+    for _ in 0..probes {
+        send(&mut nic, &mut tx, &arp_request(mac, OWN_IP, GATEWAY_IP), &mut iface, &mut publisher);
+    }
 
     loop {
         let (_, badge) = irqs.wait();

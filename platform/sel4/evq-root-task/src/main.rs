@@ -42,7 +42,7 @@ const DOMAIN_CNODE_BITS: u32 = 10;
 #[root_task(stack_size = 256 * 1024)]
 fn main(bootinfo: &sel4::BootInfoPtr) -> sel4::Result<Never> {
     sel4::debug_println!("evq: root task: building the {} system: {} domains", SYSTEM.board, SYSTEM.domains.len());
-    match System::build(bootinfo) {
+    match System::build(bootinfo, counter_hz(bootinfo)) {
         Ok(mut system) => system.monitor(),
         Err(why) => {
             sel4::debug_println!("TEST_FAIL: evq: root task: {why}");
@@ -69,6 +69,8 @@ struct Wiring {
     notes: [Option<sel4::cap::Notification>; MAX_NAMED],
     /// Each described endpoint, by index in the description.
     endpoints: [Option<sel4::cap::Endpoint>; MAX_NAMED],
+    /// How fast the counter user code reads runs.
+    counter_hz: u64,
 }
 
 fn rights(r: Rights) -> sel4::CapRights {
@@ -103,7 +105,7 @@ fn fail(what: &'static str) -> impl Fn(BuildError) -> &'static str {
 }
 
 impl System {
-    fn build(bootinfo: &sel4::BootInfo) -> Result<Self, &'static str> {
+    fn build(bootinfo: &sel4::BootInfo, counter_hz: u64) -> Result<Self, &'static str> {
         let mut objects = Objects::new(bootinfo);
         let mut devices = DeviceMemory::new();
         let scratch = Scratch::new(bootinfo).map_err(|_| "the scratch page will not unmap")?;
@@ -114,6 +116,7 @@ impl System {
             client_notes: [None; MAX_DOMAINS],
             notes: [None; MAX_NAMED],
             endpoints: [None; MAX_NAMED],
+            counter_hz,
         };
         if SYSTEM.notifications.len() > MAX_NAMED || SYSTEM.endpoints.len() > MAX_NAMED {
             return Err("the description has more notifications or endpoints than the root task holds");
@@ -253,6 +256,7 @@ fn build_domain(
     let kernel = |_| "the kernel refused to hand out a capability";
     domain.grant_own(wiring.fault_ep).map_err(kernel)?;
     let mut page = DomainInfo::new(id, role_code(&d.role), d.name, d.args, cnode_bits);
+    page.counter_hz = wiring.counter_hz;
     page.ring_window_pages = window_pages as u32;
     let mut next = slot::FIRST_LISTED;
 
@@ -450,4 +454,26 @@ fn issue_ioports(base: u16, count: u16, dst: &sel4::AbsoluteCPtr) -> Result<(), 
 #[cfg(not(target_arch = "x86_64"))]
 fn issue_ioports(_: u16, _: u16, _: &sel4::AbsoluteCPtr) -> Result<(), &'static str> {
     Err("I/O ports are an x86 thing: describe the device's registers with mmio")
+}
+
+/// How fast the counter user code reads runs: the generic timer's frequency
+/// register on aarch64.
+#[cfg(target_arch = "aarch64")]
+fn counter_hz(_bootinfo: &sel4::BootInfoPtr) -> u64 {
+    let hz: u64;
+    // SAFETY: reading the counter frequency has no side effect; the kernel
+    // lets EL0 read it with the count (`KernelArmExportVCNTUser`).
+    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) hz, options(nomem, nostack)) };
+    hz
+}
+
+/// How fast the TSC runs, as the kernel measured it at boot (boot-info
+/// extra `X86TscFreq`, in MHz); 0 if it did not say.
+#[cfg(target_arch = "x86_64")]
+fn counter_hz(bootinfo: &sel4::BootInfoPtr) -> u64 {
+    bootinfo
+        .extra()
+        .find(|e| e.id == sel4::BootInfoExtraId::X86TscFreq)
+        .and_then(|e| e.content().get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        .map_or(0, |mhz| u64::from(mhz) * 1_000_000)
 }

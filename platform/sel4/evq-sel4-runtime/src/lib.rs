@@ -67,6 +67,34 @@ fn ipc_buffer_addr() -> *mut sel4::IpcBuffer {
         as *mut sel4::IpcBuffer
 }
 
+/// The domain's monotonic clock, in nanoseconds since some moment at boot,
+/// from the free-running counter user code may read: the generic timer's
+/// virtual count on aarch64 (the kernel must export it,
+/// `KernelArmExportVCNTUser`), the TSC on x86_64. `None` if the root task
+/// could not say how fast the counter runs.
+pub fn now_ns(info: &DomainInfo) -> Option<u64> {
+    let hz = info.counter_hz;
+    (hz != 0).then(|| (u128::from(counter()) * 1_000_000_000 / u128::from(hz)) as u64)
+}
+
+/// The free-running counter.
+#[cfg(target_arch = "aarch64")]
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading the virtual count has no side effect; the kernel lets
+    // EL0 read it (`KernelArmExportVCNTUser`).
+    unsafe { core::arch::asm!("mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack)) };
+    ticks
+}
+
+/// The free-running counter.
+#[cfg(target_arch = "x86_64")]
+pub fn counter() -> u64 {
+    // SAFETY: `rdtsc` only reads the time-stamp counter, which the kernel
+    // leaves readable at user level.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
 /// Tells the root task this domain is done, with `code`; it publishes the
 /// exit as a process event and stops this domain's thread.
 pub fn exit(code: i64) -> ! {
@@ -161,6 +189,11 @@ pub enum PublishError {
 /// it took) is waited out by yielding, and only the events not yet taken are
 /// sent again, so nothing is lost and nothing is published twice.
 pub fn publish(server: sel4::cap::Endpoint, request: &Request<'_>) -> Result<(), PublishError> {
+    publish_counting(server, request, &mut 0)
+}
+
+/// [`publish`], adding to `busy` each time the server pushed back.
+pub fn publish_counting(server: sel4::cap::Endpoint, request: &Request<'_>, busy: &mut u64) -> Result<(), PublishError> {
     let mut m = Message::new();
     let (label, len) = request.encode(&mut m.body).map_err(|_| PublishError::Malformed)?;
     m.label = label;
@@ -170,6 +203,7 @@ pub fn publish(server: sel4::cap::Endpoint, request: &Request<'_>) -> Result<(),
         match Reply::decode(m.label, reply.label, reply.body()) {
             Ok(Reply::Published { .. }) => return Ok(()),
             Ok(Reply::Error { code: ErrorCode::Busy, detail: taken }) => {
+                *busy += 1;
                 if taken > 0 {
                     m = rest_of_batch(&m, taken as usize)?;
                 }

@@ -11,9 +11,13 @@
 //! capability a `GrantRing`/`GrantFrames` action names to the reply, and
 //! signals the notification a `Signal` action names.
 //!
-//! Limits: there is no clock on seL4 yet (the device domain brings one), so
-//! the server's time advances by 1 µs per message; a `Wait` timeout or a
-//! coalescing window is measured in server activity, not wall time.
+//! Time is the CPU's free-running counter (`evq_sel4_runtime::now_ns`). The
+//! core ticks (refilling source budgets, writing out coalesced events whose
+//! window has passed, waking clients whose timeout has passed) at most once
+//! per [`TICK_NS`], when a message arrives: the server has no timer of its
+//! own, so a deadline is met at the first message after it. The device
+//! domain's clock publishes once a second, which bounds that wait in the
+//! systems that have it.
 #![no_std]
 #![no_main]
 
@@ -30,8 +34,8 @@ use pool::FramePool;
 // it on the stack while constructing it.
 domain_main!(main, stack = 1024 * 1024);
 
-/// The time one message advances the server's clock.
-const NS_PER_MESSAGE: u64 = 1_000;
+/// The core's tick: how often source budgets refill, at most.
+const TICK_NS: u64 = 10_000_000;
 
 fn main(info: &'static DomainInfo) -> ! {
     let (pool, _first_free) = match FramePool::new(info) {
@@ -72,12 +76,17 @@ fn main(info: &'static DomainInfo) -> ! {
 fn serve(info: &DomainInfo, server: &mut Server<FramePool>) -> ! {
     let endpoint = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
     let mut now_ns = 0u64;
+    let mut last_tick = 0u64;
     let mut reply = Message::new();
     let (mut msg_info, mut badge) = endpoint.recv(());
     loop {
         let request = Message::from_ipc(&msg_info);
-        now_ns += NS_PER_MESSAGE;
-        server.tick(now_ns, &mut |a| carry_out(info, a, None));
+        // Never backwards, and distinct per message when the counter is coarse.
+        now_ns = evq_sel4_runtime::now_ns(info).unwrap_or(0).max(now_ns + 1);
+        if now_ns - last_tick >= TICK_NS {
+            last_tick = now_ns;
+            server.tick(now_ns, &mut |a| carry_out(info, a, None));
+        }
         let mut grant = None;
         let mut body = [0u8; MAX_MSG_BYTES];
         let (label, len) = server.handle(now_ns, badge, request.label, request.body(), &mut body, &mut |a| {

@@ -17,7 +17,9 @@ use evq_abi::event::{decode_dentry, device, network, process, Category, Counters
 use evq_abi::msg::Filter;
 use evq_client::{EventQueue, ReceivedEvent, Session};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
-use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, FLOOD_FITS, FS_SCRIPT, RING_PAGES, SCRIPT, TYPED};
+use evq_test_script::{
+    flood_object, AFTER_LOSS_OBJECT, COALESCE_NS, FLOOD, FLOOD_FITS, FS_SCRIPT, NET_PROBES, RING_PAGES, SCRIPT, TYPED,
+};
 use zerocopy::FromBytes;
 
 use transport::Sel4Transport;
@@ -66,7 +68,7 @@ struct Summary {
     fault_addr: u64,
     fs_events: usize,
     typed_at: u64,
-    net: Option<(u64, u64)>,
+    net: Option<NetSeen>,
     frames_revoked: usize,
 }
 
@@ -353,34 +355,47 @@ fn device_phase(
     }
 }
 
-/// The network part of the summary: the link and the packets seen, or that
-/// the system has no network domain.
-struct Net(Option<(u64, u64)>);
+/// The network part of the summary: the packets seen and how many events
+/// carried them, or that the system has no network domain.
+struct Net(Option<NetSeen>);
+
+#[derive(Clone, Copy)]
+struct NetSeen {
+    tx: u64,
+    rx: u64,
+    events: u64,
+}
 
 impl core::fmt::Display for Net {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            Some((tx, rx)) => write!(f, " net=link_up,tx={tx},rx={rx}"),
+            Some(n) => write!(f, " net=link_up,tx={},rx={},in_events={}", n.tx, n.rx, n.events),
             None => f.write_str(" net=none"),
         }
     }
 }
 
-/// The network domain, where the description has one: once signalled it
-/// brings its link up and talks to the gateway, so the client must see the
-/// link come up, a frame go out, and at least one come in. Returns the
-/// packets sent and received.
+/// The network domain, where the description has one. With coalescing on,
+/// it brings its link up and sends its ARP probes to the gateway: the
+/// client must see the link come up, and every probe and at least one
+/// answer counted, the probes' TX events merged into fewer events whose
+/// counts add up.
 fn network_phase(
     info: &DomainInfo,
     session: &mut Session<Sel4Transport>,
     queue: u32,
     events: &mut EventQueue,
-) -> Result<Option<(u64, u64)>, &'static str> {
+) -> Result<Option<NetSeen>, &'static str> {
     let Some(go) = info.note("net-go", info::rights::SIGNAL) else { return Ok(None) };
     session.subscribe(queue, Filter::all_of(Category::Network)).map_err(|_| "Subscribe failed")?;
+    session
+        .request(&evq_abi::msg::Request::SetCoalescing { queue, window_ns: COALESCE_NS })
+        .map_err(|_| "SetCoalescing failed")?;
     sel4::cap::Notification::from_bits(go).signal();
-    let (mut link, mut tx, mut rx) = (false, 0, 0);
-    while !(link && tx > 0 && rx > 0) {
+    let mut link = false;
+    let mut seen = NetSeen { tx: 0, rx: 0, events: 0 };
+    let mut tx_events = 0;
+    while !(link && seen.tx >= NET_PROBES && seen.rx > 0) {
         session.wait(queue, events, 1).map_err(|_| "Wait failed")?;
         while let Some(e) = events.next_event().map_err(|_| "the ring does not read")? {
             if e.category != Category::Network {
@@ -388,14 +403,32 @@ fn network_phase(
             }
             sel4::debug_println!("evq: event {e}");
             let packets = || CountersPayload::read_from_bytes(e.payload).map(|c| c.packets.get());
+            let count = |e: &evq_client::ReceivedEvent<'_>, n: u64| {
+                // A coalesced event stands for its own packet and those it merged.
+                if n == u64::from(e.coalesced) + 1 {
+                    Ok(n)
+                } else {
+                    Err("a coalesced event's counts do not add up")
+                }
+            };
             match e.kind {
                 network::LINK_UP => link = true,
                 network::LINK_DOWN => return Err("the link went down"),
-                network::TX if link => tx += packets().map_err(|_| "a TX event without counts")?,
-                network::RX if link => rx += packets().map_err(|_| "an RX event without counts")?,
+                network::TX if link => {
+                    seen.tx += count(&e, packets().map_err(|_| "a TX event without counts")?)?;
+                    tx_events += 1;
+                    seen.events += 1;
+                }
+                network::RX if link => {
+                    seen.rx += count(&e, packets().map_err(|_| "an RX event without counts")?)?;
+                    seen.events += 1;
+                }
                 _ => return Err("traffic before the link came up"),
             }
         }
     }
-    Ok(Some((tx, rx)))
+    if seen.tx != NET_PROBES || tx_events >= NET_PROBES {
+        return Err("the probes were not counted exactly, or not coalesced");
+    }
+    Ok(Some(seen))
 }

@@ -66,6 +66,13 @@ pub const FLOOD_FITS: u64 = (512 - 512 / 8) / 5;
 /// Phase 3: the object of the event that must report the loss.
 pub const AFTER_LOSS_OBJECT: u64 = 7;
 
+/// ARP requests the network domain sends when its link comes up (its
+/// `args` in the description).
+pub const NET_PROBES: u64 = 4;
+
+/// The coalescing window the test client sets for the network phase.
+pub const COALESCE_NS: u64 = 50_000_000;
+
 /// What the boot-test harness types on the console once the test client
 /// asks for it (`tests/sel4/boot-test.sh` types it followed by a carriage
 /// return); the device domain must publish it as one input event.

@@ -9,7 +9,7 @@
 
 use evq_abi::event::{encode_dentry, process, vfs, Category, Priority, MAX_PAYLOAD};
 use evq_abi::msg::{label, BatchBuilder, ErrorCode, Event, Request, MAX_MSG_BYTES};
-use evq_sel4_runtime::{domain_main, exit, info, publish, DomainInfo, PublishError};
+use evq_sel4_runtime::{domain_main, exit, info, publish, publish_counting, DomainInfo, PublishError};
 use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, SCRIPT};
 
 domain_main!(main, stack = 64 * 1024);
@@ -89,8 +89,11 @@ impl Source {
         }
     }
 
-    /// Publishes the flood in batches, as a busy driver would.
+    /// Publishes the flood in batches, as a busy driver would. Its budget
+    /// (`budget_per_tick` in the description) is smaller than a batch, so
+    /// the server must push back, and every event must still get through.
     fn flood(&mut self) -> Result<(), &'static str> {
+        let mut busy = 0;
         let mut i = 0;
         while i < FLOOD {
             let mut body = [0u8; MAX_MSG_BYTES];
@@ -103,9 +106,13 @@ impl Source {
             }
             let len = batch.finish();
             let request = Request::decode(label::PUBLISH_BATCH, &body[..len]).map_err(|_| "batch")?;
-            publish(self.server, &request).map_err(|_| "a flood batch was refused")?;
+            publish_counting(self.server, &request, &mut busy).map_err(|_| "a flood batch was refused")?;
             i += in_batch;
         }
+        if busy == 0 {
+            return Err("the server never pushed back on the flood");
+        }
+        sel4::debug_println!("evq: test-source: flood of {FLOOD} held back {busy} times by back-pressure, all taken");
         Ok(())
     }
 }

@@ -8,8 +8,7 @@
 //! client that sees its request done can count on its events being in the
 //! server's hands.
 //!
-//! Limits: time, as in the server, is a count of requests (1 µs each);
-//! back-pressure from the server (`Busy`) is waited out before the reply
+//! Its clock is the CPU's counter, as the server's. Back-pressure from the server (`Busy`) is waited out before the reply
 //! (`evq_sel4_runtime::publish`), so a flood of file-system requests slows
 //! its caller rather than losing events.
 #![no_std]
@@ -35,7 +34,7 @@ fn main(info: &'static DomainInfo) -> ! {
     let (mut msg_info, _badge) = endpoint.recv(());
     loop {
         let request = Message::from_ipc(&msg_info);
-        now_ns += 1_000;
+        now_ns = evq_sel4_runtime::now_ns(info).unwrap_or(0).max(now_ns + 1);
         let mut batch = Message::new();
         let mut events = 0usize;
         let mut overflow = false;
