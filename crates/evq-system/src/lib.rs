@@ -59,6 +59,13 @@ pub const MAX_DEVICES: usize = 4;
 /// The most DMA memory one domain may have, in 4 KiB pages.
 pub const MAX_DMA_PAGES: u32 = 256;
 
+/// The most event-buffer pages a source's ingest rings may have.
+pub const MAX_INGEST_PAGES: u32 = 64;
+
+/// Badges are below this: the top bit is left to tell a signal on the
+/// server's bound notification from a message (its ingest rings).
+pub const BADGE_LIMIT: u64 = 1 << 63;
+
 /// The highest priority a domain may have: the root task runs above all.
 pub const MAX_PRIORITY: u8 = 254;
 
@@ -96,6 +103,11 @@ pub struct Domain<'a> {
     /// contiguous, mapped in the domain, their physical address told to it.
     /// 0 for none.
     pub dma_pages: u32,
+    /// A source: pages of event buffers shared with the server, for
+    /// publishing through a pair of descriptor rings (`sel4-shared-ring-buffer`)
+    /// besides its endpoint; 0 for none. A high-rate driver's path: no
+    /// system call per event, a signal per batch.
+    pub ingest_pages: u32,
 }
 
 /// A device a driver domain is given: a page of its registers, a range of
@@ -256,8 +268,12 @@ pub enum Invalid<'a> {
     BadImage(&'a str),
     /// A priority is 0 or above [`MAX_PRIORITY`].
     BadPriority(&'a str),
-    /// A badge is 0, [`ROOT_BADGE`], or another domain's.
+    /// A badge is 0, [`ROOT_BADGE`], at or above [`BADGE_LIMIT`], or another
+    /// domain's.
     BadBadge(&'a str),
+    /// A domain that is not a source has ingest rings, or they are larger
+    /// than [`MAX_INGEST_PAGES`].
+    BadIngest(&'a str),
     /// A source may publish nothing, or may publish `Meta`.
     BadCategories(&'a str),
     /// The server's ring pool cannot hold even the smallest ring (2 pages).
@@ -309,9 +325,12 @@ impl<'a> System<'a> {
                 _ => {}
             }
             self.validate_devices(i)?;
+            if d.ingest_pages > MAX_INGEST_PAGES || (d.ingest_pages > 0 && !matches!(d.role, Role::Source { .. })) {
+                return Err(Invalid::BadIngest(d.name));
+            }
             if let Some(badge) = d.badge() {
                 let taken = self.domains[..i].iter().any(|e| e.badge() == Some(badge));
-                if badge == 0 || badge == ROOT_BADGE || taken {
+                if badge == 0 || badge == ROOT_BADGE || badge >= BADGE_LIMIT || taken {
                     return Err(Invalid::BadBadge(d.name));
                 }
             }

@@ -78,6 +78,8 @@ struct DomainToml {
     devices: Vec<DeviceToml>,
     #[serde(default)]
     dma_pages: u32,
+    #[serde(default)]
+    ingest_pages: u32,
 }
 
 #[derive(Deserialize)]
@@ -233,6 +235,7 @@ pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
             role: role(d)?,
             devices: devices(d)?,
             dma_pages: d.dma_pages,
+            ingest_pages: d.ingest_pages,
         });
     }
     let notifications: Vec<Notification<'static>> = file
@@ -277,12 +280,18 @@ fn describe(e: Invalid<'_>) -> String {
         Invalid::BadName(n) => format!("name {n:?} is empty or longer than 16 bytes"),
         Invalid::BadImage(n) => format!("domain {n:?}: empty image, or args longer than 32 bytes"),
         Invalid::BadPriority(n) => format!("domain {n:?}: priority must be 1..={}", crate::MAX_PRIORITY),
-        Invalid::BadBadge(n) => format!("domain {n:?}: badge is 0, the root task's ({}), or taken", crate::ROOT_BADGE),
+        Invalid::BadBadge(n) => {
+            format!("domain {n:?}: badge is 0, the root task's ({}), not below 2^63, or taken", crate::ROOT_BADGE)
+        }
         Invalid::BadCategories(n) => format!("domain {n:?}: a source must publish at least one category"),
         Invalid::BadRingPool => "the server's ring_pool_pages must be at least 2".to_string(),
         Invalid::UnknownDomain(n) => format!("a notification or endpoint names unknown domain {n:?}"),
         Invalid::DuplicateCapName(n) => format!("two notifications or endpoints are named {n:?}"),
         Invalid::BadCallerBadge(n) => format!("endpoint caller {n:?}: badge is 0 or another caller's"),
+        Invalid::BadIngest(n) => format!(
+            "domain {n:?}: only a source has ingest rings, of at most {} pages",
+            crate::MAX_INGEST_PAGES
+        ),
         Invalid::BadDevice(n) => format!(
             "device or domain {n:?}: bad name, empty ports, no resource, shared with another device, more than {} devices or more than {} DMA pages",
             crate::MAX_DEVICES,
@@ -319,7 +328,7 @@ impl System<'_> {
                     dev.name, dev.mmio, dev.mmio_pages, dev.ioports, dev.irq, dev.level_triggered
                 );
             }
-            let _ = write!(out, "], dma_pages: {} }}, ", d.dma_pages);
+            let _ = write!(out, "], dma_pages: {}, ingest_pages: {} }}, ", d.dma_pages, d.ingest_pages);
         }
         out.push_str("], notifications: &[");
         for n in self.notifications {

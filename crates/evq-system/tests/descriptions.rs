@@ -186,3 +186,18 @@ fn devices_that_collide_or_make_no_sense_are_refused() {
     let too_much_dma = format!("{head}{SERVER}{}dma_pages = 257\n", driver("b", ""));
     assert!(refused(&too_much_dma).contains("DMA"));
 }
+
+#[test]
+fn only_sources_have_ingest_rings_and_badges_leave_the_signal_bit_alone() {
+    let system = parse(&shipped("qemu-arm-virt")).unwrap();
+    assert_eq!(system.domain("net").unwrap().1.ingest_pages, 8);
+    let head = "board = \"b\"\n";
+    let plain = "[[domain]]\nname = \"p\"\nimage = \"p\"\npriority = 9\nrole = \"plain\"\ningest_pages = 2\n";
+    assert!(refused(&format!("{head}{SERVER}{plain}")).contains("ingest"));
+    let source = |extra: &str| {
+        format!("[[domain]]\nname = \"v\"\nimage = \"v\"\npriority = 9\nrole = \"source\"\ncategories = [\"vfs\"]\n{extra}")
+    };
+    assert!(parse(&format!("{head}{SERVER}{}", source("badge = 3\ningest_pages = 64\n"))).is_ok());
+    assert!(refused(&format!("{head}{SERVER}{}", source("badge = 3\ningest_pages = 65\n"))).contains("ingest"));
+    assert!(refused(&format!("{head}{SERVER}{}", source("badge = 0x8000000000000000\n"))).contains("badge"));
+}

@@ -30,6 +30,22 @@ pub const DEVICE_WINDOW_ADDR: usize = 0x3000_0000;
 /// Where a driver's DMA memory is mapped.
 pub const DMA_WINDOW_ADDR: usize = 0x4000_0000;
 
+/// Where a source's ingest region is mapped in the source; in the server,
+/// source `k`'s is at `INGEST_WINDOW_ADDR + k * INGEST_STRIDE`. A region is
+/// the free ring ([`INGEST_RING_PAGES`]), the used ring (as many), then the
+/// event buffers.
+pub const INGEST_WINDOW_ADDR: usize = 0x5000_0000;
+/// The distance between two sources' ingest regions in the server.
+pub const INGEST_STRIDE: usize = 0x10_0000;
+/// Pages of one `sel4-shared-ring-buffer` ring of descriptors (8 bytes of
+/// indices and 512 descriptors of 24 bytes, rounded up).
+pub const INGEST_RING_PAGES: usize = 4;
+/// Bytes of one event buffer: an encoded `Publish` body (at most 480).
+pub const INGEST_BUFFER_BYTES: usize = 512;
+/// The bit of the server's notification word that says it was signalled,
+/// not sent a message: badges lie below it (`evq_system::BADGE_LIMIT`).
+pub const INGEST_SIGNAL: u64 = 1 << 63;
+
 /// `b"EVQDOMv1"`, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"EVQDOMv1");
 
@@ -138,6 +154,12 @@ pub struct Peer {
     pub budget_per_tick: u32,
     /// Its name.
     pub name: Name<16>,
+    /// A source with ingest rings: where they are mapped in the server, or 0.
+    pub ingest_vaddr: u64,
+    /// Bytes of its event buffers.
+    pub ingest_data_bytes: u32,
+    /// Its bit in the server's notification word (below [`INGEST_SIGNAL`]).
+    pub ingest_bit: u32,
 }
 
 /// A described notification or endpoint the domain holds.
@@ -236,6 +258,15 @@ pub struct DomainInfo {
     /// may read (aarch64: the generic timer's virtual count; x86_64: the
     /// TSC), as the kernel measured or the hardware reports it; 0 if unknown.
     pub counter_hz: u64,
+    /// A source with ingest rings: where they are mapped ([`INGEST_WINDOW_ADDR`]), or 0.
+    pub ingest_vaddr: u64,
+    /// Bytes of its event buffers.
+    pub ingest_data_bytes: u32,
+    /// Zero.
+    pub reserved3: u32,
+    /// The slot of its capability to signal the server that its used ring
+    /// has events, or 0.
+    pub ingest_signal_slot: u64,
 }
 
 impl DomainInfo {

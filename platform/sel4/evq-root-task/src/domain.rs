@@ -108,7 +108,7 @@ fn round_down(n: usize, to: usize) -> usize {
 
 /// Maps the translation tables that `range` of `vspace` needs, leaving the
 /// ones already there.
-fn map_tables(objects: &mut Objects, vspace: sel4::cap::VSpace, range: Range<usize>) -> Result<(), BuildError> {
+pub fn map_tables(objects: &mut Objects, vspace: sel4::cap::VSpace, range: Range<usize>) -> Result<(), BuildError> {
     for level in 1..sel4::vspace_levels::NUM_LEVELS {
         let span = 1usize << sel4::vspace_levels::span_bits(level);
         let ty = sel4::TranslationTableObjectType::from_level(level).ok_or(BuildError::BadImage)?;
@@ -258,6 +258,11 @@ impl Domain {
             frame(i).frame_map(self.vspace, addr, sel4::CapRights::read_write(), sel4::VmAttributes::default())?;
         }
         Ok(frame(0).frame_get_address()? as u64)
+    }
+
+    /// Its VSpace, for the root task to map shared frames into later.
+    pub fn vspace(&self) -> sel4::cap::VSpace {
+        self.vspace
     }
 
     /// Maps a page of device registers, uncached, as page `index` of the

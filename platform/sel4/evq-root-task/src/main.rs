@@ -71,6 +71,12 @@ struct Wiring {
     endpoints: [Option<sel4::cap::Endpoint>; MAX_NAMED],
     /// How fast the counter user code reads runs.
     counter_hz: u64,
+    /// The server's notification, bound to its thread: sources signal it
+    /// when their ingest rings hold events.
+    ingest_notification: sel4::cap::Notification,
+    /// Each ingest source's region (by domain index): its first frame's
+    /// slot in the root task's CNode, and how many frames.
+    ingest: [Option<(usize, usize)>; MAX_DOMAINS],
 }
 
 fn rights(r: Rights) -> sel4::CapRights {
@@ -117,6 +123,8 @@ impl System {
             notes: [None; MAX_NAMED],
             endpoints: [None; MAX_NAMED],
             counter_hz,
+            ingest_notification: objects.fixed::<sel4::cap_type::Notification>().map_err(out)?,
+            ingest: [None; MAX_DOMAINS],
         };
         if SYSTEM.notifications.len() > MAX_NAMED || SYSTEM.endpoints.len() > MAX_NAMED {
             return Err("the description has more notifications or endpoints than the root task holds");
@@ -149,7 +157,7 @@ impl System {
         let (server_id, _) = SYSTEM.server().ok_or("no server")?;
         let order = core::iter::once(server_id).chain((1..=SYSTEM.domains.len() as u32).filter(|&id| id != server_id));
         for id in order {
-            let tcb = build_domain(bootinfo, &mut objects, &mut devices, &scratch, &wiring, id)?;
+            let tcb = build_domain(bootinfo, &mut objects, &mut devices, &scratch, &mut wiring, id)?;
             system.tcbs[id as usize - 1] = Some(tcb);
             let name = SYSTEM.domain_by_id(id).map_or("?", |d| d.name);
             sel4::debug_println!("evq: root task: started domain {id} ({name})");
@@ -240,7 +248,7 @@ fn build_domain(
     objects: &mut Objects,
     devices: &mut DeviceMemory,
     scratch: &Scratch,
-    wiring: &Wiring,
+    wiring: &mut Wiring,
     id: u32,
 ) -> Result<sel4::cap::Tcb, &'static str> {
     let d = SYSTEM.domain_by_id(id).ok_or("no such domain")?;
@@ -276,6 +284,32 @@ fn build_domain(
             ..Peer::default()
         };
         page.peer_count = 1;
+        // Every source's ingest region is made now and mapped here, so that
+        // the server can set up its rings before any source runs.
+        domain.tcb.tcb_bind_notification(wiring.ingest_notification).map_err(kernel)?;
+        let mut ingest_index = 0;
+        for (i, other) in SYSTEM.domains.iter().enumerate() {
+            if other.ingest_pages == 0 {
+                continue;
+            }
+            let frames = 2 * info::INGEST_RING_PAGES + other.ingest_pages as usize;
+            let base = info::INGEST_WINDOW_ADDR + ingest_index * info::INGEST_STRIDE;
+            if frames * PAGE_SIZE > info::INGEST_STRIDE || ingest_index >= 63 {
+                return Err("an ingest region larger than its window, or too many");
+            }
+            let first = objects.slots(frames).map_err(|_| "out of slots")?;
+            domain::map_tables(objects, domain.vspace(), base..base + frames * PAGE_SIZE).map_err(fail("ingest tables"))?;
+            for f in 0..frames {
+                let slot = init_thread::Slot::<sel4::cap_type::Granule>::from_index(first + f);
+                objects.fixed_into::<sel4::cap_type::Granule>(first + f).map_err(|_| "out of memory for ingest rings")?;
+                slot.cap()
+                    .frame_map(domain.vspace(), base + f * PAGE_SIZE, sel4::CapRights::read_write(), sel4::VmAttributes::default())
+                    .map_err(kernel)?;
+            }
+            wiring.ingest[i] = Some((first, frames));
+            ingest_index += 1;
+        }
+        let mut ingest_index = 0;
         for (i, other) in SYSTEM.domains.iter().enumerate() {
             let Some(badge) = other.badge() else { continue };
             let n = page.peer_count as usize;
@@ -286,6 +320,13 @@ fn build_domain(
                 Role::Source { categories, budget_per_tick, .. } => (categories.0, budget_per_tick),
                 _ => (0, 0),
             };
+            let (ingest_vaddr, ingest_data_bytes, ingest_bit) = if other.ingest_pages > 0 {
+                let vaddr = info::INGEST_WINDOW_ADDR + ingest_index * info::INGEST_STRIDE;
+                ingest_index += 1;
+                (vaddr as u64, other.ingest_pages * PAGE_SIZE as u32, (ingest_index - 1) as u32)
+            } else {
+                (0, 0, 0)
+            };
             page.peers[n] = Peer {
                 badge,
                 notification_slot: 0,
@@ -294,6 +335,9 @@ fn build_domain(
                 categories,
                 budget_per_tick,
                 name: Name::new(other.name),
+                ingest_vaddr,
+                ingest_data_bytes,
+                ingest_bit,
             };
             page.peer_count += 1;
         }
@@ -354,6 +398,28 @@ fn build_domain(
                 next += 1;
             }
         }
+    }
+    if let Some((first, frames)) = wiring.ingest[id as usize - 1] {
+        // The same frames as the server's, through copies of its
+        // capabilities: a frame capability maps once.
+        let base = info::INGEST_WINDOW_ADDR;
+        domain::map_tables(objects, domain.vspace(), base..base + frames * PAGE_SIZE).map_err(fail("ingest tables"))?;
+        let root = init_thread::slot::CNODE.cap();
+        for f in 0..frames {
+            let copy = init_thread::Slot::<sel4::cap_type::Granule>::from_index(objects.slot().map_err(|_| "out of slots")?).cap();
+            let original = init_thread::Slot::<sel4::cap_type::Granule>::from_index(first + f).cap();
+            root.absolute_cptr(copy).copy(&root.absolute_cptr(original), sel4::CapRights::read_write()).map_err(kernel)?;
+            copy.frame_map(domain.vspace(), base + f * PAGE_SIZE, sel4::CapRights::read_write(), sel4::VmAttributes::default())
+                .map_err(kernel)?;
+        }
+        let k = SYSTEM.domains[..id as usize - 1].iter().filter(|o| o.ingest_pages > 0).count() as u64;
+        domain
+            .grant(next, wiring.ingest_notification, sel4::CapRights::write_only(), info::INGEST_SIGNAL | 1 << k)
+            .map_err(kernel)?;
+        page.ingest_vaddr = base as u64;
+        page.ingest_data_bytes = d.ingest_pages * PAGE_SIZE as u32;
+        page.ingest_signal_slot = next;
+        next += 1;
     }
     if d.dma_pages > 0 {
         page.dma_paddr = domain.map_dma(objects, d.dma_pages as usize).map_err(fail("DMA memory"))?;

@@ -58,6 +58,13 @@ impl Objects {
         Ok(sel4::init_thread::Slot::<sel4::cap_type::Unspecified>::from_index(index).cap())
     }
 
+    /// A new object of a fixed-size type in a slot taken with [`Objects::slots`].
+    pub fn fixed_into<T: sel4::CapTypeForObjectOfFixedSize>(&mut self, slot_index: usize) -> Result<(), OutOf> {
+        self.untyped
+            .untyped_retype(&T::object_blueprint(), &slot::CNODE.cap().absolute_cptr_for_self(), slot_index, 1)
+            .map_err(OutOf::Memory)
+    }
+
     /// A new object of a fixed-size type.
     pub fn fixed<T: sel4::CapTypeForObjectOfFixedSize>(&mut self) -> Result<sel4::Cap<T>, OutOf> {
         Ok(self.make(T::object_blueprint())?.cast())

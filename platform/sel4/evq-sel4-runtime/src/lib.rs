@@ -14,6 +14,9 @@ use core::ptr;
 // Linked for its `#[panic_handler]`: print the panic, then stop.
 extern crate sel4_panicking;
 
+mod ingest;
+pub use ingest::IngestPublisher;
+
 pub use evq_domain_info::{self as info, DomainInfo};
 use evq_abi::msg::{BatchBuilder, ErrorCode, Reply, Request, MAX_MSG_BYTES};
 use sel4::CapTypeForFrameObjectOfFixedSize;

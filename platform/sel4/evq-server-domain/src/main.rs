@@ -21,13 +21,15 @@
 #![no_std]
 #![no_main]
 
+mod ingest;
 mod pool;
 
 use evq_abi::event::CategorySet;
-use evq_abi::msg::MAX_MSG_BYTES;
+use evq_abi::msg::{label, ErrorCode, Reply, MAX_MSG_BYTES};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
 use evq_server::{Action, Config, Server, SourceSpec};
 
+use ingest::{Ingest, Taken};
 use pool::FramePool;
 
 // A `Server` is about 100 KiB; an unoptimised build keeps a few copies of
@@ -73,8 +75,15 @@ fn main(info: &'static DomainInfo) -> ! {
     serve(info, &mut server)
 }
 
-fn serve(info: &DomainInfo, server: &mut Server<FramePool>) -> ! {
+/// The most sources with ingest rings.
+const MAX_INGEST: usize = 8;
+
+fn serve(info: &'static DomainInfo, server: &mut Server<FramePool>) -> ! {
     let endpoint = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
+    let mut ingests: [Option<Ingest>; MAX_INGEST] = [const { None }; MAX_INGEST];
+    for (slot, peer) in ingests.iter_mut().zip(info.peers().iter().filter(|p| p.ingest_vaddr != 0)) {
+        *slot = Ingest::new(peer);
+    }
     let mut now_ns = 0u64;
     let mut last_tick = 0u64;
     let mut reply = Message::new();
@@ -86,6 +95,14 @@ fn serve(info: &DomainInfo, server: &mut Server<FramePool>) -> ! {
         if now_ns - last_tick >= TICK_NS {
             last_tick = now_ns;
             server.tick(now_ns, &mut |a| carry_out(info, a, None));
+        }
+        // Events waiting in ingest rings (held back, or just signalled) go
+        // in before the message, in the order they were published.
+        drain_ingests(info, server, now_ns, &mut ingests);
+        if badge & info::INGEST_SIGNAL != 0 {
+            // A signal, not a message: nobody waits for a reply.
+            (msg_info, badge) = endpoint.recv(());
+            continue;
         }
         let mut grant = None;
         let mut body = [0u8; MAX_MSG_BYTES];
@@ -100,6 +117,25 @@ fn serve(info: &DomainInfo, server: &mut Server<FramePool>) -> ! {
         let caps = grant.and_then(|(ring, index)| server.memory().frame(ring, index));
         let out = reply.to_ipc(caps.as_slice());
         (msg_info, badge) = endpoint.reply_recv(out, ());
+    }
+}
+
+/// Offers every source's ingested events to the core, as `Publish`
+/// messages from its badge.
+fn drain_ingests(info: &DomainInfo, server: &mut Server<FramePool>, now_ns: u64, ingests: &mut [Option<Ingest>]) {
+    for ingest in ingests.iter_mut().flatten() {
+        let before = ingest.taken;
+        ingest.drain(&mut |badge, body| {
+            let mut reply = [0u8; 64];
+            let (reply_label, n) = server.handle(now_ns, badge, label::PUBLISH, body, &mut reply, &mut |a| carry_out(info, a, None));
+            match Reply::decode(label::PUBLISH, reply_label, &reply[..n]) {
+                Ok(Reply::Error { code: ErrorCode::Busy, .. }) => Taken::Busy,
+                _ => Taken::Done,
+            }
+        });
+        if before == 0 && ingest.taken > 0 {
+            sel4::debug_println!("evq-server: ingest rings of {}: events arriving", ingest.name);
+        }
     }
 }
 
