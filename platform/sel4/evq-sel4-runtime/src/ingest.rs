@@ -13,7 +13,7 @@ use core::sync::atomic::{fence, Ordering};
 
 use evq_abi::msg::{Event, Request};
 use sel4_shared_memory::SharedMemoryRef;
-use sel4_shared_ring_buffer::roles::Use;
+use sel4_shared_ring_buffer::roles::{RingBuffersRole, Use};
 use sel4_shared_ring_buffer::{Descriptor, RawRingBuffer, RingBuffers};
 
 use crate::{info, DomainInfo, PublishError};
@@ -34,19 +34,12 @@ impl IngestPublisher {
             return None;
         }
         let base = info.ingest_vaddr as usize;
-        let ring_bytes = info::INGEST_RING_PAGES * 4096;
-        // SAFETY: the root task maps the two rings here, shared with the
-        // server only, for the domain's life; `sel4-shared-ring-buffer`
-        // touches them through its shared-memory accessors only.
-        let (free, used) = unsafe {
-            (
-                SharedMemoryRef::new(ring_ptr(base)),
-                SharedMemoryRef::new(ring_ptr(base + ring_bytes)),
-            )
-        };
+        // SAFETY: the root task maps this source's region here for the
+        // domain's life, shared with the server only.
+        let (rings, data) = unsafe { ingest_region(base) };
         Some(Self {
-            rings: RingBuffers::from_ptrs_using_default_initialization_strategy_for_role(free, used, (|| ()) as fn()),
-            data: base + 2 * ring_bytes,
+            rings,
+            data,
             data_bytes: info.ingest_data_bytes as usize,
             signal: sel4::cap::Notification::from_bits(info.ingest_signal_slot),
             unsignalled: false,
@@ -105,6 +98,22 @@ impl IngestPublisher {
             self.signal.signal();
         }
     }
+}
+
+/// The rings of the ingest region mapped at `base`, in `R`'s role, and
+/// where its event buffers start.
+///
+/// # Safety
+///
+/// A region laid out as `docs/protocol.md` §8 says is mapped at `base` for
+/// the rest of the program, shared with the one peer in the other role, and
+/// nothing else in this domain makes rings over it.
+pub unsafe fn ingest_region<R: RingBuffersRole>(base: usize) -> (RingBuffers<'static, R, fn()>, usize) {
+    let ring_bytes = info::INGEST_RING_PAGES * 4096;
+    // SAFETY: forwarded from this function's contract; the ring crate
+    // touches the rings through its shared-memory accessors only.
+    let (free, used) = unsafe { (SharedMemoryRef::new(ring_ptr(base)), SharedMemoryRef::new(ring_ptr(base + ring_bytes))) };
+    (RingBuffers::from_ptrs_using_default_initialization_strategy_for_role(free, used, (|| ()) as fn()), base + 2 * ring_bytes)
 }
 
 fn ring_ptr(addr: usize) -> core::ptr::NonNull<RawRingBuffer<Descriptor>> {

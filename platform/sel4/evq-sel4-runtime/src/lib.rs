@@ -15,7 +15,7 @@ use core::ptr;
 extern crate sel4_panicking;
 
 mod ingest;
-pub use ingest::IngestPublisher;
+pub use ingest::{ingest_region, IngestPublisher};
 
 pub use evq_domain_info::{self as info, DomainInfo};
 use evq_abi::msg::{BatchBuilder, ErrorCode, Reply, Request, MAX_MSG_BYTES};

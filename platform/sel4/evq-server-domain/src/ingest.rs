@@ -17,9 +17,9 @@ use core::sync::atomic::{fence, Ordering};
 
 use evq_abi::msg::MAX_MSG_BYTES;
 use evq_sel4_runtime::info::{self, Peer};
-use sel4_shared_memory::SharedMemoryRef;
+use evq_sel4_runtime::ingest_region;
 use sel4_shared_ring_buffer::roles::Provide;
-use sel4_shared_ring_buffer::{Descriptor, RawRingBuffer, RingBuffers};
+use sel4_shared_ring_buffer::{Descriptor, RingBuffers};
 
 /// What the core made of one event.
 pub enum Taken {
@@ -50,20 +50,12 @@ impl Ingest {
         if peer.ingest_vaddr == 0 {
             return None;
         }
-        let base = peer.ingest_vaddr as usize;
-        let ring_bytes = info::INGEST_RING_PAGES * 4096;
-        // SAFETY: the root task maps the rings here, shared with this one
-        // source, for the server's life; the ring crate touches them through
-        // its shared-memory accessors only.
-        let (free, used) = unsafe {
-            (
-                SharedMemoryRef::new(ring_ptr(base)),
-                SharedMemoryRef::new(ring_ptr(base + ring_bytes)),
-            )
-        };
+        // SAFETY: the root task maps this source's region here for the
+        // server's life, shared with that source only.
+        let (rings, data) = unsafe { ingest_region::<Provide>(peer.ingest_vaddr as usize) };
         let mut ingest = Self {
-            rings: RingBuffers::from_ptrs_using_default_initialization_strategy_for_role(free, used, (|| ()) as fn()),
-            data: base + 2 * ring_bytes,
+            rings,
+            data,
             buffers: (peer.ingest_data_bytes as usize / info::INGEST_BUFFER_BYTES).min(sel4_shared_ring_buffer::RING_BUFFER_SIZE - 1),
             badge: peer.badge,
             name: peer.name.as_str(),
@@ -138,7 +130,3 @@ impl Ingest {
     }
 }
 
-fn ring_ptr(addr: usize) -> core::ptr::NonNull<RawRingBuffer<Descriptor>> {
-    // The windows are far from address 0, so this never falls back.
-    core::ptr::NonNull::new(addr as *mut RawRingBuffer<Descriptor>).unwrap_or(core::ptr::NonNull::dangling())
-}
