@@ -68,8 +68,12 @@ SEL4_OUT := $(CURDIR)/target/sel4
 # Debian's cargo/rustc 1.96 with the standard library's sources (docs/building.md).
 SEL4_CARGO ?= /usr/bin/cargo
 LIBCLANG_PATH ?= /usr/lib/llvm-14/lib
+EVQ_SYSTEM ?= system.toml
+# cargo's profile for the seL4 binaries, and the directory it builds into.
+SEL4_PROFILE ?= dev
+SEL4_PROFILE_DIR = $(if $(filter dev,$(SEL4_PROFILE)),debug,$(SEL4_PROFILE))
 SEL4_ENV = RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Zunstable-options LIBCLANG_PATH=$(LIBCLANG_PATH) PATH=/usr/bin:$$PATH \
-  EVQ_DOMAIN_ELFS=$(SEL4_OUT)/$*/domains
+  EVQ_DOMAIN_ELFS=$(SEL4_OUT)/$*/domains EVQ_SYSTEM=$(EVQ_SYSTEM)
 BUILD_STD = -Z build-std=core,alloc,compiler_builtins -Z build-std-features=compiler-builtins-mem
 # The root of cargo's checkout of the pinned rust-sel4, found through cargo itself.
 RUST_SEL4 = $$($(SEL4_CARGO) metadata --offline --format-version 1 --manifest-path $(CURDIR)/platform/sel4/Cargo.toml | \
@@ -113,7 +117,7 @@ sel4-fetch:
 # build.rs checks against images/<board>/system.toml.
 SEL4_DOMAINS := evq-server-domain evq-vfs-domain evq-device-domain evq-net-domain evq-test-source evq-test-client evq-fs-workload
 SEL4_BUILD = cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
-  $(SEL4_CARGO) build --locked $(BUILD_STD) -Z json-target-spec --target-dir $(SEL4_OUT)/$*/target
+  $(SEL4_CARGO) build --locked --profile $(SEL4_PROFILE) $(BUILD_STD) -Z json-target-spec --target-dir $(SEL4_OUT)/$*/target
 OBJCOPY_aarch64 = aarch64-linux-gnu-objcopy
 OBJCOPY_x86_64 = objcopy
 
@@ -121,10 +125,10 @@ $(SEL4_OUT)/%/evq-root-task.elf: sel4-check sel4-tools sel4-fetch FORCE
 	mkdir -p $(SEL4_OUT)/$*/domains
 	for d in $(SEL4_DOMAINS); do \
 	  ( $(SEL4_BUILD) --target $*-sel4 -p $$d ) || exit 1; \
-	  $(OBJCOPY_$*) --strip-debug $(SEL4_OUT)/$*/target/$*-sel4/debug/$$d.elf $(SEL4_OUT)/$*/domains/$$d.elf || exit 1; \
+	  $(OBJCOPY_$*) --strip-debug $(SEL4_OUT)/$*/target/$*-sel4/$(SEL4_PROFILE_DIR)/$$d.elf $(SEL4_OUT)/$*/domains/$$d.elf || exit 1; \
 	done
 	$(SEL4_BUILD) --target $*-sel4-roottask -p evq-root-task
-	cp $(SEL4_OUT)/$*/target/$*-sel4-roottask/debug/evq-root-task.elf $@
+	cp $(SEL4_OUT)/$*/target/$*-sel4-roottask/$(SEL4_PROFILE_DIR)/evq-root-task.elf $@
 
 # The kernel loader and its payload tool, from the pinned rust-sel4, built
 # outside rust-sel4's own workspace (whose lockfile needs git sources beyond
@@ -161,5 +165,17 @@ qemu: image
 test-sel4: image
 	tests/sel4/boot-test.sh $(ARCH) $(SEL4_OUT)/$(ARCH)/serial.log $(QEMU_$(ARCH))
 
-.PHONY: sel4-check FORCE
+# The instruction-count benchmark (docs/performance.md §3): the system of
+# images/<board>/bench.toml, built apart from the test image, on the kernel
+# SEL4_PREFIX names (a release build: KernelDebugBuild=OFF, KernelPrinting
+# and, on aarch64, KernelArmExportPMUUser on), run under QEMU's -icount.
+SEL4_BENCH_OUT := $(CURDIR)/target/sel4-bench
+bench-sel4: sel4-check
+	$(MAKE) --no-print-directory sel4-bench-run SEL4_OUT=$(SEL4_BENCH_OUT) EVQ_SYSTEM=bench.toml SEL4_PROFILE=release \
+	  SEL4_DOMAINS="evq-server-domain evq-bench-domain"
+
+sel4-bench-run: image
+	tests/sel4/bench-run.sh $(ARCH) $(SEL4_OUT)/$(ARCH)/serial.log $(QEMU_$(ARCH)) -icount shift=0,sleep=off
+
+.PHONY: sel4-check FORCE bench-sel4 sel4-bench-run
 FORCE:

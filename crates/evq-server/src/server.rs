@@ -160,6 +160,9 @@ pub struct Server<M: RingMemory> {
     other_rejected: u64,
     clients: Vec<Client, MAX_CLIENTS>,
     queues: [QueueSlot; MAX_QUEUES],
+    /// Which slots of `queues` are live, a bit each: an event is offered to
+    /// these only, not to every slot of the table.
+    live: [u64; LIVE_WORDS],
     generations: [u32; MAX_QUEUES],
     staging: Staging,
     pool_pages_used: u32,
@@ -167,6 +170,21 @@ pub struct Server<M: RingMemory> {
 }
 
 type Result<T> = core::result::Result<T, Reply>;
+
+const LIVE_WORDS: usize = MAX_QUEUES.div_ceil(64);
+
+/// The set bits of `words`, lowest first.
+fn set_bits(words: [u64; LIVE_WORDS]) -> impl Iterator<Item = usize> {
+    words.into_iter().enumerate().flat_map(|(w, mut bits)| {
+        core::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                w * 64 + bit
+            })
+        })
+    })
+}
 
 fn error(code: ErrorCode, detail: u32) -> Reply {
     Reply::Error { code, detail }
@@ -183,6 +201,7 @@ impl<M: RingMemory> Server<M> {
             other_rejected: 0,
             clients: Vec::new(),
             queues: core::array::from_fn(|_| QueueSlot::Free),
+            live: [0; LIVE_WORDS],
             generations: [0; MAX_QUEUES],
             staging: Staging::default(),
             pool_pages_used: 0,
@@ -411,8 +430,8 @@ impl<M: RingMemory> Server<M> {
         let sid = e.source_id as usize;
         let mut taken = false;
         let mut out = Outcomes { sources: &mut self.source_stats };
-        for slot in self.queues.iter_mut() {
-            let QueueSlot::Live(q) = slot else { continue };
+        for index in set_bits(self.live) {
+            let QueueSlot::Live(q) = &mut self.queues[index] else { continue };
             match q.matches(e) {
                 Match::NotSubscribed => {}
                 Match::Filtered => q.stats.filtered += 1,
@@ -429,18 +448,28 @@ impl<M: RingMemory> Server<M> {
         }
     }
 
+    fn set_live(&mut self, index: usize, live: bool) {
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        if live {
+            self.live[word] |= bit;
+        } else {
+            self.live[word] &= !bit;
+        }
+    }
+
     /// After events were written: revoke queues whose client corrupted its
     /// ring, signal clients whose batch is complete, and raise memory events
     /// when the ring pool crosses a threshold, until nothing more changes.
     fn settle(&mut self, now_ns: u64, act: &mut impl FnMut(Action)) {
         loop {
-            for index in 0..MAX_QUEUES {
+            for index in set_bits(self.live) {
                 let queue = self.queue_id(index);
                 let QueueSlot::Live(q) = &mut self.queues[index] else { continue };
                 let client = q.owner;
                 if q.is_corrupt() {
                     self.release_ring(index);
                     self.queues[index] = QueueSlot::Revoked { owner: client };
+                    self.set_live(index, false);
                     act(Action::Revoked { client, queue });
                     // Wake it, so that a client asleep on this queue finds out.
                     act(Action::Signal { client, queue });
@@ -600,6 +629,7 @@ impl<M: RingMemory> Server<M> {
         }
         let queue = self.queue_id(index);
         self.queues[index] = QueueSlot::Live(Queue::new(badge, index as u8, ring.handle, producer));
+        self.set_live(index, true);
         self.clients[client].queues += 1;
         self.pool_pages_used += frames;
         act(Action::GrantRing { client: badge, queue, ring: ring.handle, frames });
@@ -706,6 +736,7 @@ impl<M: RingMemory> Server<M> {
         let Some(owner) = self.queues[index].owner() else { return };
         self.release_ring(index);
         self.queues[index] = QueueSlot::Free;
+        self.set_live(index, false);
         if let Some(c) = self.clients.iter_mut().find(|c| c.badge == owner) {
             c.queues -= 1;
         }

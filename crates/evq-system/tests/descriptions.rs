@@ -23,6 +23,17 @@ fn shipped_descriptions_are_valid_systems() {
 }
 
 #[test]
+fn shipped_benchmark_descriptions_are_valid_systems() {
+    for board in BOARDS {
+        let path = format!("{}/../../images/{board}/bench.toml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let system = parse(&text).unwrap_or_else(|e| panic!("{board}: {e}"));
+        let (_, client) = system.domain("bench-client").unwrap();
+        assert!(system.grants(client).any(|g| matches!(g, Grant::Endpoint { name: "ping", .. })));
+    }
+}
+
+#[test]
 fn grants_follow_roles() {
     let system = parse(&shipped("qemu-arm-virt")).unwrap();
     let (_, server) = system.server().unwrap();

@@ -2,7 +2,7 @@
 //!
 //! The description is `images/<board>/system.toml` (the board follows the
 //! target: qemu-arm-virt for aarch64, pc99 for x86_64; `EVQ_BOARD` picks
-//! another). It is parsed and checked here, on the host, and written out as
+//! another; `EVQ_SYSTEM` another file of the board's, such as `bench.toml`). It is parsed and checked here, on the host, and written out as
 //! a Rust constant, so a description that does not make a system fails the
 //! build rather than the boot. Each domain's image is `<image>.elf` in
 //! `EVQ_DOMAIN_ELFS`, which the Makefile builds first.
@@ -21,9 +21,11 @@ fn main() {
         }
         .to_string()
     });
-    let description = manifest.join("../../../images").join(&board).join("system.toml");
+    let file = env::var("EVQ_SYSTEM").unwrap_or_else(|_| "system.toml".to_string());
+    let description = manifest.join("../../../images").join(&board).join(file);
     println!("cargo:rerun-if-changed={}", description.display());
     println!("cargo:rerun-if-env-changed=EVQ_BOARD");
+    println!("cargo:rerun-if-env-changed=EVQ_SYSTEM");
     println!("cargo:rerun-if-env-changed=EVQ_DOMAIN_ELFS");
     let text = fs::read_to_string(&description).unwrap_or_else(|e| panic!("{}: {e}", description.display()));
     let system = evq_system::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", description.display()));

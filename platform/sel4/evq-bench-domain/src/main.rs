@@ -1,0 +1,325 @@
+//! The seL4 instruction-count benchmark (`make bench-sel4`,
+//! `images/<board>/bench.toml`, `docs/performance.md` §3). One image, four
+//! parts by argument:
+//!
+//! - `ping-server`: answers calls on the `ping` endpoint, the yardstick's
+//!   far end.
+//! - `source-a`: when signalled, reads the counters and publishes one event
+//!   carrying them; it runs below the client, so the client, woken by the
+//!   server, runs as soon as the server is done.
+//! - `source-b`: when signalled, reads the counters and publishes a batch;
+//!   it runs above the client, which drains without sleeping.
+//! - `client`: times the yardstick, then (a) one event from publish to a
+//!   woken client having read it, then (b) the cost per event of batches of
+//!   8, 32 and 64 read by a client that never sleeps; prints each figure and
+//!   its ratio to the round trip, then `BENCH_DONE`.
+//!
+//! The driver writes its message straight into its IPC buffer, as a lean
+//! driver would; the server and client are evq's own, unchanged.
+#![no_std]
+#![no_main]
+
+mod counters;
+
+use counters::Count;
+use evq_abi::event::{device, Category, Priority};
+use evq_abi::msg::{label, BatchBuilder, Event, Filter, Reply, Request};
+use evq_client::{Session, Transport};
+use evq_sel4_runtime::{call, domain_main, exit, info, DomainInfo, Message};
+use zerocopy::{FromBytes, IntoBytes};
+
+domain_main!(main, stack = 256 * 1024);
+
+/// Round trips timed for the yardstick.
+const ROUNDS: usize = 16;
+/// Batch sizes for (b).
+const BATCHES: [usize; 3] = [8, 32, 64];
+/// The most events one message carries here: `MAX_BATCH` is 59 payload-less
+/// events, and the first carries the stamp, so a batch of 64 is two
+/// messages of 32.
+const PER_MESSAGE: usize = 32;
+
+fn main(info: &'static DomainInfo) -> ! {
+    match info.args.as_str() {
+        "ping-server" => ping_server(info),
+        "source-a" => source(info, "go-a", &[1]),
+        "source-b" => source(info, "go-b", &BATCHES),
+        "client" => match client(info) {
+            Ok(()) => {
+                sel4::debug_println!("BENCH_DONE");
+                exit(0)
+            }
+            Err(why) => {
+                sel4::debug_println!("BENCH_FAIL: {why}");
+                exit(1)
+            }
+        },
+        other => {
+            sel4::debug_println!("evq-bench: no part {other:?}");
+            exit(1)
+        }
+    }
+}
+
+fn ping_server(info: &DomainInfo) -> ! {
+    let Some(ep) = info.endpoint("ping", info::rights::RECEIVE) else { exit(1) };
+    let ep = sel4::cap::Endpoint::from_bits(ep);
+    let (_, _) = ep.recv(());
+    loop {
+        ep.reply_recv(sel4::MessageInfo::new(0, 0, 0, 0), ());
+    }
+}
+
+fn event(payload: &[u8]) -> Event<'_> {
+    Event { category: Category::Device, kind: device::STATE, type_flags: 0, priority: Priority::Normal, object_id: 1, payload }
+}
+
+/// Publishes, when signalled, batches of each size in `sizes`, `ROUNDS`
+/// times each; the first event of a batch carries the counters read just
+/// before the driver started on it.
+fn source(info: &DomainInfo, go: &str, sizes: &[usize]) -> ! {
+    let Some(go) = info.note(go, info::rights::WAIT) else { exit(1) };
+    let go = sel4::cap::Notification::from_bits(go);
+    let server = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
+    loop {
+        for &size in sizes {
+            for _ in 0..ROUNDS {
+                go.wait();
+                let start = counters::read();
+                let stamp = [start.total, start.user];
+                let mut left = size;
+                let mut first = true;
+                while left > 0 {
+                    let n = left.min(PER_MESSAGE);
+                    let info = sel4::with_ipc_buffer_mut(|ipc| {
+                        let bytes = ipc.msg_bytes_mut();
+                        if size == 1 {
+                            let (label, len) = Request::Publish(event(stamp.as_bytes())).encode(bytes).ok()?;
+                            return Some(sel4::MessageInfo::new(label.into(), 0, 0, len / 8));
+                        }
+                        let mut batch = BatchBuilder::new(bytes).ok()?;
+                        for i in 0..n {
+                            let payload: &[u8] = if first && i == 0 { stamp.as_bytes() } else { &[] };
+                            batch.push(&event(payload)).ok()?;
+                        }
+                        let len = batch.finish();
+                        Some(sel4::MessageInfo::new(label::PUBLISH_BATCH.into(), 0, 0, len / 8))
+                    });
+                    let Some(msg) = info else { exit(1) };
+                    server.call(msg);
+                    first = false;
+                    left -= n;
+                }
+            }
+        }
+    }
+}
+
+/// The client's transport: the test client's, pared down to what this
+/// benchmark needs (one ring, at the ring window).
+struct Ring {
+    server: sel4::cap::Endpoint,
+    notification: sel4::cap::Notification,
+    next_slot: u64,
+    frames: [u64; 32],
+    received: usize,
+}
+
+impl Ring {
+    fn rpc(&mut self, request: &Request<'_>, frame: bool) -> Result<Reply, ()> {
+        let mut m = Message::new();
+        let (label, len) = request.encode(&mut m.body).map_err(|_| ())?;
+        m.label = label;
+        m.len = len;
+        if frame {
+            evq_sel4_runtime::receive_into(self.next_slot);
+        }
+        let (reply, caps) = call(self.server, &m);
+        let reply = Reply::decode(label, reply.label, reply.body()).map_err(|_| ())?;
+        if frame && caps == 1 && self.received < self.frames.len() {
+            self.frames[self.received] = self.next_slot;
+            self.received += 1;
+            self.next_slot += 1;
+        }
+        Ok(reply)
+    }
+}
+
+impl Transport for Ring {
+    type Error = ();
+
+    fn call(&mut self, request: &Request<'_>) -> Result<Reply, ()> {
+        let frame = matches!(request, Request::CreateQueue { .. } | Request::RingFrames { .. });
+        self.rpc(request, frame)
+    }
+
+    fn map_ring(&mut self, queue: u32, frames: u32) -> Result<(core::ptr::NonNull<u8>, usize), ()> {
+        let frames = (frames as usize).min(self.frames.len());
+        while self.received < frames {
+            let first = self.received as u32;
+            self.rpc(&Request::RingFrames { queue, first }, true)?;
+        }
+        let vspace = sel4::cap::VSpace::from_bits(info::slot::VSPACE);
+        for (i, &slot) in self.frames[..frames].iter().enumerate() {
+            sel4::cap::Granule::from_bits(slot)
+                .frame_map(vspace, info::RING_WINDOW_ADDR + i * 4096, sel4::CapRights::read_write(), sel4::VmAttributes::default())
+                .map_err(|_| ())?;
+        }
+        Ok((core::ptr::NonNull::new(info::RING_WINDOW_ADDR as *mut u8).ok_or(())?, frames * 4096))
+    }
+
+    fn block(&mut self) {
+        self.notification.wait();
+    }
+}
+
+/// Prints one figure, per event where `per` events shared it, with its
+/// ratio to the round trip.
+fn report(what: &str, c: Count, per: u64, rt: Count) {
+    let (total, user) = (c.total / per, c.user / per);
+    let ratio_x100 = total * 100 / rt.total.max(1);
+    if counters::SPLIT {
+        sel4::debug_println!(
+            "evq-bench: {what} total={total} user={user} kernel={} round_trips={}.{:02}",
+            total - user,
+            ratio_x100 / 100,
+            ratio_x100 % 100
+        );
+    } else {
+        sel4::debug_println!("evq-bench: {what} total={total} round_trips={}.{:02}", ratio_x100 / 100, ratio_x100 % 100);
+    }
+}
+
+/// The stamp the driver put in the first event it published.
+fn stamp(payload: &[u8]) -> Option<Count> {
+    let [total, user] = <[u64; 2]>::read_from_bytes(payload).ok()?;
+    Some(Count { total, user })
+}
+
+fn client(info: &DomainInfo) -> Result<(), &'static str> {
+    counters::init();
+    let ping = sel4::cap::Endpoint::from_bits(info.endpoint("ping", info::rights::CALL).ok_or("no ping endpoint")?);
+    let go_a = sel4::cap::Notification::from_bits(info.note("go-a", info::rights::SIGNAL).ok_or("no go-a")?);
+    let go_b = sel4::cap::Notification::from_bits(info.note("go-b", info::rights::SIGNAL).ok_or("no go-b")?);
+
+    // The yardstick: one call and its reply, between two address spaces.
+    let mut rt = Vec16::new();
+    for _ in 0..ROUNDS {
+        let start = counters::read();
+        ping.call(sel4::MessageInfo::new(0, 0, 0, 0));
+        rt.push(counters::read().since(start));
+    }
+    let rt = rt.steady("round trips vary")?;
+    report("round_trip", rt, 1, rt);
+
+    let transport = Ring {
+        server: sel4::cap::Endpoint::from_bits(info::slot::SERVER),
+        notification: sel4::cap::Notification::from_bits(info::slot::SIXTH),
+        next_slot: info.first_free_slot,
+        frames: [0; 32],
+        received: 0,
+    };
+    let mut session = Session::new(transport);
+    let (queue, mut events) = session.create_queue(16).map_err(|_| "CreateQueue failed")?;
+    session.subscribe(queue, Filter::all_of(Category::Device)).map_err(|_| "Subscribe failed")?;
+
+    // (a) One event, from the driver's first instruction to the woken client
+    // holding it; split where the client wakes (before: driver, server and
+    // the switch; after: the client reading the event).
+    let mut a = Vec16::new();
+    let mut a_read = Vec16::new();
+    for _ in 0..ROUNDS {
+        if !events.prepare_wait().map_err(|_| "ring")? {
+            return Err("the ring is not empty");
+        }
+        match session.request(&Request::Wait { queue, min_events: 1, timeout_ns: 0 }) {
+            Ok(Reply::Wait { armed: true, .. }) => {}
+            _ => return Err("Wait was not armed"),
+        }
+        go_a.signal();
+        session.transport().block();
+        let woken = counters::read();
+        let e = events.next_event().map_err(|_| "ring")?.ok_or("woken with nothing to read")?;
+        let start = stamp(e.payload).ok_or("no stamp")?;
+        let end = counters::read();
+        a.push(end.since(start));
+        a_read.push(end.since(woken));
+    }
+    let a = a.steady("(a) varies")?;
+    let a_read = a_read.steady("(a) varies")?;
+    report("publish_to_woken_client", a, 1, rt);
+    report("  of_which_publish_and_wake", a.since(a_read), 1, rt);
+    report("  of_which_client_read", a_read, 1, rt);
+
+    // (b) Batches, read by a client that never sleeps.
+    // Split where the client is back from letting the driver go (before:
+    // driver and server; after: the client draining).
+    for size in BATCHES {
+        let mut b = Vec16::new();
+        let mut b_read = Vec16::new();
+        for _ in 0..ROUNDS {
+            go_b.signal();
+            let back = counters::read();
+            let mut start = None;
+            for _ in 0..size {
+                let e = events.next_event().map_err(|_| "ring")?.ok_or("a batch is short")?;
+                start = start.or_else(|| stamp(e.payload));
+            }
+            let end = counters::read();
+            b.push(end.since(start.ok_or("no stamp")?));
+            b_read.push(end.since(back));
+        }
+        let mut what = [0u8; 16];
+        let n = write_batch_name(&mut what, size);
+        let (b, b_read) = (b.steady("(b) varies")?, b_read.steady("(b) varies")?);
+        report(core::str::from_utf8(&what[..n]).unwrap_or("batch"), b, size as u64, rt);
+        report("  of_which_publish", b.since(b_read), size as u64, rt);
+        report("  of_which_client_read", b_read, size as u64, rt);
+    }
+    let _ = session.destroy_queue(queue, events);
+    Ok(())
+}
+
+fn write_batch_name(out: &mut [u8; 16], size: usize) -> usize {
+    let prefix = b"batch_";
+    out[..prefix.len()].copy_from_slice(prefix);
+    let mut n = prefix.len();
+    let digits = [size / 10 % 10, size % 10];
+    for (i, d) in digits.iter().enumerate() {
+        if i == 0 && *d == 0 {
+            continue;
+        }
+        out[n] = b'0' + *d as u8;
+        n += 1;
+    }
+    n
+}
+
+/// A round's readings.
+struct Vec16 {
+    items: [Count; ROUNDS],
+    len: usize,
+}
+
+impl Vec16 {
+    fn new() -> Self {
+        Self { items: [Count::default(); ROUNDS], len: 0 }
+    }
+
+    fn push(&mut self, c: Count) {
+        if self.len < ROUNDS {
+            self.items[self.len] = c;
+            self.len += 1;
+        }
+    }
+
+    /// The last reading, after the first half warmed up: under icount the
+    /// steady state repeats exactly, which the spread printed beside shows.
+    fn steady(&self, _why: &'static str) -> Result<Count, &'static str> {
+        let warm = &self.items[ROUNDS / 2..self.len];
+        let last = *warm.last().ok_or("no readings")?;
+        let (lo, hi) = warm.iter().fold((u64::MAX, 0), |(lo, hi), c| (lo.min(c.total), hi.max(c.total)));
+        sel4::debug_println!("evq-bench:   (last {} readings: total {lo}..={hi})", warm.len());
+        Ok(last)
+    }
+}
