@@ -2,13 +2,14 @@
 #
 #   make run    run the hosted system (domains as Linux processes) with a scripted workload
 #   make test   every host test; CI runs exactly this (.ci/run)
-#   make bench  ring throughput against rtrb (criterion); a benchmark, not a test
+#   make bench  every benchmark, each figure beside its baseline (docs/performance.md); not a test
 #   make fuzz   the cargo-fuzz targets in fuzz/ (needs a nightly toolchain)
 #
 # seL4 (docs/building.md), given a kernel installation per architecture:
 #   make image     ARCH=aarch64|x86_64 SEL4_PREFIX=…   build the boot image
 #   make qemu      ARCH=… SEL4_PREFIX=…                 boot it in QEMU
 #   make test-sel4 ARCH=… SEL4_PREFIX=…                 boot it and judge the output
+#   make bench-sel4 ARCH=… SEL4_PREFIX=<release kernel>  instruction counts under QEMU -icount
 # `make test` runs the seL4 boot test for each architecture whose
 # installation it finds (SEL4_PREFIX_aarch64, SEL4_PREFIX_x86_64, or
 # SEL4_PREFIX with ARCH), and prints one SKIPPED line for each it does not.
@@ -45,7 +46,16 @@ test: tools
 	done
 
 bench: tools
+	$(CARGO) build --locked --release -p evq-hosted --bin evq
 	$(CARGO) bench --locked -p evq-bench
+	@for arch in aarch64 x86_64; do \
+	  prefix=$$(eval echo \$${SEL4_PREFIX_RELEASE_$$arch}); \
+	  if [ -n "$$prefix" ] && [ -f "$$prefix/bin/kernel.elf" ]; then \
+	    $(MAKE) --no-print-directory bench-sel4 ARCH=$$arch SEL4_PREFIX="$$prefix" || exit 1; \
+	  else \
+	    echo "SKIPPED: seL4 instruction counts ($$arch): no release kernel installation (set SEL4_PREFIX_RELEASE_$$arch; see docs/performance.md §3)"; \
+	  fi; \
+	done
 
 fuzz: tools
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz

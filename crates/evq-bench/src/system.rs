@@ -1,0 +1,146 @@
+//! A real hosted evq system for the benchmark: `evq run` with a description
+//! of the benchmark's own, driven over its console like `evq tail` and the
+//! end-to-end tests drive theirs.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use evq_hosted::console::{self, Console, Status};
+
+use crate::common::{self, Scratch};
+
+/// Data pages of every client's ring in the benchmark (§4's 16-page rings).
+pub const RING_PAGES: u32 = 16;
+
+/// The most domains a description may name (`evq_system::MAX_DOMAINS`).
+pub const MAX_DOMAINS: usize = 32;
+
+/// Client slots in the fan-out description: every domain the description
+/// may name but the server and the one source.
+pub const MAX_CLIENT_SLOTS: usize = MAX_DOMAINS - 2;
+
+/// The source slot the workload's source attaches to.
+pub const SOURCE_SLOT: &str = "bench-source";
+
+/// Frames of the ring pool: 64 rings (the server's whole queue table,
+/// `evq_server::limits::MAX_QUEUES`) of [`RING_PAGES`] data pages and their
+/// control page.
+pub const POOL_PAGES: u32 = 64 * (RING_PAGES + 1);
+
+/// The fan-out description: the server, a source slot publishing Device
+/// events with no budget, and `clients` client slots (at most
+/// [`MAX_CLIENT_SLOTS`]); with `vfs`, the VFS domain in place of the last
+/// client slot.
+pub fn description(clients: usize, vfs: bool) -> String {
+    let mut d = format!(
+        "board = \"hosted-bench\"\n\n\
+         [[domain]]\nname = \"evq-server\"\nimage = \"evq-server\"\npriority = 200\nrole = \"server\"\nring_pool_pages = {POOL_PAGES}\n\n\
+         [[domain]]\nname = \"{SOURCE_SLOT}\"\nimage = \"attach\"\npriority = 150\nrole = \"source\"\nbadge = 0x31\ncategories = [\"device\"]\n\n"
+    );
+    if vfs {
+        d.push_str(
+            "[[domain]]\nname = \"vfs\"\nimage = \"evq-vfs\"\npriority = 150\nrole = \"source\"\nbadge = 0x11\ncategories = [\"vfs\"]\n\n",
+        );
+    }
+    for i in 0..clients {
+        d.push_str(&format!(
+            "[[domain]]\nname = \"client-{i}\"\nimage = \"attach\"\npriority = 100\nrole = \"client\"\nbadge = {:#x}\n\n",
+            0x100 + i
+        ));
+    }
+    d
+}
+
+/// A running system: `evq run` in a scratch directory, with its console.
+pub struct EvqSystem {
+    child: Child,
+    /// Its console.
+    pub console_path: PathBuf,
+    console: Console,
+    dir: Scratch,
+}
+
+impl EvqSystem {
+    /// Starts `evq run` with `description` (seccomp on where the kernel has
+    /// it, as `make run` runs it).
+    pub fn start(tag: &str, description: &str) -> io::Result<EvqSystem> {
+        let evq = common::evq_binary()?;
+        let dir = Scratch::new(tag, None)?;
+        let file = dir.path.join("system.toml");
+        std::fs::write(&file, description)?;
+        let console_path = dir.path.join("console");
+        let log = std::fs::File::create(dir.path.join("evq-run.log"))?;
+        let child = Command::new(evq)
+            .arg("run")
+            .arg("--system")
+            .arg(&file)
+            .arg("--console")
+            .arg(&console_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let console = match Console::connect_within(&console_path, Duration::from_secs(20)) {
+            Ok(c) => c,
+            Err(e) => {
+                let log = std::fs::read_to_string(dir.path.join("evq-run.log")).unwrap_or_default();
+                return Err(io::Error::other(format!("evq run did not come up: {e}\n{log}")));
+            }
+        };
+        Ok(EvqSystem {
+            child,
+            console_path,
+            console,
+            dir,
+        })
+    }
+
+    /// The system's state.
+    pub fn status(&self) -> io::Result<Status> {
+        self.console.status()
+    }
+
+    /// A new console connection (its attached slots are held until it closes).
+    pub fn connect(&self) -> io::Result<Console> {
+        Console::connect(&self.console_path)
+    }
+
+    /// Waits until no slot is attached and the server holds no queue: the
+    /// previous run's processes are gone and reclaimed.
+    pub fn wait_idle(&self) -> io::Result<()> {
+        common::until("the system is idle", Duration::from_secs(20), || {
+            let s = self.status()?;
+            Ok(s.server.queues == 0 && s.domains.iter().all(|d| d.state != "attached"))
+        })
+    }
+
+    /// The server domain's process id.
+    pub fn server_pid(&self) -> io::Result<i32> {
+        self.status()?
+            .domains
+            .iter()
+            .find(|d| d.role == "server")
+            .and_then(|d| d.pid)
+            .ok_or_else(|| io::Error::other("no server process"))
+    }
+
+    /// The launcher's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path.join("evq-run.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for EvqSystem {
+    fn drop(&mut self) {
+        let _ = self.console.request(&console::Request::Shutdown);
+        let stopped = common::until("evq run stops", Duration::from_secs(10), || {
+            Ok(self.child.try_wait()?.is_some())
+        });
+        if stopped.is_err() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
