@@ -154,7 +154,7 @@ pub fn table(r: &Report) -> String {
         kib(r.server_struct as u64)
     ));
     s.push_str(&format!(
-        "| tables in use | {} clients, {} queues, {} subscriptions | {MAX_CLIENTS} clients (hosted: {} client slots, see below), {MAX_QUEUES} queues, {} subscriptions |\n",
+        "| tables in use | {} clients, {} queues, {} subscriptions | {MAX_CLIENTS} clients (the description: {} client slots), {MAX_QUEUES} queues, {} subscriptions |\n",
         r.clients,
         r.queues,
         r.subscriptions,

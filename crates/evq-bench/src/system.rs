@@ -14,12 +14,12 @@ use crate::common::{self, Scratch};
 /// Data pages of every client's ring in the benchmark (§4's 16-page rings).
 pub const RING_PAGES: u32 = 16;
 
-/// The most domains a description may name (`evq_system::MAX_DOMAINS`).
-pub const MAX_DOMAINS: usize = 32;
+/// Client slots in the fan-out description: as many clients as the server's
+/// client table holds (`evq_server::limits::MAX_CLIENTS`, 64).
+pub const MAX_CLIENT_SLOTS: usize = evq_server::limits::MAX_CLIENTS;
 
-/// Client slots in the fan-out description: every domain the description
-/// may name but the server and the one source.
-pub const MAX_CLIENT_SLOTS: usize = MAX_DOMAINS - 2;
+// The server, the source and every client slot make one description.
+const _: () = assert!(MAX_CLIENT_SLOTS + 2 <= evq_system::MAX_DOMAINS);
 
 /// The source slot the workload's source attaches to.
 pub const SOURCE_SLOT: &str = "bench-source";

@@ -50,8 +50,16 @@ pub const ROOT_BADGE: u64 = 1;
 /// the order the description lists them. Process events carry this id.
 pub const ROOT_DOMAIN_ID: u32 = 0;
 
-/// The most domains a description may list.
-pub const MAX_DOMAINS: usize = 32;
+/// The most domains a description may list: room for the server, its
+/// sources and as many clients as the server's client table holds
+/// (`evq_server::limits::MAX_CLIENTS`, 64), with some to spare.
+///
+/// A platform may hold fewer: the seL4 root task tells the server of at
+/// most `evq_domain_info::MAX_PEERS` − 1 sources and clients (the root task
+/// itself is the first peer) and refuses a description with more when it
+/// boots; the hosted server's tables hold `evq_server::limits::MAX_SOURCES`
+/// sources (the launcher among them) and `MAX_CLIENTS` clients at a time.
+pub const MAX_DOMAINS: usize = 96;
 
 /// The most devices one domain may drive.
 pub const MAX_DEVICES: usize = 4;

@@ -2,7 +2,7 @@
 //! with the reason.
 
 use evq_abi::event::Category;
-use evq_system::{parse, Grant, Rights, Role, ROOT_BADGE};
+use evq_system::{parse, Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE};
 
 const BOARDS: [&str; 2] = ["qemu-arm-virt", "pc99"];
 
@@ -118,6 +118,26 @@ fn broken_descriptions_are_refused_with_the_reason() {
     let note = "[[notification]]\nname = \"n\"\nwait = \"s\"\nsignal = [\"ghost\"]\n";
     assert!(refused(&format!("{head}{SERVER}{note}")).contains("ghost"));
     assert!(refused("board = ").contains("system description"));
+}
+
+#[test]
+fn a_description_holds_a_server_a_source_and_64_clients_and_no_more_than_max_domains() {
+    let head = "board = \"b\"\n";
+    let source = "[[domain]]\nname = \"v\"\nimage = \"vfs\"\npriority = 9\nrole = \"source\"\nbadge = 3\ncategories = [\"vfs\"]\n";
+    let clients = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("[[domain]]\nname = \"c{i}\"\nimage = \"cli\"\npriority = 1\nrole = \"client\"\nbadge = {}\n", 0x100 + i))
+            .collect()
+    };
+    let system = parse(&format!("{head}{SERVER}{source}{}", clients(64))).expect("66 domains");
+    assert_eq!(system.domains.len(), 66);
+    let (_, server) = system.server().unwrap();
+    let signals = system.grants(server).filter(|g| matches!(g, Grant::ClientNotification { .. })).count();
+    assert_eq!(signals, 64);
+    let full = format!("{head}{SERVER}{}", clients(MAX_DOMAINS - 1));
+    assert_eq!(parse(&full).expect("MAX_DOMAINS domains").domains.len(), MAX_DOMAINS);
+    let over = format!("{head}{SERVER}{}", clients(MAX_DOMAINS));
+    assert!(refused(&over).contains(&format!("{} domains (1..={MAX_DOMAINS})", MAX_DOMAINS + 1)));
 }
 
 #[test]

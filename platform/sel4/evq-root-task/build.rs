@@ -29,6 +29,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=EVQ_DOMAIN_ELFS");
     let text = fs::read_to_string(&description).unwrap_or_else(|e| panic!("{}: {e}", description.display()));
     let system = evq_system::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", description.display()));
+    check_fits(&system, &description.display().to_string());
 
     let elfs = PathBuf::from(env::var("EVQ_DOMAIN_ELFS").expect(
         "EVQ_DOMAIN_ELFS: the directory holding each domain's <image>.elf (the Makefile builds them: make image)",
@@ -49,4 +50,24 @@ fn main() {
     }
     out.push_str("];\n");
     fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("system.rs"), out).unwrap();
+}
+
+/// What the description may ask of this root task beyond `System::validate`:
+/// what fits in a domain's info page (`evq-domain-info`). Checked here so a
+/// description that would not fit fails the build, not the boot.
+fn check_fits(system: &evq_system::System<'_>, path: &str) {
+    use evq_domain_info::{MAX_DEVICES, MAX_NAMED, MAX_PEERS};
+    let peers = system.domains.iter().filter(|d| d.badge().is_some()).count();
+    if peers + 1 > MAX_PEERS {
+        panic!("{path}: {peers} sources and clients; the server's info page holds {}", MAX_PEERS - 1);
+    }
+    for d in system.domains {
+        let named = system
+            .grants(d)
+            .filter(|g| matches!(g, evq_system::Grant::Notification { .. } | evq_system::Grant::Endpoint { .. }))
+            .count();
+        if named > MAX_NAMED || d.devices.len() > MAX_DEVICES {
+            panic!("{path}: domain {:?} has {named} notifications and endpoints (at most {MAX_NAMED}) and {} devices (at most {MAX_DEVICES})", d.name, d.devices.len());
+        }
+    }
 }

@@ -331,6 +331,14 @@ impl Launcher {
         let mut admin = admin;
         let mut made = Vec::new();
         let fds = self.caps_for(index, &mut admin, &mut made)?;
+        if fds.len() > sys::MAX_PLACED_FDS {
+            return Err(err(format!(
+                "domain {} holds {} capabilities, more than the {} a hosted domain can be given",
+                d.name,
+                fds.len(),
+                sys::MAX_PLACED_FDS
+            )));
+        }
         let launcher_pid = std::process::id() as i32;
         let mut cmd = Command::new(&self.opts.exe);
         cmd.arg("__domain")

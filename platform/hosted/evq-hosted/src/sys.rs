@@ -466,9 +466,18 @@ pub fn open_fd_count() -> usize {
         .count()
 }
 
+/// The most descriptors [`place_fds`] places: enough for a server domain
+/// of the largest description (its boot information, its supervisor
+/// channel and a notification per client: at most
+/// `evq_system::MAX_DOMAINS` + 1) with room for described notifications.
+pub const MAX_PLACED_FDS: usize = 256;
+
+const _: () = assert!(MAX_PLACED_FDS >= evq_system::MAX_DOMAINS + 8);
+
 /// Places `fds[i]` at descriptor `first + i`, clears close-on-exec on
 /// them, and closes every other descriptor from `first` up. Descriptors
-/// below `first` (standard input, output and error) are left alone.
+/// below `first` (standard input, output and error) are left alone. More
+/// than [`MAX_PLACED_FDS`] is `EMFILE`: check before the fork.
 ///
 /// # Safety
 ///
@@ -479,7 +488,7 @@ pub unsafe fn place_fds(fds: &[RawFd], first: RawFd) -> io::Result<()> {
     // First copy every source above both the targets and the sources, so
     // that placing one never overwrites another not yet placed.
     let above = fds.iter().copied().max().unwrap_or(0).max(first + n) + 1;
-    let mut moved = [0 as RawFd; 64];
+    let mut moved = [0 as RawFd; MAX_PLACED_FDS];
     if fds.len() > moved.len() {
         return Err(io::Error::from_raw_os_error(libc::EMFILE));
     }

@@ -118,6 +118,20 @@ struct System {
 
 impl System {
     fn start() -> System {
+        let sys = System::start_with(SYSTEM);
+        // The probe runs once at start; let it be done, so that the
+        // server's tables are settled before a test takes a baseline.
+        sys.until("the probe has run", |s| {
+            s.domains
+                .iter()
+                .any(|d| d.name == "probe" && !d.state.starts_with("running"))
+                && s.server.endpoints == 4
+        });
+        sys
+    }
+
+    /// `evq run` with the description `text`, up and answering its console.
+    fn start_with(text: &str) -> System {
         let dir = std::env::temp_dir().join(format!(
             "evq-e2e-{}-{}",
             std::process::id(),
@@ -125,7 +139,7 @@ impl System {
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let file = dir.join("system.toml");
-        std::fs::write(&file, SYSTEM).expect("write system");
+        std::fs::write(&file, text).expect("write system");
         let path = dir.join("console");
         let mut run = Command::new(env!("CARGO_BIN_EXE_evq"));
         run.arg("run");
@@ -143,20 +157,11 @@ impl System {
             .spawn()
             .expect("evq run starts");
         let console = Console::connect_within(&path, DEADLINE).expect("the system comes up");
-        let sys = System {
+        System {
             child,
             dir,
             console,
-        };
-        // The probe runs once at start; let it be done, so that the
-        // server's tables are settled before a test takes a baseline.
-        sys.until("the probe has run", |s| {
-            s.domains
-                .iter()
-                .any(|d| d.name == "probe" && !d.state.starts_with("running"))
-                && s.server.endpoints == 4
-        });
-        sys
+        }
     }
 
     fn path(&self) -> PathBuf {
@@ -444,6 +449,40 @@ fn two_clients_see_only_their_own_subscriptions_and_rings() {
     a.wait(&mut qa, Duration::from_millis(200)).unwrap();
     assert_eq!(drain(&mut qa), vec![]);
     assert_eq!(drain(&mut qb), vec![]);
+}
+
+#[test]
+fn a_system_of_64_clients_starts_and_every_client_gets_the_event() {
+    // The server's whole client table (`evq_server::limits::MAX_CLIENTS`):
+    // the server domain starts holding 66 descriptors, one notification
+    // per client.
+    const CLIENTS: usize = 64;
+    let mut text = String::from(
+        "board = \"hosted-test\"\n\n\
+         [[domain]]\nname = \"evq-server\"\nimage = \"evq-server\"\npriority = 200\nrole = \"server\"\nring_pool_pages = 128\n\n\
+         [[domain]]\nname = \"src\"\nimage = \"attach\"\npriority = 150\nrole = \"source\"\nbadge = 0x31\ncategories = [\"device\"]\n\n",
+    );
+    for i in 0..CLIENTS {
+        text.push_str(&format!(
+            "[[domain]]\nname = \"c{i}\"\nimage = \"attach\"\npriority = 100\nrole = \"client\"\nbadge = {:#x}\n\n",
+            0x100 + i
+        ));
+    }
+    let sys = System::start_with(&text);
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (_, client) = sys.console.attach_client(None).expect("client");
+        let queue = client.create_queue(1).expect("queue");
+        subscribe(&client, &queue, Category::Device);
+        clients.push((client, queue));
+    }
+    assert_eq!(sys.status().server.clients, CLIENTS);
+    let (_, mut source) = sys.console.attach_source(Some("src")).expect("source");
+    source.publish(&[device_event(7)]).unwrap();
+    for (client, queue) in &mut clients {
+        let got: Vec<u64> = receive(client, queue, 1).iter().map(|g| g.object).collect();
+        assert_eq!(got, vec![7]);
+    }
 }
 
 #[test]

@@ -25,7 +25,8 @@ use counters::Count;
 use evq_abi::event::{device, Category, Priority};
 use evq_abi::msg::{label, BatchBuilder, Event, Filter, Reply, Request};
 use evq_client::{Session, Transport};
-use evq_sel4_runtime::{call, domain_main, exit, info, DomainInfo, Message};
+use evq_sel4_runtime::Sel4Transport;
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
 use zerocopy::{FromBytes, IntoBytes};
 
 domain_main!(main, stack = 256 * 1024);
@@ -115,64 +116,6 @@ fn source(info: &DomainInfo, go: &str, sizes: &[usize]) -> ! {
     }
 }
 
-/// The client's transport: the test client's, pared down to what this
-/// benchmark needs (one ring, at the ring window).
-struct Ring {
-    server: sel4::cap::Endpoint,
-    notification: sel4::cap::Notification,
-    next_slot: u64,
-    frames: [u64; 32],
-    received: usize,
-}
-
-impl Ring {
-    fn rpc(&mut self, request: &Request<'_>, frame: bool) -> Result<Reply, ()> {
-        let mut m = Message::new();
-        let (label, len) = request.encode(&mut m.body).map_err(|_| ())?;
-        m.label = label;
-        m.len = len;
-        if frame {
-            evq_sel4_runtime::receive_into(self.next_slot);
-        }
-        let (reply, caps) = call(self.server, &m);
-        let reply = Reply::decode(label, reply.label, reply.body()).map_err(|_| ())?;
-        if frame && caps == 1 && self.received < self.frames.len() {
-            self.frames[self.received] = self.next_slot;
-            self.received += 1;
-            self.next_slot += 1;
-        }
-        Ok(reply)
-    }
-}
-
-impl Transport for Ring {
-    type Error = ();
-
-    fn call(&mut self, request: &Request<'_>) -> Result<Reply, ()> {
-        let frame = matches!(request, Request::CreateQueue { .. } | Request::RingFrames { .. });
-        self.rpc(request, frame)
-    }
-
-    fn map_ring(&mut self, queue: u32, frames: u32) -> Result<(core::ptr::NonNull<u8>, usize), ()> {
-        let frames = (frames as usize).min(self.frames.len());
-        while self.received < frames {
-            let first = self.received as u32;
-            self.rpc(&Request::RingFrames { queue, first }, true)?;
-        }
-        let vspace = sel4::cap::VSpace::from_bits(info::slot::VSPACE);
-        for (i, &slot) in self.frames[..frames].iter().enumerate() {
-            sel4::cap::Granule::from_bits(slot)
-                .frame_map(vspace, info::RING_WINDOW_ADDR + i * 4096, sel4::CapRights::read_write(), sel4::VmAttributes::default())
-                .map_err(|_| ())?;
-        }
-        Ok((core::ptr::NonNull::new(info::RING_WINDOW_ADDR as *mut u8).ok_or(())?, frames * 4096))
-    }
-
-    fn block(&mut self) {
-        self.notification.wait();
-    }
-}
-
 /// Prints one figure, per event where `per` events shared it, with its
 /// ratio to the round trip.
 fn report(what: &str, c: Count, per: u64, rt: Count) {
@@ -212,14 +155,7 @@ fn client(info: &DomainInfo) -> Result<(), &'static str> {
     let rt = rt.steady("round trips vary")?;
     report("round_trip", rt, 1, rt);
 
-    let transport = Ring {
-        server: sel4::cap::Endpoint::from_bits(info::slot::SERVER),
-        notification: sel4::cap::Notification::from_bits(info::slot::SIXTH),
-        next_slot: info.first_free_slot,
-        frames: [0; 32],
-        received: 0,
-    };
-    let mut session = Session::new(transport);
+    let mut session = Session::new(Sel4Transport::new(info));
     let (queue, mut events) = session.create_queue(16).map_err(|_| "CreateQueue failed")?;
     session.subscribe(queue, Filter::all_of(Category::Device)).map_err(|_| "Subscribe failed")?;
 

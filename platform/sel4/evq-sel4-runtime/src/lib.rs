@@ -14,7 +14,9 @@ use core::ptr;
 // Linked for its `#[panic_handler]`: print the panic, then stop.
 extern crate sel4_panicking;
 
+mod client;
 mod ingest;
+pub use client::{Sel4Error, Sel4Transport};
 pub use ingest::{ingest_region, IngestPublisher};
 
 pub use evq_domain_info::{self as info, DomainInfo};

@@ -11,8 +11,6 @@
 #![no_std]
 #![no_main]
 
-mod transport;
-
 use evq_abi::event::{decode_dentry, device, network, process, Category, CountersPayload, FaultPayload, TimePayload};
 use evq_abi::msg::Filter;
 use evq_client::{EventQueue, ReceivedEvent, Session};
@@ -22,7 +20,7 @@ use evq_test_script::{
 };
 use zerocopy::FromBytes;
 
-use transport::Sel4Transport;
+use evq_sel4_runtime::Sel4Transport;
 
 // The model VFS core is about 55 KiB, and a debug build copies it.
 domain_main!(main, stack = 512 * 1024);

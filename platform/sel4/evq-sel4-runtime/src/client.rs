@@ -1,14 +1,18 @@
-//! evq's client transport on seL4: requests are calls on the client's badged
-//! endpoint, ring frames arrive one per reply in slots of the client's own
-//! CNode, and are mapped into its ring window, whose page tables the root
-//! task prepared.
+//! evq's client transport on seL4, for `evq_client::Session`: requests are
+//! calls on the client's badged endpoint, ring frames arrive one per reply
+//! in slots of the client's own CNode, and are mapped into its ring window,
+//! whose page tables the root task prepared.
+//!
+//! Limits: one ring at a time (the window holds one of up to 64 data pages
+//! and its control page, and a second `CreateQueue` is refused with
+//! [`Sel4Error::NoRoom`]).
 
 use core::ptr::NonNull;
 
 use evq_abi::msg::{Reply, Request};
 use evq_abi::PAGE_SIZE;
 use evq_client::Transport;
-use evq_sel4_runtime::{call, info, receive_into, DomainInfo, Message};
+use crate::{call, info, receive_into, DomainInfo, Message};
 
 /// The most frames one client maps: its ring window.
 const MAX_FRAMES: usize = info::CLIENT_RING_WINDOW_PAGES;
