@@ -208,8 +208,7 @@ impl System {
                 sel4::debug_println!("evq: root task: domain {id} ({}) exited with {code}", domain.name);
                 code
             } else {
-                let fault = sel4::with_ipc_buffer(|ipc| sel4::Fault::new(ipc, &msg));
-                let payload = fault_payload(&fault);
+                let payload = fault_payload(&msg);
                 sel4::debug_println!(
                     "evq: root task: domain {id} ({}) faulted: kind {} address {:#x} ip {:#x}",
                     domain.name,
@@ -231,13 +230,24 @@ impl System {
     }
 }
 
-fn fault_payload(fault: &sel4::Fault) -> FaultPayload {
-    let (kind, address, ip) = match fault {
-        sel4::Fault::VmFault(f) => (process::fault::VM, f.inner().get_Addr(), f.inner().get_IP()),
-        sel4::Fault::CapFault(f) => (process::fault::CAP, 0, f.inner().get_IP()),
-        sel4::Fault::UnknownSyscall(f) => (process::fault::UNKNOWN_SYSCALL, 0, f.inner().get_FaultIP()),
-        sel4::Fault::UserException(f) => (process::fault::USER_EXCEPTION, 0, f.inner().get_FaultIP()),
-        _ => (process::fault::OTHER, 0, 0),
+/// The fault the kernel reported in `msg`. A domain can also send on its
+/// own fault endpoint, so the label is checked before the message is
+/// decoded as a fault (rust-sel4's decoder panics on a label it does not
+/// know): anything but the faults the kernel sends for a thread like these
+/// is reported as "other", and the domain is stopped all the same.
+fn fault_payload(msg: &sel4::MessageInfo) -> FaultPayload {
+    use sel4::sys::seL4_Fault_tag as tag;
+    let known = [tag::seL4_Fault_CapFault, tag::seL4_Fault_UnknownSyscall, tag::seL4_Fault_UserException, tag::seL4_Fault_VMFault];
+    let (kind, address, ip) = if !known.contains(&msg.label()) {
+        (process::fault::OTHER, 0, 0)
+    } else {
+        match sel4::with_ipc_buffer(|ipc| sel4::Fault::new(ipc, msg)) {
+            sel4::Fault::VmFault(f) => (process::fault::VM, f.inner().get_Addr(), f.inner().get_IP()),
+            sel4::Fault::CapFault(f) => (process::fault::CAP, 0, f.inner().get_IP()),
+            sel4::Fault::UnknownSyscall(f) => (process::fault::UNKNOWN_SYSCALL, 0, f.inner().get_FaultIP()),
+            sel4::Fault::UserException(f) => (process::fault::USER_EXCEPTION, 0, f.inner().get_FaultIP()),
+            _ => (process::fault::OTHER, 0, 0),
+        }
     };
     FaultPayload { kind: kind.into(), reserved: 0.into(), address: address.into(), ip: ip.into() }
 }
