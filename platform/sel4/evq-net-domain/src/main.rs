@@ -161,18 +161,21 @@ fn run<T: Transport>(
             let Some(buf) = rx[i].as_mut() else { break };
             // SAFETY: `buf` is the buffer lent with this token.
             match unsafe { nic.receive_complete(token, buf.bytes()) } {
-                Ok((header_len, len)) => {
-                    let frame = &buf.bytes()[header_len..header_len + len];
-                    if let Some(reply) = parse_arp_reply(frame, mac) {
-                        let [a, b, c, d] = reply.sender_ip;
-                        let path = if publisher.ingest.is_some() { "ingest ring" } else { "endpoint" };
-                        sel4::debug_println!(
-                            "evq-net: the gateway {a}.{b}.{c}.{d} answered ({} events so far through the {path})",
-                            publisher.via_ring
-                        );
+                // The NIC says how long the frame is; it is held to the buffer.
+                Ok((header_len, len)) => match buf.bytes().get(header_len..header_len.saturating_add(len)) {
+                    Some(frame) => {
+                        if let Some(reply) = parse_arp_reply(frame, mac) {
+                            let [a, b, c, d] = reply.sender_ip;
+                            let path = if publisher.ingest.is_some() { "ingest ring" } else { "endpoint" };
+                            sel4::debug_println!(
+                                "evq-net: the gateway {a}.{b}.{c}.{d} answered ({} events so far through the {path})",
+                                publisher.via_ring
+                            );
+                        }
+                        publisher.publish(iface.received(len));
                     }
-                    publisher.publish(iface.received(len));
-                }
+                    None => sel4::debug_println!("evq-net: the NIC reported a frame longer than its buffer; dropped"),
+                },
                 Err(e) => sel4::debug_println!("evq-net: a receive failed: {e:?}"),
             }
             // SAFETY: as above: the buffer is the NIC's again until it
