@@ -237,18 +237,7 @@ fn receive(client: &Client, q: &mut HostedQueue, n: usize) -> Vec<Got> {
     let deadline = Instant::now() + DEADLINE;
     let mut out = Vec::new();
     while out.len() < n {
-        while let Some(e) = q.next_event().expect("ring reads") {
-            out.push(Got {
-                category: e.category,
-                kind: e.kind,
-                type_flags: e.type_flags,
-                object: e.object_id,
-                source: e.source_id,
-                seq: e.seq,
-                lost_before: e.lost_before,
-                payload: e.payload.to_vec(),
-            });
-        }
+        out.extend(drain(q));
         if out.len() >= n {
             break;
         }

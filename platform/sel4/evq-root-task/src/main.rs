@@ -92,6 +92,13 @@ fn role_code(role: &Role) -> u32 {
     }
 }
 
+/// Domain `index`'s place among the sources with ingest rings (its window
+/// in the server, its bit in the server's notification word), if it has them.
+fn ingest_index(index: usize) -> Option<usize> {
+    (SYSTEM.domains.get(index)?.ingest_pages > 0)
+        .then(|| SYSTEM.domains[..index].iter().filter(|d| d.ingest_pages > 0).count())
+}
+
 /// Lists a described capability in the info page.
 fn list(page: &mut DomainInfo, name: &str, slot: u64, rights: u32) -> Result<(), &'static str> {
     let n = page.named_count as usize;
@@ -297,14 +304,11 @@ fn build_domain(
         // Every source's ingest region is made now and mapped here, so that
         // the server can set up its rings before any source runs.
         domain.tcb.tcb_bind_notification(wiring.ingest_notification).map_err(kernel)?;
-        let mut ingest_index = 0;
         for (i, other) in SYSTEM.domains.iter().enumerate() {
-            if other.ingest_pages == 0 {
-                continue;
-            }
+            let Some(k) = ingest_index(i) else { continue };
             let frames = 2 * info::INGEST_RING_PAGES + other.ingest_pages as usize;
-            let base = info::INGEST_WINDOW_ADDR + ingest_index * info::INGEST_STRIDE;
-            if frames * PAGE_SIZE > info::INGEST_STRIDE || ingest_index >= 63 {
+            let base = info::INGEST_WINDOW_ADDR + k * info::INGEST_STRIDE;
+            if frames * PAGE_SIZE > info::INGEST_STRIDE || k >= 63 {
                 return Err("an ingest region larger than its window, or too many");
             }
             let first = objects.slots(frames).map_err(|_| "out of slots")?;
@@ -317,9 +321,7 @@ fn build_domain(
                     .map_err(kernel)?;
             }
             wiring.ingest[i] = Some((first, frames));
-            ingest_index += 1;
         }
-        let mut ingest_index = 0;
         for (i, other) in SYSTEM.domains.iter().enumerate() {
             let Some(badge) = other.badge() else { continue };
             let n = page.peer_count as usize;
@@ -330,12 +332,9 @@ fn build_domain(
                 Role::Source { categories, budget_per_tick, .. } => (categories.0, budget_per_tick),
                 _ => (0, 0),
             };
-            let (ingest_vaddr, ingest_data_bytes, ingest_bit) = if other.ingest_pages > 0 {
-                let vaddr = info::INGEST_WINDOW_ADDR + ingest_index * info::INGEST_STRIDE;
-                ingest_index += 1;
-                (vaddr as u64, other.ingest_pages * PAGE_SIZE as u32, (ingest_index - 1) as u32)
-            } else {
-                (0, 0, 0)
+            let (ingest_vaddr, ingest_data_bytes, ingest_bit) = match ingest_index(i) {
+                Some(k) => ((info::INGEST_WINDOW_ADDR + k * info::INGEST_STRIDE) as u64, other.ingest_pages * PAGE_SIZE as u32, k as u32),
+                None => (0, 0, 0),
             };
             page.peers[n] = Peer {
                 badge,
@@ -422,7 +421,7 @@ fn build_domain(
             copy.frame_map(domain.vspace(), base + f * PAGE_SIZE, sel4::CapRights::read_write(), sel4::VmAttributes::default())
                 .map_err(kernel)?;
         }
-        let k = SYSTEM.domains[..id as usize - 1].iter().filter(|o| o.ingest_pages > 0).count() as u64;
+        let k = ingest_index(id as usize - 1).ok_or("ingest rings without an index")? as u64;
         domain
             .grant(next, wiring.ingest_notification, sel4::CapRights::write_only(), info::INGEST_SIGNAL | 1 << k)
             .map_err(kernel)?;

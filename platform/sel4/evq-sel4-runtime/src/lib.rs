@@ -139,10 +139,16 @@ impl Message {
     /// evq message uses, so the decoder refuses it.
     pub fn from_ipc(info: &sel4::MessageInfo) -> Self {
         let mut m = Self::new();
-        m.label = u32::try_from(info.label()).unwrap_or(u32::MAX);
-        m.len = (info.length() * 8).min(MAX_MSG_BYTES);
-        sel4::with_ipc_buffer(|ipc| m.body[..m.len].copy_from_slice(&ipc.msg_bytes()[..m.len]));
+        m.read_ipc(info);
         m
+    }
+
+    /// [`Message::from_ipc`] into this message, for a loop that keeps one
+    /// rather than zeroing a new one per message.
+    pub fn read_ipc(&mut self, info: &sel4::MessageInfo) {
+        self.label = u32::try_from(info.label()).unwrap_or(u32::MAX);
+        self.len = (info.length() * 8).min(MAX_MSG_BYTES);
+        sel4::with_ipc_buffer(|ipc| self.body[..self.len].copy_from_slice(&ipc.msg_bytes()[..self.len]));
     }
 
     /// Writes the message into the IPC buffer, with `caps` as extra

@@ -25,7 +25,7 @@ mod ingest;
 mod pool;
 
 use evq_abi::event::CategorySet;
-use evq_abi::msg::{label, ErrorCode, Reply, MAX_MSG_BYTES};
+use evq_abi::msg::{label, ErrorCode, Reply};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
 use evq_server::{Action, Config, Server, SourceSpec};
 
@@ -86,10 +86,14 @@ fn serve(info: &'static DomainInfo, server: &mut Server<FramePool>) -> ! {
     }
     let mut now_ns = 0u64;
     let mut last_tick = 0u64;
+    // Kept across messages: each is read into `request` and answered from
+    // `reply`, with no buffer zeroed or copied per message but the IPC
+    // buffer's own.
+    let mut request = Message::new();
     let mut reply = Message::new();
     let (mut msg_info, mut badge) = endpoint.recv(());
     loop {
-        let request = Message::from_ipc(&msg_info);
+        request.read_ipc(&msg_info);
         // Never backwards, and distinct per message when the counter is coarse.
         now_ns = evq_sel4_runtime::now_ns(info).unwrap_or(0).max(now_ns + 1);
         if now_ns - last_tick >= TICK_NS {
@@ -105,13 +109,11 @@ fn serve(info: &'static DomainInfo, server: &mut Server<FramePool>) -> ! {
             continue;
         }
         let mut grant = None;
-        let mut body = [0u8; MAX_MSG_BYTES];
-        let (label, len) = server.handle(now_ns, badge, request.label, request.body(), &mut body, &mut |a| {
+        let (label, len) = server.handle(now_ns, badge, request.label, request.body(), &mut reply.body, &mut |a| {
             carry_out(info, a, Some(&mut grant))
         });
         reply.label = label;
         reply.len = len;
-        reply.body[..len].copy_from_slice(&body[..len]);
         // Every action has run; the pool's capability for a granted frame
         // is looked up only now, once the ring is in the pool's tables.
         let caps = grant.and_then(|(ring, index)| server.memory().frame(ring, index));
