@@ -46,6 +46,25 @@ pub struct EventRecord {
     pub payload_len: U16,
 }
 
+impl EventRecord {
+    /// Ring slots the record takes.
+    pub const SLOTS: usize = core::mem::size_of::<EventRecord>() / SLOT_SIZE;
+
+    /// The record as the slots it fills in a ring entry: each slot's
+    /// little-endian word, the same bytes as [`IntoBytes::as_bytes`], so a
+    /// producer can store it without assembling the bytes first.
+    pub fn to_slots(&self) -> [u64; Self::SLOTS] {
+        [
+            self.seq.get(),
+            self.timestamp_ns.get(),
+            self.object_id.get(),
+            u64::from(self.source_id.get())
+                | u64::from(self.coalesced.get()) << 32
+                | u64::from(self.payload_len.get()) << 48,
+        ]
+    }
+}
+
 /// Event categories: the header's `type` field and a subscription's category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -538,6 +557,23 @@ mod tests {
         assert_eq!(event_slots(MAX_PAYLOAD), MAX_ENTRY_SLOTS);
         // Two maximal names fit in one rename.
         assert!(core::mem::size_of::<RenamePayload>() + 2 * vfs::NAME_MAX <= MAX_PAYLOAD);
+    }
+
+    #[test]
+    fn record_slots_are_its_bytes() {
+        let record = EventRecord {
+            seq: 0x0102_0304_0506_0708.into(),
+            timestamp_ns: 0x1112_1314_1516_1718.into(),
+            object_id: 0x2122_2324_2526_2728.into(),
+            source_id: 0x3132_3334.into(),
+            coalesced: 0x3536.into(),
+            payload_len: 0x3738.into(),
+        };
+        let mut bytes = [0u8; 32];
+        for (chunk, word) in bytes.chunks_mut(8).zip(record.to_slots()) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        assert_eq!(&bytes, record.as_bytes());
     }
 
     #[test]

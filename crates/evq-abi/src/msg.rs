@@ -15,7 +15,7 @@
 use zerocopy::byteorder::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use crate::event::{Category, Priority, MAX_PAYLOAD};
+use crate::event::{Category, CategorySet, Priority, MAX_PAYLOAD};
 use crate::ring::{RingGeometry, SLOT_SIZE};
 
 /// The largest message body: seL4's 120 message registers of 8 bytes.
@@ -509,16 +509,25 @@ impl Event<'_> {
 }
 
 /// A checked `PublishBatch`: iterate it for its events.
+///
+/// Only [`Request::decode`] makes one, after checking every event in it, so
+/// iterating it re-reads the events without checking them again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Batch<'a> {
     count: usize,
     events: &'a [u8],
+    categories: CategorySet,
 }
 
 impl<'a> Batch<'a> {
     /// Events in the batch.
     pub fn len(&self) -> usize {
         self.count
+    }
+    /// Every category that some event in the batch has, gathered while it
+    /// was checked, so a permission check costs one test per batch.
+    pub fn categories(&self) -> CategorySet {
+        self.categories
     }
     /// Whether the batch is empty (never, once decoded).
     pub fn is_empty(&self) -> bool {
@@ -546,11 +555,24 @@ pub struct BatchIter<'a> {
 
 impl<'a> Iterator for BatchIter<'a> {
     type Item = Event<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Event<'a>> {
-        // The batch was checked whole when it was decoded, so this cannot fail;
-        // ending the iteration is still the answer if it somehow did.
-        let (event, used) = decode_event_prefix(self.rest).ok()?;
-        self.rest = &self.rest[used..];
+        // The batch was checked whole when it was decoded, so only what is
+        // needed to rebuild each event is read again; the lookups below
+        // cannot fail, and ending the iteration is still the answer if one
+        // somehow did.
+        let (desc, rest) = EventDesc::read_from_prefix(self.rest).ok()?;
+        let payload_len = usize::from(desc.payload_len.get());
+        let payload = rest.get(..payload_len)?;
+        let event = Event {
+            category: Category::from_u8(desc.category)?,
+            kind: desc.kind,
+            type_flags: desc.type_flags,
+            priority: Priority::from_u8(desc.priority)?,
+            object_id: desc.object_id.get(),
+            payload,
+        };
+        self.rest = rest.get(padded(payload_len)..)?;
         Some(event)
     }
 }
@@ -851,14 +873,16 @@ impl<'a> Request<'a> {
                     return Err(DecodeError::BadCount(count));
                 }
                 let mut used = 0;
+                let mut categories = CategorySet::EMPTY;
                 for _ in 0..count {
-                    let (_, n) = decode_event_prefix(&events[used..])?;
+                    let (event, n) = decode_event_prefix(&events[used..])?;
+                    categories.0 |= event.category.bit();
                     used += n;
                 }
                 if used != events.len() {
                     return Err(DecodeError::BadLength { expected: head_len + used, actual: body.len() });
                 }
-                Request::PublishBatch(Batch { count: usize::from(count), events })
+                Request::PublishBatch(Batch { count: usize::from(count), events, categories })
             }
             label::CLIENT_GONE => Request::ClientGone { client: exact::<ClientGoneBody>(body)?.client.get() },
             label::CREATE_QUEUE => {

@@ -151,7 +151,17 @@ impl Producer {
     /// waits for a client.
     #[inline]
     pub fn push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
-        let result = self.write(kind, body, critical);
+        self.push_words(kind, &[], body, critical)
+    }
+
+    /// Like [`Producer::push`], for a body that starts with whole slots the
+    /// caller already has as words: the entry's body is `words`, each stored
+    /// as one slot, then `bytes` padded with zeros to whole slots. This saves
+    /// the caller assembling the body in a buffer first (the server writes
+    /// an event's record as words and its payload as bytes).
+    #[inline]
+    pub fn push_words(&mut self, kind: EntryKind, words: &[u64], bytes: &[u8], critical: bool) -> Result<(), PushError> {
+        let result = self.write(kind, words, bytes, critical);
         if result == Err(PushError::Full) {
             self.pending_loss += 1;
             self.lost_total += 1;
@@ -165,15 +175,15 @@ impl Producer {
     /// For producers that may wait for their consumer.
     #[inline]
     pub fn try_push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
-        self.write(kind, body, critical)
+        self.write(kind, &[], body, critical)
     }
 
     #[inline]
-    fn write(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
+    fn write(&mut self, kind: EntryKind, words: &[u64], body: &[u8], critical: bool) -> Result<(), PushError> {
         if kind.ty & EntryHeader::TYPE_MAX == Category::Meta as u32 || kind.info & info::RESERVED_MASK != 0 {
             return Err(PushError::InvalidKind);
         }
-        let body_slots = body.len().div_ceil(SLOT_SIZE);
+        let body_slots = words.len() + body.len().div_ceil(SLOT_SIZE);
         if body_slots >= MAX_ENTRY_SLOTS as usize {
             return Err(PushError::TooLarge);
         }
@@ -208,11 +218,15 @@ impl Producer {
         // The entry is contiguous: its slots run from `pos` without wrapping.
         let pos = head & self.mask;
         self.region.slot(pos).store(header.to_word(), Ordering::Relaxed);
-        let (words, rest) = body.as_chunks::<SLOT_SIZE>();
         let slots = self.region.slots(pos + 1, body_slots);
+        let (word_slots, slots) = slots.split_at(words.len());
+        for (slot, word) in word_slots.iter().zip(words) {
+            slot.store(*word, Ordering::Relaxed);
+        }
+        let (chunks, rest) = body.as_chunks::<SLOT_SIZE>();
         // Four slots at a time, unrolled: an event's record alone is four.
-        let (word_quads, word_tail) = words.as_chunks::<4>();
-        let (slot_quads, slot_tail) = slots[..words.len()].as_chunks::<4>();
+        let (word_quads, word_tail) = chunks.as_chunks::<4>();
+        let (slot_quads, slot_tail) = slots[..chunks.len()].as_chunks::<4>();
         for (s, w) in slot_quads.iter().zip(word_quads) {
             s[0].store(u64::from_le_bytes(w[0]), Ordering::Relaxed);
             s[1].store(u64::from_le_bytes(w[1]), Ordering::Relaxed);

@@ -1,12 +1,11 @@
 //! One client queue: its ring, its subscriptions, its coalescing staging
 //! area and its batch wake-up.
 
-use evq_abi::event::{EventRecord, Priority, MAX_PAYLOAD};
+use evq_abi::event::{EventRecord, Priority};
 use evq_abi::msg::{Event, Filter};
 use evq_abi::ring::{info, make_info};
 use evq_ring::{EntryKind, Producer, PushError};
 use heapless::Vec;
-use zerocopy::IntoBytes;
 
 use crate::limits::{MAX_STAGED, MAX_SUBSCRIPTIONS};
 use crate::staging::{Staged, Staging};
@@ -235,18 +234,13 @@ impl Queue {
             coalesced: coalesced.into(),
             payload_len: (e.event.payload.len() as u16).into(),
         };
-        let mut body = [0u8; core::mem::size_of::<EventRecord>() + MAX_PAYLOAD];
-        let record_len = core::mem::size_of::<EventRecord>();
-        body[..record_len].copy_from_slice(record.as_bytes());
-        let len = record_len + e.event.payload.len();
-        body[record_len..len].copy_from_slice(e.event.payload);
         let flags = if coalesced > 0 { info::COALESCED } else { 0 } | if critical { info::CRITICAL } else { 0 };
         let kind = EntryKind {
             ty: e.event.category as u32,
             subtype: e.event.kind,
             info: make_info(0, watch_id, e.event.type_flags, flags),
         };
-        match self.producer.push(kind, &body[..len], critical) {
+        match self.producer.push_words(kind, &record.to_slots(), e.event.payload, critical) {
             Ok(()) => {
                 self.stats.delivered += 1;
                 self.batch.delivered_since_arm = self.batch.delivered_since_arm.saturating_add(1);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use evq_abi::event::{memory, meta, network, process, vfs, Category, Priority, UsagePayload};
+use evq_abi::event::{device, memory, meta, network, process, vfs, Category, Priority, UsagePayload};
 use evq_abi::msg::{label, ErrorCode, Event, Filter, Reply, Request, StatsTarget, MAX_MSG_BYTES};
 use evq_abi::ring::control;
 use evq_server::{Action, Config, Server, SourceSpec};
@@ -76,9 +76,12 @@ fn a_batch_with_one_forbidden_event_is_refused_whole() {
     let mut body = [0u8; MAX_MSG_BYTES];
     let mut b = evq_abi::msg::BatchBuilder::new(&mut body).unwrap();
     b.push(&create_event(1)).unwrap();
-    b.push(&Event { category: Category::Process, kind: process::START, ..create_event(2) }).unwrap();
+    b.push(&Event { category: Category::Device, kind: device::STATE, ..create_event(2) }).unwrap();
+    b.push(&Event { category: Category::Process, kind: process::START, ..create_event(3) }).unwrap();
     let len = b.finish();
-    assert_eq!(h.raw(VFS, label::PUBLISH_BATCH, &body[..len]), err(ErrorCode::NotPermitted, 2));
+    // The detail names the first forbidden event in batch order (Device, 4),
+    // not the lowest-numbered forbidden category (Process, 2).
+    assert_eq!(h.raw(VFS, label::PUBLISH_BATCH, &body[..len]), err(ErrorCode::NotPermitted, Category::Device as u32));
     assert!(drain(&mut reader).is_empty());
 }
 
