@@ -15,8 +15,9 @@
 //!
 //! criterion reports each pair per batch of [`BATCH`] events (`Throughput::
 //! Elements`); afterwards the bench times its own runs ([`SUMMARY_RUNS`] of
-//! [`SUMMARY_EVENTS`] events each, median) and prints a plain table of
-//! events/s and the evq/rtrb ratio.
+//! [`SUMMARY_EVENTS`] events each, evq and rtrb in adjacent pairs) and
+//! prints a plain table of median events/s and the median evq/rtrb ratio
+//! of the pairs.
 //!
 //! `EVQ_BENCH_QUICK=1` makes every part tiny: a smoke test that the bench
 //! runs, whose numbers mean nothing. So does `cargo test --benches`, where
@@ -45,7 +46,7 @@ const RING_BYTES: usize = RING_PAGES as usize * PAGE_SIZE;
 /// Events moved per criterion iteration.
 const BATCH: u64 = 100_000;
 /// Timed runs per ring and size for the summary table.
-const SUMMARY_RUNS: usize = 5;
+const SUMMARY_RUNS: usize = 9;
 /// Events per summary run.
 const SUMMARY_EVENTS: u64 = 1_000_000;
 
@@ -243,16 +244,22 @@ fn bench_size<const N: usize>(c: &mut Criterion, batch: u64) {
     group.finish();
 }
 
-/// Median events/s of `runs` runs of `events` events, evq and rtrb interleaved
-/// so that drift in the machine's load hits both alike.
-fn summary<const N: usize>(runs: usize, events: u64, mode: Consume) -> (f64, f64) {
+/// Median events/s of `runs` runs of `events` events each, evq and rtrb
+/// interleaved, and the median of the ratios of each adjacent pair: on a
+/// shared machine whose speed drifts from minute to minute, a ratio taken
+/// within one pair is steadier than the ratio of two medians.
+fn summary<const N: usize>(runs: usize, events: u64, mode: Consume) -> (f64, f64, f64) {
     let mut evq = Vec::with_capacity(runs);
     let mut rtrb = Vec::with_capacity(runs);
+    let mut ratios = Vec::with_capacity(runs);
     for _ in 0..runs {
-        evq.push(events as f64 / run_evq::<N>(events, mode).as_secs_f64());
-        rtrb.push(events as f64 / run_rtrb::<N>(events, mode).as_secs_f64());
+        let e = events as f64 / run_evq::<N>(events, mode).as_secs_f64();
+        let r = events as f64 / run_rtrb::<N>(events, mode).as_secs_f64();
+        evq.push(e);
+        rtrb.push(r);
+        ratios.push(e / r);
     }
-    (median(&mut evq), median(&mut rtrb))
+    (median(&mut evq), median(&mut rtrb), median(&mut ratios))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -295,9 +302,9 @@ fn main() {
     ];
     println!();
     println!("ring throughput (2 threads, events/s; consumer per event, or draining what is there)");
-    println!("size   consumer   evq          rtrb         evq/rtrb");
-    for (size, mode, (evq, rtrb)) in rows {
-        println!("{:<6} {:<10} {:<12} {:<12} {:.2}x", size, mode, format_rate(evq), format_rate(rtrb), evq / rtrb);
+    println!("size   consumer   evq          rtrb         evq/rtrb (median of paired runs)");
+    for (size, mode, (evq, rtrb, ratio)) in rows {
+        println!("{:<6} {:<10} {:<12} {:<12} {:.2}x", size, mode, format_rate(evq), format_rate(rtrb), ratio);
     }
 }
 

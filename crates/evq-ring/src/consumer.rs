@@ -11,6 +11,11 @@ use evq_abi::{event::Category, PAGE_SIZE};
 
 use crate::shared::SharedRegion;
 
+/// How far ahead of its tail the consumer asks for slots to be fetched:
+/// 256 bytes, four cache lines, about six 32-byte events. Measured with
+/// `cargo bench -p evq-bench --bench ring`.
+const PREFETCH_SLOTS: u32 = 32;
+
 /// Why a region is not a ring this consumer can read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachError {
@@ -168,7 +173,7 @@ impl Consumer {
     /// Copies the next event entry into `buf` and releases its slots to the
     /// producer. Skip entries are passed over; loss entries are passed over
     /// and their counts returned with the entry that follows.
-    #[inline]
+    #[inline(always)]
     pub fn pop<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
         let entry = self.read(buf)?;
         if self.tail != self.published_tail {
@@ -179,7 +184,7 @@ impl Consumer {
 
     /// Like [`Consumer::pop`] but does not release the slots: call
     /// [`Consumer::release`] after a batch of reads, to publish the tail once.
-    #[inline]
+    #[inline(always)]
     pub fn read<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
         loop {
             if self.head == self.tail {
@@ -189,6 +194,11 @@ impl Consumer {
                 }
             }
             let pos = self.tail & self.mask;
+            // Only slots the producer has already published: touching one it
+            // is still writing would pull its line away from it.
+            if self.head.wrapping_sub(self.tail) > PREFETCH_SLOTS {
+                self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask);
+            }
             let word = self.region.slot(pos).load(Ordering::Relaxed);
             let header = EntryHeader::from_raw(word);
             let len = header.len();
