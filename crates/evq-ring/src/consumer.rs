@@ -12,8 +12,8 @@ use evq_abi::{event::Category, PAGE_SIZE};
 use crate::shared::SharedRegion;
 
 /// How far ahead of its tail the consumer asks for slots to be fetched:
-/// 256 bytes, four cache lines, about six 32-byte events. Measured with
-/// `cargo bench -p evq-bench --bench ring`.
+/// 256 bytes, four cache lines, about six 32-byte events. 16, 32 and 64
+/// slots did alike within this VM's noise (`docs/performance.md` §1).
 const PREFETCH_SLOTS: u32 = 32;
 
 /// Why a region is not a ring this consumer can read.
