@@ -9,6 +9,17 @@ use evq_abi::{event::Category, ABI_VERSION, PAGE_SIZE};
 
 use crate::shared::SharedRegion;
 
+/// Slots in a 64-byte cache line.
+const LINE_SLOTS: u32 = 8;
+
+/// How far ahead of its head the producer asks for a line to be made
+/// writable: 512 bytes, eight cache lines, about thirteen 32-byte events.
+/// The line it is about to write was last read by the consumer's core, a
+/// ring ago; without the hint each store waits there for that core to give
+/// the line up. 64 slots did better than 32, and alike with 128, in the
+/// ring bench (`docs/performance.md` §1).
+const PREFETCH_WRITE_SLOTS: u32 = 64;
+
 /// Why a region cannot hold a ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegionError {
@@ -173,12 +184,16 @@ impl Producer {
     /// Like [`Producer::push`], but a full ring is not a loss: the entry is
     /// refused with [`PushError::Full`] and the caller keeps it to try again.
     /// For producers that may wait for their consumer.
-    #[inline]
+    ///
+    /// Always inlined, as is the write behind it and behind `push_words`:
+    /// out of line, the call and the copying of `kind` and `body` through
+    /// memory made the ring bench's producer the slower side (§1).
+    #[inline(always)]
     pub fn try_push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
         self.write(kind, &[], body, critical)
     }
 
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, kind: EntryKind, words: &[u64], body: &[u8], critical: bool) -> Result<(), PushError> {
         if kind.ty & EntryHeader::TYPE_MAX == Category::Meta as u32 || kind.info & info::RESERVED_MASK != 0 {
             return Err(PushError::InvalidKind);
@@ -202,6 +217,14 @@ impl Producer {
             }
         }
         let mut head = self.head;
+        // Only for entries of one line or less, the usual event: one hint
+        // per push then reaches every line. For longer entries it reaches
+        // one line in several, and in the ring bench it cost more than it
+        // saved. Only in free space: a line the consumer has not released
+        // is left with it.
+        if len <= LINE_SLOTS && self.free_slots() >= PREFETCH_WRITE_SLOTS + LINE_SLOTS {
+            self.region.prefetch_slot_for_write(head.wrapping_add(PREFETCH_WRITE_SLOTS) & self.mask);
+        }
         if !simple {
             if loss_len > 0 {
                 head = self.wrap_if_needed(head, loss_len);

@@ -84,6 +84,27 @@ impl SharedRegion {
         let _ = ptr;
     }
 
+    /// Hints to the CPU that data slot `pos` (reduced as for `slot`) will
+    /// be written soon, so that its line is fetched for writing, taken from
+    /// the consumer's core, before the stores reach it.
+    #[inline(always)]
+    pub(crate) fn prefetch_slot_for_write(&self, pos: u32) {
+        let ptr: *const AtomicU64 = self.slot(pos);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as for `prefetch_slot`: `prefetchw` is only a hint; it
+        // writes nothing the program or the peer can see.
+        unsafe {
+            core::arch::asm!("prefetchw [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags));
+        }
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above; `prfm pstl1keep` is likewise only a hint.
+        unsafe {
+            core::arch::asm!("prfm pstl1keep, [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags));
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let _ = ptr;
+    }
+
     /// Data slot `pos`, which the caller has already reduced with its own
     /// mask, so it is below the slot count it checked against `len`.
     #[inline(always)]
