@@ -9,7 +9,7 @@ use evq_abi::ring::{
 };
 use evq_abi::{event::Category, PAGE_SIZE};
 
-use crate::shared::SharedRegion;
+use crate::shared::{Access, SharedRegion};
 
 /// How far ahead of its tail the consumer asks for slots to be fetched:
 /// 256 bytes, four cache lines, about six 32-byte events. 16, 32 and 64
@@ -197,7 +197,7 @@ impl Consumer {
             // Only slots the producer has already published: touching one it
             // is still writing would pull its line away from it.
             if self.head.wrapping_sub(self.tail) > PREFETCH_SLOTS {
-                self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask);
+                self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask, Access::Read);
             }
             let word = self.region.slot(pos).load(Ordering::Relaxed);
             let header = EntryHeader::from_raw(word);

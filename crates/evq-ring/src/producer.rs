@@ -7,7 +7,7 @@ use evq_abi::event::meta;
 use evq_abi::ring::{control, info, EntryHeader, RingGeometry, MAX_ENTRY_SLOTS, RING_MAGIC, SLOT_SIZE};
 use evq_abi::{event::Category, ABI_VERSION, PAGE_SIZE};
 
-use crate::shared::SharedRegion;
+use crate::shared::{Access, SharedRegion};
 
 /// Slots in a 64-byte cache line.
 const LINE_SLOTS: u32 = 8;
@@ -223,7 +223,7 @@ impl Producer {
         // saved. Only in free space: a line the consumer has not released
         // is left with it.
         if len <= LINE_SLOTS && self.free_slots() >= PREFETCH_WRITE_SLOTS + LINE_SLOTS {
-            self.region.prefetch_slot_for_write(head.wrapping_add(PREFETCH_WRITE_SLOTS) & self.mask);
+            self.region.prefetch_slot(head.wrapping_add(PREFETCH_WRITE_SLOTS) & self.mask, Access::Write);
         }
         if !simple {
             if loss_len > 0 {

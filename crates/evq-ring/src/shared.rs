@@ -9,6 +9,15 @@ use core::sync::atomic::{AtomicU32, AtomicU64};
 
 use evq_abi::{ring::SLOT_SIZE, PAGE_SIZE};
 
+/// What a prefetched slot is wanted for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Access {
+    /// The consumer will read it.
+    Read,
+    /// The producer will write it.
+    Write,
+}
+
 /// A ring region: a base pointer and a length, checked once at construction.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SharedRegion {
@@ -61,48 +70,47 @@ impl SharedRegion {
         unsafe { core::slice::from_raw_parts(self.base.as_ptr().add(off).cast::<AtomicU64>(), n) }
     }
 
-    /// Hints to the CPU that data slot `pos` (reduced as for `slot`) will be
-    /// read soon. A consumer learns where the next entry starts only from
-    /// the header before it, so without a hint each entry's line, which the
-    /// producer's core wrote, is fetched only once the previous header has
-    /// arrived: one cross-core miss after another.
+    /// Hints to the CPU that data slot `pos` (reduced as for `slot`) will
+    /// soon be read or written, so that its line, which the other side's
+    /// core last touched, is on its way before it is needed.
+    ///
+    /// The consumer reads ahead: it learns where the next entry starts only
+    /// from the header before it, so without a hint each entry's line is
+    /// fetched only once the previous header has arrived, one cross-core
+    /// miss after another. The producer writes ahead: each line it writes
+    /// was last read by the consumer's core, and a store waits for that
+    /// core to give the line up.
     #[inline(always)]
-    pub(crate) fn prefetch_slot(&self, pos: u32) {
+    pub(crate) fn prefetch_slot(&self, pos: u32, access: Access) {
         let ptr: *const AtomicU64 = self.slot(pos);
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch reads nothing the program sees, cannot fault
-        // even on an unmapped address, and changes no memory or flags.
+        // SAFETY: a prefetch reads nothing the program sees, writes nothing
+        // the program or the peer can see, cannot fault even on an unmapped
+        // address, and changes no flags.
         unsafe {
-            core::arch::asm!("prefetcht0 [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags));
+            match access {
+                Access::Read => {
+                    core::arch::asm!("prefetcht0 [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags))
+                }
+                Access::Write => {
+                    core::arch::asm!("prefetchw [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags))
+                }
+            }
         }
         #[cfg(target_arch = "aarch64")]
         // SAFETY: as above; `prfm` is likewise only a hint.
         unsafe {
-            core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags));
+            match access {
+                Access::Read => {
+                    core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags))
+                }
+                Access::Write => {
+                    core::arch::asm!("prfm pstl1keep, [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags))
+                }
+            }
         }
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        let _ = ptr;
-    }
-
-    /// Hints to the CPU that data slot `pos` (reduced as for `slot`) will
-    /// be written soon, so that its line is fetched for writing, taken from
-    /// the consumer's core, before the stores reach it.
-    #[inline(always)]
-    pub(crate) fn prefetch_slot_for_write(&self, pos: u32) {
-        let ptr: *const AtomicU64 = self.slot(pos);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as for `prefetch_slot`: `prefetchw` is only a hint; it
-        // writes nothing the program or the peer can see.
-        unsafe {
-            core::arch::asm!("prefetchw [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags));
-        }
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: as above; `prfm pstl1keep` is likewise only a hint.
-        unsafe {
-            core::arch::asm!("prfm pstl1keep, [{0}]", in(reg) ptr, options(nostack, readonly, preserves_flags));
-        }
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        let _ = ptr;
+        let _ = (ptr, access);
     }
 
     /// Data slot `pos`, which the caller has already reduced with its own
