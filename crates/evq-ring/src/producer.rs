@@ -185,9 +185,11 @@ impl Producer {
     /// refused with [`PushError::Full`] and the caller keeps it to try again.
     /// For producers that may wait for their consumer.
     ///
-    /// Always inlined, as is the write behind it and behind `push_words`:
-    /// out of line, the call and the copying of `kind` and `body` through
-    /// memory made the ring bench's producer the slower side (§1).
+    /// Always inlined, as is the write behind it and behind `push_words`.
+    /// Left to itself the compiler kept the write out of line in the ring
+    /// bench, passing `kind`, `body` and the result through memory on every
+    /// push; inlining it took the bench at 32 B from 0.44× rtrb to 1.18×
+    /// (`docs/performance.md` §1).
     #[inline(always)]
     pub fn try_push(&mut self, kind: EntryKind, body: &[u8], critical: bool) -> Result<(), PushError> {
         self.write(kind, &[], body, critical)
