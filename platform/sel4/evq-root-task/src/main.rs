@@ -53,8 +53,11 @@ fn main(bootinfo: &sel4::BootInfoPtr) -> sel4::Result<Never> {
 
 /// The objects that join domains, and each domain's TCB.
 struct System {
-    /// The server's endpoint, as the root task publishes on it (badged).
-    publish: sel4::cap::Endpoint,
+    /// The server's endpoint, as the root task publishes on it (badged);
+    /// `None` once the server has faulted or exited. A call to a server
+    /// that will never answer would block the root task for good, and with
+    /// it every later fault of every domain.
+    publish: Option<sel4::cap::Endpoint>,
     fault: sel4::cap::Endpoint,
     tcbs: [Option<sel4::cap::Tcb>; MAX_DOMAINS],
 }
@@ -159,7 +162,7 @@ impl System {
             )
             .map_err(|_| "cannot mint the root task's publishing capability")?;
 
-        let mut system = System { publish, fault: wiring.fault_ep, tcbs: [None; MAX_DOMAINS] };
+        let mut system = System { publish: Some(publish), fault: wiring.fault_ep, tcbs: [None; MAX_DOMAINS] };
         // The server first: every other domain's start is published to it.
         let (server_id, _) = SYSTEM.server().ok_or("no server")?;
         let order = core::iter::once(server_id).chain((1..=SYSTEM.domains.len() as u32).filter(|&id| id != server_id));
@@ -180,7 +183,12 @@ impl System {
 
     /// Publishes one event as the supervisor source. A refusal is logged,
     /// not fatal: the root task must go on monitoring whatever happens.
+    /// With the server gone the event is only logged.
     fn publish_as(&mut self, category: Category, kind: u8, object_id: u64, payload: &[u8]) {
+        if self.publish.is_none() {
+            sel4::debug_println!("evq: root task: no server to publish to: {category:?} event {kind} object {object_id}");
+            return;
+        }
         let priority = if kind == process::FAULT { Priority::Critical } else { Priority::Normal };
         let event = Event { category, kind, type_flags: 0, priority, object_id, payload };
         let reply = self.call(&Request::Publish(event));
@@ -190,10 +198,11 @@ impl System {
     }
 
     fn call(&mut self, request: &Request<'_>) -> Option<Reply> {
+        let server = self.publish?;
         let mut body = [0u8; MAX_MSG_BYTES];
         let (label, len) = request.encode(&mut body).ok()?;
         sel4::with_ipc_buffer_mut(|ipc| ipc.msg_bytes_mut()[..len].copy_from_slice(&body[..len]));
-        let reply_info = self.publish.call(sel4::MessageInfo::new(label.into(), 0, 0, len / 8));
+        let reply_info = server.call(sel4::MessageInfo::new(label.into(), 0, 0, len / 8));
         let n = (reply_info.length() * 8).min(MAX_MSG_BYTES);
         sel4::with_ipc_buffer(|ipc| body[..n].copy_from_slice(&ipc.msg_bytes()[..n]));
         Reply::decode(label, u32::try_from(reply_info.label()).ok()?, &body[..n]).ok()
@@ -210,6 +219,10 @@ impl System {
             };
             let Some(domain) = SYSTEM.domain_by_id(id) else { continue };
             let _ = tcb.tcb_suspend();
+            let server_gone = matches!(domain.role, Role::Server { .. });
+            if server_gone {
+                self.publish = None;
+            }
             let code = if msg.label() == info::EXIT_LABEL {
                 let code = sel4::with_ipc_buffer(|ipc| ipc.msg_regs()[0]) as i64;
                 sel4::debug_println!("evq: root task: domain {id} ({}) exited with {code}", domain.name);
@@ -227,6 +240,9 @@ impl System {
                 // The shell's convention for a death by fault: 128 + kind.
                 128 + i64::from(payload.kind.get())
             };
+            if server_gone {
+                sel4::debug_println!("evq: root task: the event server is gone; process events go to this log only");
+            }
             if let Some(badge) = domain.badge().filter(|_| matches!(domain.role, Role::Client { .. })) {
                 let _ = self.call(&Request::ClientGone { client: badge });
             }
