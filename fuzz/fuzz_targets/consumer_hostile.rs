@@ -74,8 +74,7 @@ fuzz_target!(|data: &[u8]| {
             bytes[PAGE_SIZE + (start + i) % data_bytes] = b;
         }
     }
-    let mut region: Vec<u64> =
-        bytes.chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
+    let mut region: Vec<u64> = bytes.chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
     drop(bytes);
     let base = NonNull::new(region.as_mut_ptr().cast::<u8>()).unwrap();
 

@@ -3,8 +3,8 @@
 //! the input: a payload may be followed by padding) and decode again alike.
 #![no_main]
 
-use evq_abi::event::{decode_dentry, decode_mount, decode_rename, encode_dentry, encode_mount, encode_rename};
 use evq_abi::event::MAX_PAYLOAD;
+use evq_abi::event::{decode_dentry, decode_mount, decode_rename, encode_dentry, encode_mount, encode_rename};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -504,8 +504,12 @@ pub fn encode_mount(parent: u64, fs_id: u64, name: &[u8], out: &mut [u8]) -> Res
     if name.len() > vfs::NAME_MAX {
         return Err(PayloadError::TooLong);
     }
-    let fixed =
-        MountPayload { parent: parent.into(), fs_id: fs_id.into(), name_len: (name.len() as u16).into(), reserved: [0; 6] };
+    let fixed = MountPayload {
+        parent: parent.into(),
+        fs_id: fs_id.into(),
+        name_len: (name.len() as u16).into(),
+        reserved: [0; 6],
+    };
     write_parts(out, fixed.as_bytes(), &[name])
 }
 

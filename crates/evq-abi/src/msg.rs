@@ -1036,10 +1036,9 @@ impl<'a> Request<'a> {
                     },
                 )?
             }
-            Request::Unsubscribe { queue, subscription } => put(
-                out,
-                &SubscriptionBody { queue: (*queue).into(), subscription: u32::from(*subscription).into() },
-            )?,
+            Request::Unsubscribe { queue, subscription } => {
+                put(out, &SubscriptionBody { queue: (*queue).into(), subscription: u32::from(*subscription).into() })?
+            }
             Request::SetPriority { queue, subscription, priority } => put(
                 out,
                 &SetPriorityBody {
@@ -1229,7 +1228,9 @@ impl Reply {
     pub fn encode(&self, out: &mut [u8]) -> Result<(u32, usize), EncodeError> {
         let len = match *self {
             Reply::Done => 0,
-            Reply::Published { accepted } => put(out, &PublishedBody { accepted: accepted.into(), reserved: 0.into() })?,
+            Reply::Published { accepted } => {
+                put(out, &PublishedBody { accepted: accepted.into(), reserved: 0.into() })?
+            }
             Reply::QueueCreated { queue, slot_count, frames, reserved_slots } => put(
                 out,
                 &QueueCreatedBody {
@@ -1239,9 +1240,7 @@ impl Reply {
                     reserved_slots: reserved_slots.into(),
                 },
             )?,
-            Reply::RingFrames { first, count } => {
-                put(out, &FramesBody { first: first.into(), count: count.into() })?
-            }
+            Reply::RingFrames { first, count } => put(out, &FramesBody { first: first.into(), count: count.into() })?,
             Reply::Subscribed { subscription } => {
                 put(out, &SubscribedBody { subscription: u32::from(subscription).into(), reserved: 0.into() })?
             }

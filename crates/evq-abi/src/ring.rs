@@ -272,8 +272,7 @@ pub fn check_control(
     if data_offset as usize != PAGE_SIZE {
         return Err(ControlError::BadDataOffset(data_offset));
     }
-    let geometry =
-        RingGeometry::from_slot_count(slot_count).map_err(|_| ControlError::BadSlotCount(slot_count))?;
+    let geometry = RingGeometry::from_slot_count(slot_count).map_err(|_| ControlError::BadSlotCount(slot_count))?;
     if geometry.region_bytes() > region_bytes {
         return Err(ControlError::BadSlotCount(slot_count));
     }
@@ -332,9 +331,15 @@ mod tests {
         assert_eq!(ok, Ok(RingGeometry::new(1).unwrap()));
         assert!(matches!(check_control(0, ABI_VERSION, 512, 4096, 8192), Err(ControlError::BadMagic(0))));
         assert!(matches!(check_control(RING_MAGIC, 9, 512, 4096, 8192), Err(ControlError::BadVersion(9))));
-        assert!(matches!(check_control(RING_MAGIC, ABI_VERSION, 500, 4096, 8192), Err(ControlError::BadSlotCount(500))));
+        assert!(matches!(
+            check_control(RING_MAGIC, ABI_VERSION, 500, 4096, 8192),
+            Err(ControlError::BadSlotCount(500))
+        ));
         assert!(matches!(check_control(RING_MAGIC, ABI_VERSION, 512, 0, 8192), Err(ControlError::BadDataOffset(0))));
         // A slot count larger than what the client mapped is refused.
-        assert!(matches!(check_control(RING_MAGIC, ABI_VERSION, 1024, 4096, 8192), Err(ControlError::BadSlotCount(1024))));
+        assert!(matches!(
+            check_control(RING_MAGIC, ABI_VERSION, 1024, 4096, 8192),
+            Err(ControlError::BadSlotCount(1024))
+        ));
     }
 }

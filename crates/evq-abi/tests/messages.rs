@@ -14,12 +14,12 @@
 //! `msg.rs`; the golden-bytes tests pin those layouts so the offsets cannot
 //! silently drift.
 
-use evq_abi::ring::info::TYPE_FLAGS_MASK;
 use evq_abi::event::{vfs, Category, Priority, MAX_PAYLOAD};
 use evq_abi::msg::{
     encode_event, label, subscribe_flags, BatchBuilder, DecodeError, EncodeError, ErrorCode, Event, Filter, Reply,
     Request, Stats, StatsTarget, FRAMES_PER_REPLY, MAX_BATCH, MAX_MSG_BYTES,
 };
+use evq_abi::ring::info::TYPE_FLAGS_MASK;
 use evq_abi::ring::RingGeometry;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -933,10 +933,7 @@ fn ring_frames_reply_rejects_counts_outside_one_reply() {
     for count in [0, FRAMES_PER_REPLY + 1, u32::MAX] {
         let (l, mut body) = encode_reply(&Reply::RingFrames { first: 3, count: 1 });
         body[4..8].copy_from_slice(&count.to_le_bytes());
-        assert!(
-            matches!(reply_err(label::RING_FRAMES, l, &body), DecodeError::BadCount(_)),
-            "count {count} accepted"
-        );
+        assert!(matches!(reply_err(label::RING_FRAMES, l, &body), DecodeError::BadCount(_)), "count {count} accepted");
     }
 }
 

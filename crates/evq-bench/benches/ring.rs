@@ -279,10 +279,7 @@ fn main() {
     let quick = quick();
     let mut c = Criterion::default();
     let batch = if quick {
-        c = c
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(50))
-            .measurement_time(Duration::from_millis(200));
+        c = c.sample_size(10).warm_up_time(Duration::from_millis(50)).measurement_time(Duration::from_millis(200));
         1_000
     } else {
         BATCH

@@ -14,10 +14,7 @@ pub fn quick() -> bool {
 
 /// A count from the environment, or `default`.
 pub fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.trim().replace('_', "").parse().ok()).unwrap_or(default)
 }
 
 /// `CLOCK_MONOTONIC`, ns: the clock every process of a run stamps and reads,
@@ -64,10 +61,7 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self {
-            counts: vec![0; BUCKETS],
-            total: 0,
-        }
+        Self { counts: vec![0; BUCKETS], total: 0 }
     }
 }
 
@@ -130,13 +124,8 @@ impl Histogram {
 
     /// The non-empty buckets as `index:count,…` (`-` when empty).
     pub fn encode(&self) -> String {
-        let parts: Vec<String> = self
-            .counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, c)| format!("{i}:{c}"))
-            .collect();
+        let parts: Vec<String> =
+            self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| format!("{i}:{c}")).collect();
         if parts.is_empty() {
             "-".into()
         } else {
@@ -191,12 +180,7 @@ impl Worker {
             .spawn()?;
         let out = BufReader::new(child.stdout.take().expect("piped"));
         let input = child.stdin.take();
-        Ok(Worker {
-            name: format!("{role} (pid {})", child.id()),
-            child,
-            out,
-            input,
-        })
+        Ok(Worker { name: format!("{role} (pid {})", child.id()), child, out, input })
     }
 
     /// Tells it `line` (on its standard input).
@@ -215,18 +199,12 @@ impl Worker {
     pub fn expect(&mut self, word: &str) -> io::Result<String> {
         let mut line = String::new();
         if self.out.read_line(&mut line)? == 0 {
-            return Err(io::Error::other(format!(
-                "worker {} ended before saying {word:?}",
-                self.name
-            )));
+            return Err(io::Error::other(format!("worker {} ended before saying {word:?}", self.name)));
         }
         let line = line.trim_end();
         match line.strip_prefix(word) {
             Some(rest) => Ok(rest.trim().to_string()),
-            None => Err(io::Error::other(format!(
-                "worker {} said {line:?}, not {word:?}",
-                self.name
-            ))),
+            None => Err(io::Error::other(format!("worker {} said {line:?}, not {word:?}", self.name))),
         }
     }
 
@@ -260,10 +238,7 @@ pub fn evq_binary() -> io::Result<PathBuf> {
     }
     let exe = std::env::current_exe()?;
     // target/<profile>/deps/<bench>-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .ok_or_else(|| io::Error::other("no profile directory"))?;
+    let profile_dir = exe.parent().and_then(|d| d.parent()).ok_or_else(|| io::Error::other("no profile directory"))?;
     let evq = profile_dir.join("evq");
     if evq.exists() {
         Ok(evq)

@@ -124,13 +124,7 @@ pub fn run_profiled(
 ) -> io::Result<(Outcome, Vec<(String, profile::Counts)>)> {
     let size = spec.size.to_string();
     let src_args = |endpoint: &str| {
-        vec![
-            endpoint.to_string(),
-            size.clone(),
-            spec.events.to_string(),
-            spec.batch.to_string(),
-            spec.rate.to_string(),
-        ]
+        vec![endpoint.to_string(), size.clone(), spec.events.to_string(), spec.batch.to_string(), spec.rate.to_string()]
     };
     let scratch = Scratch::new("run", None)?;
     let mut pids: Vec<(String, u32)> = Vec::new();
@@ -171,11 +165,7 @@ pub fn run_profiled(
     source.expect("ready")?;
     pids.insert(0, ("source".into(), source.pid()));
     pids.extend(clients.iter().map(|c| ("clients".to_string(), c.pid())));
-    let perf = if profile {
-        Some(profile::Perf::attach(&pids, scratch.path.join("perf.txt"))?)
-    } else {
-        None
-    };
+    let perf = if profile { Some(profile::Perf::attach(&pids, scratch.path.join("perf.txt"))?) } else { None };
     source.say("go")?;
     let done = source.expect("done")?;
     let t0: u64 = done
@@ -187,8 +177,7 @@ pub fn run_profiled(
     let mut t_end = t0;
     for c in &mut clients {
         let line = c.expect("done")?;
-        let r = ClientReport::parse(&line)
-            .ok_or_else(|| io::Error::other(format!("bad client report {line:?}")))?;
+        let r = ClientReport::parse(&line).ok_or_else(|| io::Error::other(format!("bad client report {line:?}")))?;
         out.delivered += r.delivered;
         out.lost += r.lost;
         out.waits += r.waits;
@@ -217,14 +206,10 @@ pub fn run_profiled(
 /// Runs worker `role` with `args`; `Ok(false)` if there is no such role.
 pub fn worker(role: &str, args: &[String]) -> io::Result<bool> {
     let arg = |i: usize| -> io::Result<&str> {
-        args.get(i)
-            .map(String::as_str)
-            .ok_or_else(|| io::Error::other(format!("{role}: argument {i} missing")))
+        args.get(i).map(String::as_str).ok_or_else(|| io::Error::other(format!("{role}: argument {i} missing")))
     };
     let num = |i: usize| -> io::Result<u64> {
-        arg(i)?
-            .parse()
-            .map_err(|_| io::Error::other(format!("{role}: argument {i} is not a number")))
+        arg(i)?.parse().map_err(|_| io::Error::other(format!("{role}: argument {i} is not a number")))
     };
     match role {
         "evq-client" => {
@@ -241,15 +226,7 @@ pub fn worker(role: &str, args: &[String]) -> io::Result<bool> {
 }
 
 fn source_spec(size: u64, events: u64, batch: u64, rate: u64) -> Spec {
-    Spec {
-        kind: Kind::Evq,
-        clients: 0,
-        size: size as usize,
-        batch: batch as usize,
-        events,
-        rate,
-        sleep: Sleep::Flag,
-    }
+    Spec { kind: Kind::Evq, clients: 0, size: size as usize, batch: batch as usize, events, rate, sleep: Sleep::Flag }
 }
 
 /// What a client reports: `done DELIVERED LOST T_LAST SLEEPS ERRORS HIST`.
@@ -280,14 +257,7 @@ impl ClientReport {
         let mut n = || w.next()?.parse::<u64>().ok();
         let (delivered, lost, t_last, waits, errors) = (n()?, n()?, n()?, n()?, n()?);
         let hist = Histogram::decode(line.split_whitespace().nth(5)?)?;
-        Some(ClientReport {
-            delivered,
-            lost,
-            t_last,
-            waits,
-            errors,
-            hist,
-        })
+        Some(ClientReport { delivered, lost, t_last, waits, errors, hist })
     }
 }
 
@@ -339,14 +309,7 @@ fn evq_client(console: &Path, size: usize, sleep: Sleep) -> io::Result<()> {
     let mut queue = client.create_queue(RING_PAGES).map_err(err)?;
     client.subscribe(&queue, Filter::all_of(Category::Device)).map_err(err)?;
     println!("ready");
-    let mut r = ClientReport {
-        delivered: 0,
-        lost: 0,
-        t_last: 0,
-        waits: 0,
-        errors: 0,
-        hist: Histogram::default(),
-    };
+    let mut r = ClientReport { delivered: 0, lost: 0, t_last: 0, waits: 0, errors: 0, hist: Histogram::default() };
     let mut next_seq = 0u64;
     let mut idle_since = now_ns();
     'read: loop {
@@ -366,9 +329,7 @@ fn evq_client(console: &Path, size: usize, sleep: Sleep) -> io::Result<()> {
                 break 'read;
             }
             let published = ev.object_id;
-            if ev.payload.len() != size - 32
-                || (size == 64 && ev.payload[8..16] != published.to_le_bytes())
-            {
+            if ev.payload.len() != size - 32 || (size == 64 && ev.payload[8..16] != published.to_le_bytes()) {
                 r.errors += 1;
             }
             r.hist.record(now.saturating_sub(published));
@@ -438,17 +399,15 @@ fn evq_source(console: &Path, spec: Spec) -> io::Result<()> {
         let events: Vec<Event<'_>> = payloads[..n]
             .iter()
             .map(|p| Event {
-            category: Category::Device,
-            kind: device::INPUT,
-            type_flags: 0,
-            priority: Priority::Normal,
-            object_id: ts,
+                category: Category::Device,
+                kind: device::INPUT,
+                type_flags: 0,
+                priority: Priority::Normal,
+                object_id: ts,
                 payload: &p[..payload_len],
             })
             .collect();
-        publisher
-            .publish(&events)
-            .map_err(|e| io::Error::other(format!("publish: {e}")))?;
+        publisher.publish(&events).map_err(|e| io::Error::other(format!("publish: {e}")))?;
         sent += n as u64;
     }
     let t1 = now_ns();
@@ -460,9 +419,7 @@ fn evq_source(console: &Path, spec: Spec) -> io::Result<()> {
         object_id: 0,
         payload: &[],
     };
-    publisher
-        .publish(&[end])
-        .map_err(|e| io::Error::other(format!("publish: {e}")))?;
+    publisher.publish(&[end]).map_err(|e| io::Error::other(format!("publish: {e}")))?;
     println!("done {t0} {t1} {}", publisher.busy_replies);
     Ok(())
 }
@@ -570,14 +527,7 @@ fn relay(path: &Path, clients: usize) -> io::Result<()> {
 fn relay_client(path: &Path, size: usize) -> io::Result<()> {
     let fd = connect(path)?;
     println!("ready");
-    let mut r = ClientReport {
-        delivered: 0,
-        lost: 0,
-        t_last: 0,
-        waits: 0,
-        errors: 0,
-        hist: Histogram::default(),
-    };
+    let mut r = ClientReport { delivered: 0, lost: 0, t_last: 0, waits: 0, errors: 0, hist: Histogram::default() };
     let mut buf = vec![0u8; 64 * BATCH + 64];
     let mut next_seq = 0u64;
     'read: loop {

@@ -78,9 +78,7 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// A directory on tmpfs: `/dev/shm` if it is one, else the temporary
 /// directory if that is; `None` if neither is.
 pub fn tmpfs_dir() -> Option<PathBuf> {
-    [PathBuf::from("/dev/shm"), std::env::temp_dir()]
-        .into_iter()
-        .find(|p| is_tmpfs(p))
+    [PathBuf::from("/dev/shm"), std::env::temp_dir()].into_iter().find(|p| is_tmpfs(p))
 }
 
 fn is_tmpfs(path: &Path) -> bool {
@@ -96,10 +94,8 @@ fn is_tmpfs(path: &Path) -> bool {
 pub fn run_inotify(storm: Storm, dir: &Path) -> io::Result<StormOutcome> {
     let scratch = Scratch::new("inotify", Some(dir.to_path_buf()))?;
     let watched = scratch.path.clone();
-    let mut watcher = Worker::spawn(
-        "inotify-watch",
-        &[watched.to_string_lossy().into_owned(), storm.events().to_string()],
-    )?;
+    let mut watcher =
+        Worker::spawn("inotify-watch", &[watched.to_string_lossy().into_owned(), storm.events().to_string()])?;
     watcher.expect("ready")?;
     let t0 = now_ns();
     for _ in 0..storm.rounds {
@@ -118,16 +114,12 @@ pub fn run_inotify(storm: Storm, dir: &Path) -> io::Result<StormOutcome> {
 /// The storm through evq's VFS domain on `system`, read by an evq client.
 pub fn run_evq(storm: Storm, system: &EvqSystem) -> io::Result<StormOutcome> {
     system.wait_idle()?;
-    let mut watcher = Worker::spawn(
-        "vfs-watch",
-        &[system.console_path.to_string_lossy().into_owned(), storm.events().to_string()],
-    )?;
+    let mut watcher =
+        Worker::spawn("vfs-watch", &[system.console_path.to_string_lossy().into_owned(), storm.events().to_string()])?;
     watcher.expect("ready")?;
     let console = system.connect()?;
     let fs = |args: [&str; 2]| -> io::Result<()> {
-        let request = console::Request::Fs {
-            args: args.iter().map(|a| a.to_string()).collect(),
-        };
+        let request = console::Request::Fs { args: args.iter().map(|a| a.to_string()).collect() };
         match console.request(&request)?.0 {
             console::Reply::Done { .. } => Ok(()),
             other => Err(io::Error::other(format!("fs {args:?}: {other:?}"))),
@@ -152,18 +144,13 @@ fn outcome(done: &str, t0: u64) -> io::Result<StormOutcome> {
     let (Some(Some(events)), Some(Some(t_last))) = (w.next(), w.next()) else {
         return Err(io::Error::other(format!("bad watcher report {done:?}")));
     };
-    Ok(StormOutcome {
-        events,
-        secs: t_last.saturating_sub(t0) as f64 / 1e9,
-    })
+    Ok(StormOutcome { events, secs: t_last.saturating_sub(t0) as f64 / 1e9 })
 }
 
 /// Runs worker `role`; `Ok(false)` if there is no such role here.
 pub fn worker(role: &str, args: &[String]) -> io::Result<bool> {
     let arg = |i: usize| -> io::Result<&str> {
-        args.get(i)
-            .map(String::as_str)
-            .ok_or_else(|| io::Error::other(format!("{role}: argument {i} missing")))
+        args.get(i).map(String::as_str).ok_or_else(|| io::Error::other(format!("{role}: argument {i} missing")))
     };
     let total = || -> io::Result<u64> { arg(1)?.parse().map_err(|_| io::Error::other("not a number")) };
     match role {

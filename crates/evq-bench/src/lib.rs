@@ -37,13 +37,16 @@ pub fn run_worker_if_asked() {
         }
         inotify::worker(&role, rest)
     });
-    let result = result.and_then(|known| {
-        if known {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(format!("no worker role {role:?}")))
-        }
-    });
+    let result =
+        result.and_then(
+            |known| {
+                if known {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other(format!("no worker role {role:?}")))
+                }
+            },
+        );
     match result {
         Ok(()) => std::process::exit(0),
         Err(e) => {

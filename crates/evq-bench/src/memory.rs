@@ -42,12 +42,7 @@ pub fn rss(pid: i32) -> io::Result<Rss> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    Ok(Rss {
-        total: field("VmRSS:"),
-        anon: field("RssAnon:"),
-        file: field("RssFile:"),
-        shmem: field("RssShmem:"),
-    })
+    Ok(Rss { total: field("VmRSS:"), anon: field("RssAnon:"), file: field("RssFile:"), shmem: field("RssShmem:") })
 }
 
 /// What §4 reports.

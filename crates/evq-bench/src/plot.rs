@@ -44,12 +44,8 @@ fn font() -> bool {
     })
 }
 
-const COLOURS: [RGBColor; 4] = [
-    RGBColor(0x1f, 0x77, 0xb4),
-    RGBColor(0xd6, 0x27, 0x28),
-    RGBColor(0x2c, 0xa0, 0x2c),
-    RGBColor(0xff, 0x7f, 0x0e),
-];
+const COLOURS: [RGBColor; 4] =
+    [RGBColor(0x1f, 0x77, 0xb4), RGBColor(0xd6, 0x27, 0x28), RGBColor(0x2c, 0xa0, 0x2c), RGBColor(0xff, 0x7f, 0x0e)];
 
 fn err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
@@ -75,9 +71,7 @@ pub fn scaling(path: &Path, title: &str, series: &[Series]) -> io::Result<bool> 
     } else {
         builder.x_label_area_size(4).y_label_area_size(4);
     }
-    let mut chart = builder
-        .build_cartesian_2d((1u32..max_x).log_scale(), (lo..hi).log_scale())
-        .map_err(err)?;
+    let mut chart = builder.build_cartesian_2d((1u32..max_x).log_scale(), (lo..hi).log_scale()).map_err(err)?;
     let mut mesh = chart.configure_mesh();
     if text {
         mesh.x_desc("clients")
@@ -94,13 +88,9 @@ pub fn scaling(path: &Path, title: &str, series: &[Series]) -> io::Result<bool> 
         let points: Vec<(u32, f64)> = s.points.iter().copied().filter(|p| p.1 > 0.0).collect();
         let drawn = chart.draw_series(LineSeries::new(points.clone(), style)).map_err(err)?;
         if text {
-            drawn.label(s.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], style)
-            });
+            drawn.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
         }
-        chart
-            .draw_series(points.iter().map(|p| Circle::new(*p, 4, colour.filled())))
-            .map_err(err)?;
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, colour.filled()))).map_err(err)?;
     }
     if text {
         chart

@@ -59,11 +59,7 @@ impl Perf {
             .spawn()?;
         // perf opens its counters before the workload starts.
         std::thread::sleep(Duration::from_millis(300));
-        Ok(Perf {
-            child,
-            out,
-            pids: pids.to_vec(),
-        })
+        Ok(Perf { child, out, pids: pids.to_vec() })
     }
 
     /// Stops counting; the counts summed per role, in the order roles first

@@ -63,11 +63,8 @@ pub struct Config {
 impl Config {
     /// The sizes for a full or a quick run, with the environment's overrides.
     pub fn from_env(quick: bool) -> Config {
-        let (events, batch_events, fixed, runs, scaling, storm) = if quick {
-            (2_000, 8_000, 2_000, 1, 1_000, 2)
-        } else {
-            (50_000, 200_000, 25_000, 3, 20_000, 50)
-        };
+        let (events, batch_events, fixed, runs, scaling, storm) =
+            if quick { (2_000, 8_000, 2_000, 1, 1_000, 2) } else { (50_000, 200_000, 25_000, 3, 20_000, 50) };
         Config {
             quick,
             events: common::env_u64("EVQ_BENCH_EVENTS", events),
@@ -133,15 +130,7 @@ fn pair(sys: &EvqSystem, base: Spec, runs: usize) -> io::Result<(Summary, Summar
 }
 
 fn spec(clients: usize, size: usize, batch: usize, events: u64, rate: u64) -> Spec {
-    Spec {
-        kind: Kind::Evq,
-        clients,
-        size,
-        batch,
-        events,
-        rate,
-        sleep: Sleep::Flag,
-    }
+    Spec { kind: Kind::Evq, clients, size, batch, events, rate, sleep: Sleep::Flag }
 }
 
 fn per_msg(batch: usize) -> &'static str {
@@ -285,12 +274,15 @@ fn fanout_tables(cfg: &Config, sys: &EvqSystem) -> io::Result<()> {
                 .map(|(_, p)| *p)
                 .unwrap_or_default()
         };
-        for (what, batch) in [("unbatched evq ≥ 5× unbatched relay", 1), ("evq batches of 16 ≥ 5× relay 16/msg", BATCH)] {
+        for (what, batch) in [("unbatched evq ≥ 5× unbatched relay", 1), ("evq batches of 16 ≥ 5× relay 16/msg", BATCH)]
+        {
             let (e, r) = find(&full, batch);
             let x = e.rate / r.rate.max(1.0);
             println!("| {what} | {size} B | {x:.2}× | {} |", verdict(x, 5.0));
         }
-        for (what, batch) in [("at 50k/s, evq p99 ≤ ½ relay p99 (unbatched)", 1), ("at 50k/s, evq p99 ≤ ½ relay p99 (16/msg)", BATCH)] {
+        for (what, batch) in
+            [("at 50k/s, evq p99 ≤ ½ relay p99 (unbatched)", 1), ("at 50k/s, evq p99 ≤ ½ relay p99 (16/msg)", BATCH)]
+        {
             let (e, r) = find(&fixed, batch);
             let x = r.p99 as f64 / (e.p99 as f64).max(1.0);
             println!(
@@ -367,10 +359,7 @@ fn profile_table(cfg: &Config, sys: &EvqSystem) -> io::Result<()> {
 }
 
 fn inotify_table(cfg: &Config) -> io::Result<()> {
-    let storm = Storm {
-        rounds: cfg.storm_rounds,
-        per_round: 32,
-    };
+    let storm = Storm { rounds: cfg.storm_rounds, per_round: 32 };
     println!(
         "\n### §2 File-creation storm: evq's VFS domain against inotify on tmpfs ({} creations and {} removals, {} events)\n",
         storm.creations(),
@@ -384,8 +373,18 @@ fn inotify_table(cfg: &Config) -> io::Result<()> {
     let sys = EvqSystem::start("vfs", &system::description(1, true))?;
     let (e, i) = inotify::compare(storm, &sys, &dir, cfg.runs)?;
     println!("| watcher | events/s (CREATE + DELETE) | creations/s | evq/inotify |\n|---|---|---|---|");
-    println!("| evq: `evq fs touch`/`rm` → VFS domain → server → client ring | {} | {} | {} |", rate(e), rate(e / 2.0), ratio(e, i));
-    println!("| inotify: `open(O_CREAT)`/`unlink` on tmpfs ({}) → inotify fd | {} | {} | 1.00× |", dir.display(), rate(i), rate(i / 2.0));
+    println!(
+        "| evq: `evq fs touch`/`rm` → VFS domain → server → client ring | {} | {} | {} |",
+        rate(e),
+        rate(e / 2.0),
+        ratio(e, i)
+    );
+    println!(
+        "| inotify: `open(O_CREAT)`/`unlink` on tmpfs ({}) → inotify fd | {} | {} | 1.00× |",
+        dir.display(),
+        rate(i),
+        rate(i / 2.0)
+    );
     Ok(())
 }
 
@@ -428,7 +427,11 @@ fn scaling(cfg: &Config, sys: &EvqSystem) -> io::Result<()> {
     println!(
         "\nplot: {}{}",
         path.display(),
-        if text { "" } else { " (no font found: drawn without text; lines in the table's order: evq 1/msg, relay 1/msg, evq 16/msg, relay 16/msg)" }
+        if text {
+            ""
+        } else {
+            " (no font found: drawn without text; lines in the table's order: evq 1/msg, relay 1/msg, evq 16/msg, relay 16/msg)"
+        }
     );
     Ok(())
 }

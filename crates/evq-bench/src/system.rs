@@ -89,12 +89,7 @@ impl EvqSystem {
                 return Err(io::Error::other(format!("evq run did not come up: {e}\n{log}")));
             }
         };
-        Ok(EvqSystem {
-            child,
-            console_path,
-            console,
-            dir,
-        })
+        Ok(EvqSystem { child, console_path, console, dir })
     }
 
     /// The system's state.
@@ -135,9 +130,7 @@ impl EvqSystem {
 impl Drop for EvqSystem {
     fn drop(&mut self) {
         let _ = self.console.request(&console::Request::Shutdown);
-        let stopped = common::until("evq run stops", Duration::from_secs(10), || {
-            Ok(self.child.try_wait()?.is_some())
-        });
+        let stopped = common::until("evq run stops", Duration::from_secs(10), || Ok(self.child.try_wait()?.is_some()));
         if stopped.is_err() {
             let _ = self.child.kill();
             let _ = self.child.wait();

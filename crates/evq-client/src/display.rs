@@ -66,14 +66,9 @@ impl fmt::Display for ReceivedEvent<'_> {
         let p = self.payload;
         match (self.category, self.kind) {
             (Category::Vfs, vfs::RENAME) => match decode_rename(p) {
-                Ok(r) => write!(
-                    f,
-                    " from={}:{} to={}:{}",
-                    r.old_parent,
-                    Name(r.old_name),
-                    r.new_parent,
-                    Name(r.new_name)
-                )?,
+                Ok(r) => {
+                    write!(f, " from={}:{} to={}:{}", r.old_parent, Name(r.old_name), r.new_parent, Name(r.new_name))?
+                }
                 Err(_) => write!(f, " payload={}B", p.len())?,
             },
             (Category::Vfs, vfs::MOUNT | vfs::UNMOUNT) => match decode_mount(p) {
@@ -186,6 +181,9 @@ mod tests {
         e.coalesced = 2;
         e.critical = true;
         let line = format!("{e}");
-        assert_eq!(line, "[3 lost] #4 vfs attrib object=9 source=1 payload=2B attrs=mode,size (+2 coalesced) !critical");
+        assert_eq!(
+            line,
+            "[3 lost] #4 vfs attrib object=9 source=1 payload=2B attrs=mode,size (+2 coalesced) !critical"
+        );
     }
 }

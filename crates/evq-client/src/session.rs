@@ -72,15 +72,15 @@ impl<T: Transport> Session<T> {
 
     /// Creates a queue with a ring of `data_pages`, maps it, and attaches to it.
     pub fn create_queue(&mut self, data_pages: u32) -> Result<(u32, EventQueue), SessionError<T::Error>> {
-        let geometry = RingGeometry::new(data_pages).map_err(|_| SessionError::Refused(ErrorCode::InvalidArgument, 0))?;
+        let geometry =
+            RingGeometry::new(data_pages).map_err(|_| SessionError::Refused(ErrorCode::InvalidArgument, 0))?;
         let Reply::QueueCreated { queue, frames, .. } = self.request(&Request::CreateQueue { geometry })? else {
             return Err(SessionError::UnexpectedReply);
         };
         let (base, len) = self.transport.map_ring(queue, frames).map_err(SessionError::Transport)?;
         // SAFETY: the transport's contract: the ring stays mapped while the
         // queue lives, and only this queue's reader touches it.
-        let events = unsafe { EventQueue::attach(base, len) }
-            .map_err(SessionError::Attach)?;
+        let events = unsafe { EventQueue::attach(base, len) }.map_err(SessionError::Attach)?;
         Ok((queue, events))
     }
 

@@ -54,7 +54,14 @@ impl Transport for InProcess {
 }
 
 fn delete(object_id: u64) -> Event<'static> {
-    Event { category: Category::Vfs, kind: vfs::DELETE, type_flags: 0, priority: Priority::Normal, object_id, payload: &[] }
+    Event {
+        category: Category::Vfs,
+        kind: vfs::DELETE,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id,
+        payload: &[],
+    }
 }
 
 fn session() -> Session<InProcess> {

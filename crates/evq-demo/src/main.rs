@@ -222,8 +222,11 @@ fn run_workload(vfs_ep: &Endpoint, root: &Endpoint) {
     let n = encode_dentry(2, b"notes.txt", &mut buf).expect("name");
     publish(vfs_ep, Category::Vfs, vfs::CREATE, 0, 3, &buf[..n]);
     publish(vfs_ep, Category::Vfs, vfs::ATTRIB, vfs::flags::ATTR_SIZE | vfs::flags::ATTR_MTIME, 3, &buf[..n]);
-    let n = encode_rename(&Rename { old_parent: 2, old_name: b"notes.txt", new_parent: 1, new_name: b"todo.txt" }, &mut buf)
-        .expect("names");
+    let n = encode_rename(
+        &Rename { old_parent: 2, old_name: b"notes.txt", new_parent: 1, new_name: b"todo.txt" },
+        &mut buf,
+    )
+    .expect("names");
     publish(vfs_ep, Category::Vfs, vfs::RENAME, 0, 3, &buf[..n]);
     let n = encode_mount(1, 2, b"mnt", &mut buf).expect("name");
     publish(vfs_ep, Category::Vfs, vfs::MOUNT, dir, 4, &buf[..n]);

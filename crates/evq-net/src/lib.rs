@@ -111,7 +111,14 @@ impl Interface {
         }
         self.link_up = Some(up);
         let kind = if up { network::LINK_UP } else { network::LINK_DOWN };
-        Some(Event { category: Category::Network, kind, type_flags: 0, priority: Priority::Normal, object_id: self.id, payload: &[] })
+        Some(Event {
+            category: Category::Network,
+            kind,
+            type_flags: 0,
+            priority: Priority::Normal,
+            object_id: self.id,
+            payload: &[],
+        })
     }
 
     /// A frame of `bytes` arrived: an `RX` event for one packet.

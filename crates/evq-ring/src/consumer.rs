@@ -135,20 +135,18 @@ impl Consumer {
         let version = region.word32(control::VERSION).load(Ordering::Relaxed) as u16;
         let slot_count = region.word32(control::SLOT_COUNT).load(Ordering::Relaxed);
         let data_offset = region.word32(control::DATA_OFFSET).load(Ordering::Relaxed);
-        let geometry =
-            check_control(magic, version, slot_count, data_offset, len).map_err(AttachError::Control)?;
+        let geometry = check_control(magic, version, slot_count, data_offset, len).map_err(AttachError::Control)?;
         let tail = region.word32(control::TAIL).load(Ordering::Relaxed);
-        let mut consumer =
-            Self {
-                region,
-                geometry,
-                slot_count: geometry.slot_count(),
-                mask: geometry.slot_count() - 1,
-                tail,
-                published_tail: tail,
-                head: tail,
-                lost_pending: 0,
-            };
+        let mut consumer = Self {
+            region,
+            geometry,
+            slot_count: geometry.slot_count(),
+            mask: geometry.slot_count() - 1,
+            tail,
+            published_tail: tail,
+            head: tail,
+            lost_pending: 0,
+        };
         consumer.refresh_head().map_err(AttachError::Read)?;
         Ok(consumer)
     }
@@ -285,7 +283,10 @@ impl Consumer {
             if pos + header.len() != self.slot_count {
                 return Err(ReadError::BadLength { tail: self.tail, len: header.len() });
             }
-        } else if header.is_loss() && !header.is_skip() && header.subtype() == meta::LOSS && header.len() == meta::LOSS_SLOTS
+        } else if header.is_loss()
+            && !header.is_skip()
+            && header.subtype() == meta::LOSS
+            && header.len() == meta::LOSS_SLOTS
         {
             let lost = self.region.slot(pos + 1).load(Ordering::Relaxed);
             self.lost_pending = self.lost_pending.saturating_add(lost);

@@ -171,7 +171,13 @@ impl Producer {
     /// the caller assembling the body in a buffer first (the server writes
     /// an event's record as words and its payload as bytes).
     #[inline]
-    pub fn push_words(&mut self, kind: EntryKind, words: &[u64], bytes: &[u8], critical: bool) -> Result<(), PushError> {
+    pub fn push_words(
+        &mut self,
+        kind: EntryKind,
+        words: &[u64],
+        bytes: &[u8],
+        critical: bool,
+    ) -> Result<(), PushError> {
         let result = self.write(kind, words, bytes, critical);
         if result == Err(PushError::Full) {
             self.pending_loss += 1;
@@ -346,5 +352,4 @@ impl Producer {
         }
         start
     }
-
 }

@@ -334,7 +334,8 @@ fn owned(r: Result<Option<evq_ring::EntryRef<'_>>, ReadError>) -> Result<Got, Re
 /// A header that is sometimes right and often subtly wrong.
 fn plausible_header(rng: &mut Rng, pos: u32, sc: u32) -> (u64, u32) {
     let to_end = sc - pos;
-    let info_bits = |rng: &mut Rng| (rng.next() as u32) & (info::WATCH_ID_MASK | info::TYPE_FLAGS_MASK | info::COALESCED);
+    let info_bits =
+        |rng: &mut Rng| (rng.next() as u32) & (info::WATCH_ID_MASK | info::TYPE_FLAGS_MASK | info::COALESCED);
     let (word, len) = match rng.below(12) {
         0..=4 => {
             let len = rng.range(1, 63) as u32;
@@ -367,9 +368,8 @@ fn random_ring(rng: &mut Rng, region: &Region, pages: u32) {
     if rng.chance(1, 5) {
         return; // fully random control page: almost surely BadMagic
     }
-    let store = |off, good: u32, rng: &mut Rng| {
-        region.store32(off, if rng.chance(15, 16) { good } else { rng.next() as u32 })
-    };
+    let store =
+        |off, good: u32, rng: &mut Rng| region.store32(off, if rng.chance(15, 16) { good } else { rng.next() as u32 });
     store(control::MAGIC, RING_MAGIC, rng);
     store(control::VERSION, u32::from(ABI_VERSION) | ((rng.next() as u32) << 16), rng);
     store(control::DATA_OFFSET, PAGE_SIZE as u32, rng);
@@ -719,11 +719,11 @@ fn consumer_rejects_skip_not_ending_at_the_end() {
 #[test]
 fn consumer_rejects_bad_loss_entries() {
     let bad = [
-        EntryHeader::new(META, meta::LOSS, 3 | info::LOSS), // wrong length
-        EntryHeader::new(META, meta::LOSS, 1 | info::LOSS), // no count slot
-        EntryHeader::new(META, meta::LOSS, 2),              // LOSS flag missing
-        EntryHeader::new(META, meta::SKIP, 2 | info::LOSS), // skip subtype, loss flag
-        EntryHeader::new(META, meta::LOSS, 2 | info::SKIP), // loss subtype, skip flag
+        EntryHeader::new(META, meta::LOSS, 3 | info::LOSS),  // wrong length
+        EntryHeader::new(META, meta::LOSS, 1 | info::LOSS),  // no count slot
+        EntryHeader::new(META, meta::LOSS, 2),               // LOSS flag missing
+        EntryHeader::new(META, meta::SKIP, 2 | info::LOSS),  // skip subtype, loss flag
+        EntryHeader::new(META, meta::LOSS, 2 | info::SKIP),  // loss subtype, skip flag
         EntryHeader::new(META, meta::COUNT, 2 | info::LOSS), // unknown meta kind
         EntryHeader::new(META, meta::LOSS, 2 | info::LOSS | info::SKIP), // both flags
     ];
@@ -803,10 +803,7 @@ fn attach_checks_each_control_field() {
     // A region too short for its own slot count, and one shorter than a page.
     let region = Region::for_geometry(geometry(2));
     let _p = region.producer(geometry(2));
-    assert_eq!(
-        region.attach_len(region.len() - 8).err(),
-        Some(AttachError::Control(ControlError::BadSlotCount(1024)))
-    );
+    assert_eq!(region.attach_len(region.len() - 8).err(), Some(AttachError::Control(ControlError::BadSlotCount(1024))));
     assert_eq!(region.attach_len(PAGE_SIZE - 8).err(), Some(AttachError::BadRegion));
     // A misaligned base.
     let base = NonNull::new(region.base().as_ptr().wrapping_add(4)).unwrap();

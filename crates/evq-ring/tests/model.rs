@@ -249,7 +249,8 @@ impl Harness {
     /// Reads one entry (pop if `release`, else read) and checks it against the model.
     fn take(&mut self, release: bool) -> bool {
         let got = if release { self.consumer.pop(&mut self.buf) } else { self.consumer.read(&mut self.buf) };
-        let got = got.expect("no read errors on a well-behaved ring").map(|e| (e.header, e.body.to_vec(), e.lost_before));
+        let got =
+            got.expect("no read errors on a well-behaved ring").map(|e| (e.header, e.body.to_vec(), e.lost_before));
         let delivered = match (self.model.queue.pop_front(), got) {
             (None, None) => false,
             (Some(want), Some((h, body, lost_before))) => {

@@ -107,7 +107,10 @@ fn run(pages: u32, n: u64, mode: Mode) -> Report {
                     let (slots, bytes) = if seq == n { (2, 8) } else { shape(seq) };
                     assert_eq!(e.header.len(), slots, "seq {seq}: length");
                     let k = kind(seq);
-                    assert_eq!((e.header.ty(), e.header.subtype(), e.header.watch_id()), (k.ty, k.subtype, (seq >> 8) as u8));
+                    assert_eq!(
+                        (e.header.ty(), e.header.subtype(), e.header.watch_id()),
+                        (k.ty, k.subtype, (seq >> 8) as u8)
+                    );
                     if seq < n {
                         fill(seq, &mut want);
                         assert_eq!(&e.body[..bytes], &want[..bytes], "seq {seq}: body");

@@ -21,17 +21,32 @@ const ROUNDS: usize = 20_000;
 
 fn main() {
     let mut server = Server::new(Config { ring_pool_pages: 64 }, HeapRings::default());
-    let spec = SourceSpec { badge: SOURCE, name: "src", allowed: CategorySet::of(&[Category::Device]), supervisor: false, budget_per_tick: 0 };
+    let spec = SourceSpec {
+        badge: SOURCE,
+        name: "src",
+        allowed: CategorySet::of(&[Category::Device]),
+        supervisor: false,
+        budget_per_tick: 0,
+    };
     server.register_source(spec).unwrap();
     server.register_client(CLIENT).unwrap();
     let mut h = Harness::new(server);
     let geometry = RingGeometry::new(16).unwrap();
-    let evq_abi::msg::Reply::QueueCreated { queue, .. } = h.call(CLIENT, &Request::CreateQueue { geometry }) else { panic!() };
+    let evq_abi::msg::Reply::QueueCreated { queue, .. } = h.call(CLIENT, &Request::CreateQueue { geometry }) else {
+        panic!()
+    };
     h.call(CLIENT, &Request::Subscribe { queue, filter: Filter::all_of(Category::Device) });
     let mut events = h.attach(queue);
     let mut body = [0u8; MAX_MSG_BYTES];
     let mut batch = BatchBuilder::new(&mut body).unwrap();
-    let event = Event { category: Category::Device, kind: device::STATE, type_flags: 0, priority: Priority::Normal, object_id: 1, payload: &[] };
+    let event = Event {
+        category: Category::Device,
+        kind: device::STATE,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id: 1,
+        payload: &[],
+    };
     for _ in 0..BATCH {
         batch.push(&event).unwrap();
     }

@@ -8,8 +8,8 @@ use evq_ring::{EntryKind, Producer, PushError};
 use heapless::Vec;
 
 use crate::limits::{MAX_STAGED, MAX_SUBSCRIPTIONS};
-use crate::staging::{Staged, Staging};
 use crate::memory::RingHandle;
+use crate::staging::{Staged, Staging};
 use crate::stats::Counters;
 use crate::Badge;
 

@@ -1,7 +1,7 @@
 //! The server: its tables, and the handling of each input.
 
 use evq_abi::event::{memory, Category, CategorySet, Priority, UsagePayload};
-use evq_abi::msg::{Event, ErrorCode, Filter, Reply, Request, StatsTarget};
+use evq_abi::msg::{ErrorCode, Event, Filter, Reply, Request, StatsTarget};
 use evq_abi::ring::RingGeometry;
 use evq_abi::PAGE_SIZE;
 use evq_ring::Producer;
@@ -136,7 +136,9 @@ enum QueueSlot {
     Live(Queue),
     /// Revoked for a corrupt ring: kept so the owner learns why, until it
     /// destroys the queue or goes away.
-    Revoked { owner: Badge },
+    Revoked {
+        owner: Badge,
+    },
 }
 
 impl QueueSlot {
@@ -611,7 +613,9 @@ impl<M: RingMemory> Server<M> {
             }
             Request::Wait { queue, min_events, timeout_ns } => {
                 let index = self.live_index(from, queue)?;
-                let QueueSlot::Live(q) = &mut self.queues[index] else { return Err(error(ErrorCode::NoSuchQueue, queue)) };
+                let QueueSlot::Live(q) = &mut self.queues[index] else {
+                    return Err(error(ErrorCode::NoSuchQueue, queue));
+                };
                 match q.arm(min_events, timeout_ns, now_ns) {
                     Some((armed, unread_slots)) => Ok(Reply::Wait { armed, unread_slots }),
                     None => {

@@ -7,8 +7,8 @@
 //! multiply that by every queue in the table.
 
 use evq_abi::event::{network, Category, CountersPayload, MAX_PAYLOAD};
-use zerocopy::{FromBytes, IntoBytes};
 use heapless::Vec;
+use zerocopy::{FromBytes, IntoBytes};
 
 use crate::limits::MAX_STAGED_TOTAL;
 use crate::queue::Stamped;
@@ -100,8 +100,7 @@ fn sum_counters(held: &Staged, newer: &[u8]) -> Option<[u8; COUNTERS_LEN]> {
 
 const COUNTERS_LEN: usize = core::mem::size_of::<CountersPayload>();
 
-impl Staged {
-}
+impl Staged {}
 
 /// The pool, in arrival order, so each queue's entries are in its order too.
 #[derive(Default)]

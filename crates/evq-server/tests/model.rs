@@ -358,7 +358,15 @@ impl Model {
         }
         self.generations[slot] += 1;
         let id = (self.generations[slot] << 8) | slot as u32;
-        let q = MQueue { owner: from, slot, pages, subs: Vec::new(), ring: MRing::new(pages), seq: 0, stats: Counters::default() };
+        let q = MQueue {
+            owner: from,
+            slot,
+            pages,
+            subs: Vec::new(),
+            ring: MRing::new(pages),
+            seq: 0,
+            stats: Counters::default(),
+        };
         self.queues.insert(id, q);
         self.ever.push((id, from));
         self.pool_used += frames;
@@ -680,31 +688,86 @@ impl SubSpec {
 #[derive(Clone, Debug)]
 enum Op {
     /// `count` creates in a row (more than one to reach the table and pool limits).
-    Create { client: u64, pages: u32, count: usize },
-    Destroy { q: QSel, owner: bool },
+    Create {
+        client: u64,
+        pages: u32,
+        count: usize,
+    },
+    Destroy {
+        q: QSel,
+        owner: bool,
+    },
     /// `count` identical subscriptions (more than one to reach the table limit).
-    Subscribe { q: QSel, owner: bool, spec: SubSpec, count: usize },
-    Unsubscribe { q: QSel, owner: bool, sub: SubSel },
-    SetPriority { q: QSel, owner: bool, sub: SubSel, critical: bool },
-    Publish { from: u64, ev: EvSpec },
-    Batch { from: u64, evs: Vec<EvSpec> },
+    Subscribe {
+        q: QSel,
+        owner: bool,
+        spec: SubSpec,
+        count: usize,
+    },
+    Unsubscribe {
+        q: QSel,
+        owner: bool,
+        sub: SubSel,
+    },
+    SetPriority {
+        q: QSel,
+        owner: bool,
+        sub: SubSel,
+        critical: bool,
+    },
+    Publish {
+        from: u64,
+        ev: EvSpec,
+    },
+    Batch {
+        from: u64,
+        evs: Vec<EvSpec>,
+    },
     /// `n` separate publishes of one event, to fill rings.
-    Burst { from: u64, ev: EvSpec, n: usize },
+    Burst {
+        from: u64,
+        ev: EvSpec,
+        n: usize,
+    },
     /// Reads from the n-th queue (modulo) that has unread events, if any.
-    Read { q: usize, max: usize },
+    Read {
+        q: usize,
+        max: usize,
+    },
     /// Fills the n-th live queue's ring to its exact limit, then reads `room`
     /// events from it and publishes one more whose entry needs `excess`
     /// slots more than the ring may give it (0: exactly the room there is;
     /// -1 just fits, 1 just misses). The events are ones the queue's first
     /// satisfiable subscription accepts, sized to fit exactly or else as
     /// large as fits, up to `tries` of them for the filling.
-    PublishFit { q: usize, room: usize, excess: i64, critical: bool, tries: usize },
-    ClientGone { from: u64, client: u64 },
-    Rejoin { client: u64 },
-    Tick { dt: u64 },
-    StatsQueue { q: QSel, owner: bool },
-    StatsSource { from: u64, id: u32 },
-    StatsServer { from: u64 },
+    PublishFit {
+        q: usize,
+        room: usize,
+        excess: i64,
+        critical: bool,
+        tries: usize,
+    },
+    ClientGone {
+        from: u64,
+        client: u64,
+    },
+    Rejoin {
+        client: u64,
+    },
+    Tick {
+        dt: u64,
+    },
+    StatsQueue {
+        q: QSel,
+        owner: bool,
+    },
+    StatsSource {
+        from: u64,
+        id: u32,
+    },
+    StatsServer {
+        from: u64,
+    },
 }
 
 /// The categories sources publish, and memory, which only the server does.
@@ -910,9 +973,8 @@ impl World {
                 unreachable!("the subscription accepts it")
             };
             let exact = (0..=MAX_PAYLOAD).find(|&n| queue.ring.excess(n, effective) == excess);
-            let len = exact
-                .or_else(|| (0..=MAX_PAYLOAD).rev().find(|&n| queue.ring.excess(n, effective) <= 0))
-                .unwrap_or(0);
+            let len =
+                exact.or_else(|| (0..=MAX_PAYLOAD).rev().find(|&n| queue.ring.excess(n, effective) <= 0)).unwrap_or(0);
             e.payload = (0..len).map(|i| i as u8).collect();
             return Some((badge, e, exact.is_some()));
         }
@@ -1099,12 +1161,7 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (
-        prop::sample::select(vec![12u32, 20, 64]),
-        prop_oneof![3 => Just(0u32), 1 => 2u32..10],
-        setup(),
-        vec(op(), 1..=60),
-    )
+    (prop::sample::select(vec![12u32, 20, 64]), prop_oneof![3 => Just(0u32), 1 => 2u32..10], setup(), vec(op(), 1..=60))
         .prop_map(|(pool_pages, vfs_budget, mut ops, more)| {
             ops.extend(more);
             Case { pool_pages, vfs_budget, ops }
@@ -1146,10 +1203,20 @@ proptest! {
 
 #[derive(Clone, Debug)]
 enum COp {
-    Publish { kind: u8, object: u64, dir: bool, critical: bool, payload: Vec<u8> },
+    Publish {
+        kind: u8,
+        object: u64,
+        dir: bool,
+        critical: bool,
+        payload: Vec<u8>,
+    },
     /// Advance the clock by this many tenths of the window, and tick.
-    Tick { tenths: u64 },
-    Read { max: usize },
+    Tick {
+        tenths: u64,
+    },
+    Read {
+        max: usize,
+    },
 }
 
 fn cop() -> impl Strategy<Value = COp> {
@@ -1257,7 +1324,8 @@ fn run_coalescing(window: u64, ops: &[COp]) -> Result<(), TestCaseError> {
     subscribe(&mut h, ALICE, queue, all_of(Category::Vfs));
     prop_assert_eq!(h.call(ALICE, &Request::SetCoalescing { queue, window_ns: window }), Reply::Done);
     let mut reader = h.attach(queue);
-    let mut m = CModel { now: h.now_ns, window, held: Vec::new(), ring: VecDeque::new(), seq: 0, published: 0, merged: 0 };
+    let mut m =
+        CModel { now: h.now_ns, window, held: Vec::new(), ring: VecDeque::new(), seq: 0, published: 0, merged: 0 };
     let mut delivered: Vec<Got> = Vec::new();
     let read = |reader: &mut EventQueue, m: &mut CModel, max: usize, delivered: &mut Vec<Got>| {
         let got = read_at_most(reader, max);
@@ -1307,11 +1375,20 @@ fn run_coalescing(window: u64, ops: &[COp]) -> Result<(), TestCaseError> {
     // delivered or counted in exactly one delivered event's `coalesced`.
     let represented: u64 = delivered.iter().map(|g| u64::from(g.coalesced) + 1).sum();
     prop_assert_eq!(represented, m.published);
-    prop_assert_eq!(delivered.iter().map(|g| g.seq).collect::<Vec<_>>(), (0..delivered.len() as u64).collect::<Vec<_>>());
+    prop_assert_eq!(
+        delivered.iter().map(|g| g.seq).collect::<Vec<_>>(),
+        (0..delivered.len() as u64).collect::<Vec<_>>()
+    );
     let s = queue_stats(&mut h, queue);
-    prop_assert_eq!((s.published, s.coalesced, s.delivered, s.dropped), (m.published, m.merged, delivered.len() as u64, 0));
+    prop_assert_eq!(
+        (s.published, s.coalesced, s.delivered, s.dropped),
+        (m.published, m.merged, delivered.len() as u64, 0)
+    );
     let (_, src) = h.server.source_stats(1).unwrap();
-    prop_assert_eq!((src.published, src.coalesced, src.delivered, src.dropped), (m.published, m.merged, delivered.len() as u64, 0));
+    prop_assert_eq!(
+        (src.published, src.coalesced, src.delivered, src.dropped),
+        (m.published, m.merged, delivered.len() as u64, 0)
+    );
     let actions = h.take_actions();
     prop_assert!(actions.iter().all(|a| matches!(a, Action::GrantRing { .. })), "{:?}", actions);
     Ok(())

@@ -385,10 +385,7 @@ fn a_client_that_corrupts_its_tail_is_revoked_and_others_go_on() {
     assert!(actions.contains(&Action::Signal { client: ALICE, queue: qa }));
     assert_eq!(h.server.memory().released.len(), 1);
     // Alice learns why; Bob keeps receiving.
-    assert_eq!(
-        h.call(ALICE, &Request::Wait { queue: qa, min_events: 1, timeout_ns: 0 }),
-        err(ErrorCode::Revoked, qa)
-    );
+    assert_eq!(h.call(ALICE, &Request::Wait { queue: qa, min_events: 1, timeout_ns: 0 }), err(ErrorCode::Revoked, qa));
     // Bob's ring filled too: 89 delivered, and event 1000 lost for him.
     assert_eq!(drain(&mut rb).len(), 89);
     publish(&mut h, VFS, create_event(1001));

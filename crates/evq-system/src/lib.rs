@@ -394,16 +394,18 @@ impl<'a> System<'a> {
             if bad {
                 return Err(Invalid::BadDevice(dev.name));
             }
-            let earlier = self.domains[..=i].iter().flat_map(|e| e.devices.iter()).take_while(|o| !core::ptr::eq(*o, dev));
+            let earlier =
+                self.domains[..=i].iter().flat_map(|e| e.devices.iter()).take_while(|o| !core::ptr::eq(*o, dev));
             for other in earlier {
                 let pages = |d: &Device<'_>| d.mmio.map(|a| a / 4096..a / 4096 + u64::from(d.mmio_pages));
                 let overlap = match (pages(dev), pages(other)) {
                     (Some(a), Some(b)) => a.start < b.end && b.start < a.end,
                     _ => false,
-                }
-                    || (dev.irq.is_some() && dev.irq == other.irq)
+                } || (dev.irq.is_some() && dev.irq == other.irq)
                     || match (dev.ioports, other.ioports) {
-                        (Some((a, n)), Some((b, m))) => u32::from(a) < u32::from(b) + u32::from(m) && u32::from(b) < u32::from(a) + u32::from(n),
+                        (Some((a, n)), Some((b, m))) => {
+                            u32::from(a) < u32::from(b) + u32::from(m) && u32::from(b) < u32::from(a) + u32::from(n)
+                        }
                         _ => false,
                     };
                 if overlap {
@@ -453,7 +455,9 @@ impl<'a> System<'a> {
         };
         let is_server = matches!(domain.role, Role::Server { .. });
         let client_notes = self.domains.iter().filter_map(move |d| match d.role {
-            Role::Client { .. } if is_server => Some(Grant::ClientNotification { client: d.name, rights: Rights::SIGNAL }),
+            Role::Client { .. } if is_server => {
+                Some(Grant::ClientNotification { client: d.name, rights: Rights::SIGNAL })
+            }
             Role::Client { .. } if d.name == domain.name => {
                 Some(Grant::ClientNotification { client: d.name, rights: Rights::WAIT })
             }

@@ -1,8 +1,8 @@
 //! `system.toml`: reading it, and writing it back out as a Rust constant.
 
 use std::boxed::Box;
-use std::format;
 use std::fmt::Write as _;
+use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -158,7 +158,9 @@ fn role(d: &DomainToml) -> Result<Role, ParseError> {
     Ok(match d.role.as_str() {
         "server" => {
             only(&["ring_pool_pages"])?;
-            Role::Server { ring_pool_pages: d.ring_pool_pages.ok_or_else(|| field("a server needs `ring_pool_pages`"))? }
+            Role::Server {
+                ring_pool_pages: d.ring_pool_pages.ok_or_else(|| field("a server needs `ring_pool_pages`"))?,
+            }
         }
         "source" => {
             only(&["badge", "categories", "budget_per_tick"])?;

@@ -40,7 +40,10 @@ fn grants_follow_roles() {
     let grants: Vec<Grant> = system.grants(server).collect();
     assert_eq!(grants[0], Grant::ServerEndpoint { badge: 0, rights: Rights::ALL });
     let clients = system.domains.iter().filter(|d| matches!(d.role, Role::Client { .. })).count();
-    let signals = grants.iter().filter(|g| matches!(g, Grant::ClientNotification { rights, .. } if *rights == Rights::SIGNAL)).count();
+    let signals = grants
+        .iter()
+        .filter(|g| matches!(g, Grant::ClientNotification { rights, .. } if *rights == Rights::SIGNAL))
+        .count();
     assert_eq!(signals, clients, "the server signals every client and nothing else");
 
     let (_, client) = system.domain("test-client").unwrap();
@@ -90,7 +93,8 @@ fn refused(text: &str) -> String {
     }
 }
 
-const SERVER: &str = "[[domain]]\nname = \"s\"\nimage = \"srv\"\npriority = 200\nrole = \"server\"\nring_pool_pages = 8\n";
+const SERVER: &str =
+    "[[domain]]\nname = \"s\"\nimage = \"srv\"\npriority = 200\nrole = \"server\"\nring_pool_pages = 8\n";
 
 #[test]
 fn broken_descriptions_are_refused_with_the_reason() {
@@ -126,7 +130,12 @@ fn a_description_holds_a_server_a_source_and_64_clients_and_no_more_than_max_dom
     let source = "[[domain]]\nname = \"v\"\nimage = \"vfs\"\npriority = 9\nrole = \"source\"\nbadge = 3\ncategories = [\"vfs\"]\n";
     let clients = |n: usize| -> String {
         (0..n)
-            .map(|i| format!("[[domain]]\nname = \"c{i}\"\nimage = \"cli\"\npriority = 1\nrole = \"client\"\nbadge = {}\n", 0x100 + i))
+            .map(|i| {
+                format!(
+                    "[[domain]]\nname = \"c{i}\"\nimage = \"cli\"\npriority = 1\nrole = \"client\"\nbadge = {}\n",
+                    0x100 + i
+                )
+            })
             .collect()
     };
     let system = parse(&format!("{head}{SERVER}{source}{}", clients(64))).expect("66 domains");
@@ -160,11 +169,17 @@ fn described_endpoints_go_to_their_server_and_badged_to_their_callers() {
 fn broken_endpoints_are_refused_with_the_reason() {
     let head = "board = \"b\"\n";
     let caller = "[[domain]]\nname = \"w\"\nimage = \"w\"\npriority = 1\nrole = \"plain\"\n";
-    let ep = |server: &str, callers: &str| format!("[[endpoint]]\nname = \"e\"\nserver = \"{server}\"\ncallers = [{callers}]\n");
+    let ep = |server: &str, callers: &str| {
+        format!("[[endpoint]]\nname = \"e\"\nserver = \"{server}\"\ncallers = [{callers}]\n")
+    };
     let ok = format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"w\", badge = 1 }"));
     assert!(parse(&ok).is_ok());
-    assert!(refused(&format!("{head}{SERVER}{caller}{}", ep("ghost", "{ domain = \"w\", badge = 1 }"))).contains("ghost"));
-    assert!(refused(&format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"ghost\", badge = 1 }"))).contains("ghost"));
+    assert!(
+        refused(&format!("{head}{SERVER}{caller}{}", ep("ghost", "{ domain = \"w\", badge = 1 }"))).contains("ghost")
+    );
+    assert!(
+        refused(&format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"ghost\", badge = 1 }"))).contains("ghost")
+    );
     assert!(refused(&format!("{head}{SERVER}{caller}{}", ep("s", "{ domain = \"w\", badge = 0 }"))).contains("badge"));
     let twice = ep("s", "{ domain = \"w\", badge = 2 }, { domain = \"s\", badge = 2 }");
     assert!(refused(&format!("{head}{SERVER}{caller}{twice}")).contains("badge"));
@@ -203,7 +218,10 @@ fn devices_that_collide_or_make_no_sense_are_refused() {
     let driver = |name: &str, devices: &str| {
         format!("[[domain]]\nname = \"{name}\"\nimage = \"d\"\npriority = 9\nrole = \"plain\"\ndevices = [{devices}]\n")
     };
-    let ok = format!("{head}{SERVER}{}", driver("a", "{ name = \"u\", mmio = 0x9000000, pages = 2, irq = 33, trigger = \"level\" }"));
+    let ok = format!(
+        "{head}{SERVER}{}",
+        driver("a", "{ name = \"u\", mmio = 0x9000000, pages = 2, irq = 33, trigger = \"level\" }")
+    );
     assert!(parse(&ok).is_ok());
     // The second page of a two-page device is someone else's first.
     assert!(refused(&format!("{ok}{}", driver("b", "{ name = \"v\", mmio = 0x9001000 }"))).contains("device"));
@@ -213,7 +231,8 @@ fn devices_that_collide_or_make_no_sense_are_refused() {
     assert!(refused(&format!("{head}{SERVER}{ports}")).contains("device"), "overlapping ports");
     assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\", ioport = 0x3f8 }"))).contains("together"));
     assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\" }"))).contains("device"), "no resource");
-    assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\", irq = 5, trigger = \"both\" }"))).contains("trigger"));
+    assert!(refused(&format!("{head}{SERVER}{}", driver("b", "{ name = \"p\", irq = 5, trigger = \"both\" }")))
+        .contains("trigger"));
     let too_much_dma = format!("{head}{SERVER}{}dma_pages = 257\n", driver("b", ""));
     assert!(refused(&too_much_dma).contains("DMA"));
 }
@@ -226,7 +245,9 @@ fn only_sources_have_ingest_rings_and_badges_leave_the_signal_bit_alone() {
     let plain = "[[domain]]\nname = \"p\"\nimage = \"p\"\npriority = 9\nrole = \"plain\"\ningest_pages = 2\n";
     assert!(refused(&format!("{head}{SERVER}{plain}")).contains("ingest"));
     let source = |extra: &str| {
-        format!("[[domain]]\nname = \"v\"\nimage = \"v\"\npriority = 9\nrole = \"source\"\ncategories = [\"vfs\"]\n{extra}")
+        format!(
+            "[[domain]]\nname = \"v\"\nimage = \"v\"\npriority = 9\nrole = \"source\"\ncategories = [\"vfs\"]\n{extra}"
+        )
     };
     assert!(parse(&format!("{head}{SERVER}{}", source("badge = 3\ningest_pages = 64\n"))).is_ok());
     assert!(refused(&format!("{head}{SERVER}{}", source("badge = 3\ningest_pages = 65\n"))).contains("ingest"));

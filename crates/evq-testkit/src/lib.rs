@@ -97,8 +97,7 @@ impl Harness {
     pub fn raw(&mut self, from: Badge, label: u32, body: &[u8]) -> Reply {
         let mut reply = [0u8; 64];
         let actions = &mut self.actions;
-        let (reply_label, n) =
-            self.server.handle(self.now_ns, from, label, body, &mut reply, &mut |a| actions.push(a));
+        let (reply_label, n) = self.server.handle(self.now_ns, from, label, body, &mut reply, &mut |a| actions.push(a));
         Reply::decode(label, reply_label, &reply[..n]).expect("server replies are well-formed")
     }
 

@@ -135,8 +135,7 @@ impl Region {
             // (that is what this checks), and only read atomically here.
             let before = unsafe { AtomicU64::from_ptr(self.alloc.add(i)) }.load(Ordering::SeqCst);
             assert_eq!(before, guard_value(i), "guard word {i} before the region was overwritten");
-            let after =
-                unsafe { AtomicU64::from_ptr(self.alloc.add(self.total_words - 1 - i)) }.load(Ordering::SeqCst);
+            let after = unsafe { AtomicU64::from_ptr(self.alloc.add(self.total_words - 1 - i)) }.load(Ordering::SeqCst);
             assert_eq!(after, guard_value(GUARD_WORDS + i), "guard word {i} after the region was overwritten");
         }
     }

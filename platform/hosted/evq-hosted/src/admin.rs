@@ -121,10 +121,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_bad_lengths_do_not_decode() {
-        assert_eq!(
-            decode(&encode(OP_ENDPOINT, 0x21)),
-            Some((OP_ENDPOINT, 0x21))
-        );
+        assert_eq!(decode(&encode(OP_ENDPOINT, 0x21)), Some((OP_ENDPOINT, 0x21)));
         assert_eq!(decode(&[0u8; 15]), None);
     }
 }

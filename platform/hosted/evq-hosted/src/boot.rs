@@ -67,9 +67,7 @@ pub fn layout<'a>(system: &System<'a>, domain: &Domain<'a>) -> Vec<Cap<'a>> {
     let mut caps = vec![Cap::Boot];
     for grant in system.grants(domain) {
         caps.push(match grant {
-            Grant::ServerEndpoint { .. } if matches!(domain.role, Role::Server { .. }) => {
-                Cap::Admin
-            }
+            Grant::ServerEndpoint { .. } if matches!(domain.role, Role::Server { .. }) => Cap::Admin,
             g => Cap::Grant(g),
         });
     }
@@ -89,8 +87,7 @@ pub fn fd_of(caps: &[Cap<'_>], want: impl Fn(&Cap<'_>) -> bool) -> Option<RawFd>
 
 /// Takes the capability matching `want` from this process's table.
 pub fn take(caps: &[Cap<'_>], what: &str, want: impl Fn(&Cap<'_>) -> bool) -> io::Result<OwnedFd> {
-    let fd = fd_of(caps, want)
-        .ok_or_else(|| io::Error::other(format!("this domain holds no {what}")))?;
+    let fd = fd_of(caps, want).ok_or_else(|| io::Error::other(format!("this domain holds no {what}")))?;
     // SAFETY: the launcher placed the capability at this number, and the
     // layout gives each number to one capability, taken once.
     unsafe { sys::take_fixed(fd) }

@@ -112,10 +112,7 @@ pub struct Client {
 impl Client {
     /// A client over its capabilities.
     pub fn new(endpoint: Endpoint, notification: OwnedFd) -> Self {
-        Self {
-            endpoint,
-            notification,
-        }
+        Self { endpoint, notification }
     }
 
     /// The endpoint, for raw calls.
@@ -125,42 +122,30 @@ impl Client {
 
     /// Creates a queue with a ring of `pages` data pages and maps the ring.
     pub fn create_queue(&self, pages: u32) -> Result<HostedQueue, ClientError> {
-        let geometry =
-            RingGeometry::new(pages).map_err(|_| ClientError::BadRing(format!("{pages} pages")))?;
+        let geometry = RingGeometry::new(pages).map_err(|_| ClientError::BadRing(format!("{pages} pages")))?;
         let (reply, fds) = self.endpoint.call(&Request::CreateQueue { geometry })?;
         let Reply::QueueCreated { queue, frames, .. } = ok(reply)? else {
             return Err(ClientError::BadRing("no QueueCreated".into()));
         };
-        let fd = fds
-            .into_iter()
-            .next()
-            .ok_or_else(|| ClientError::BadRing("no memfd came with the reply".into()))?;
+        let fd = fds.into_iter().next().ok_or_else(|| ClientError::BadRing("no memfd came with the reply".into()))?;
         let len = frames as usize * PAGE_SIZE;
         // The server is not trusted either: a ring that could shrink under
         // us could fault our reads.
         sys::check_sealed(fd.as_fd(), len).map_err(|e| ClientError::BadRing(e.to_string()))?;
-        let map =
-            Mapping::shared(fd.as_fd(), len).map_err(|e| ClientError::BadRing(e.to_string()))?;
+        let map = Mapping::shared(fd.as_fd(), len).map_err(|e| ClientError::BadRing(e.to_string()))?;
         // The mapping stays; the descriptor is not needed any more.
         drop(fd);
         // SAFETY: the mapping lives as long as the queue (dropped after the
         // reader), and this process touches it only through the reader's
         // atomics.
-        let events = unsafe { EventQueue::attach(map.base(), map.len()) }
-            .map_err(|e| ClientError::BadRing(format!("{e:?}")))?;
+        let events =
+            unsafe { EventQueue::attach(map.base(), map.len()) }.map_err(|e| ClientError::BadRing(format!("{e:?}")))?;
         Ok(HostedQueue { queue, events, map })
     }
 
     /// Subscribes `queue` with `filter`; returns the subscription id.
     pub fn subscribe(&self, queue: &HostedQueue, filter: Filter) -> Result<u8, ClientError> {
-        match ok(self
-            .endpoint
-            .call(&Request::Subscribe {
-                queue: queue.queue,
-                filter,
-            })?
-            .0)?
-        {
+        match ok(self.endpoint.call(&Request::Subscribe { queue: queue.queue, filter })?.0)? {
             Reply::Subscribed { subscription } => Ok(subscription),
             r => Err(ClientError::Unexpected(r)),
         }
@@ -186,11 +171,7 @@ impl Client {
     /// if the ring is not empty.
     pub fn wait(&self, queue: &mut HostedQueue, timeout: Duration) -> Result<Woken, ClientError> {
         let deadline = Instant::now() + timeout;
-        let request = Request::Wait {
-            queue: queue.queue,
-            min_events: 1,
-            timeout_ns: 0,
-        };
+        let request = Request::Wait { queue: queue.queue, min_events: 1, timeout_ns: 0 };
         match ok(self.endpoint.call(&request)?.0)? {
             Reply::Wait { armed: false, .. } => return Ok(Woken::Ready),
             Reply::Wait { armed: true, .. } => {}
@@ -201,8 +182,7 @@ impl Client {
         }
         let woken = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ready =
-                sys::poll(&[self.notification.as_fd()], Some(left)).map_err(ClientError::Io)?;
+            let ready = sys::poll(&[self.notification.as_fd()], Some(left)).map_err(ClientError::Io)?;
             if ready[0] {
                 sys::drain(self.notification.as_fd()).map_err(ClientError::Io)?;
                 break Woken::Ready;

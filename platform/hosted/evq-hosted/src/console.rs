@@ -150,12 +150,8 @@ pub struct Console {
 impl Console {
     /// Connects to the console at `path`.
     pub fn connect(path: &Path) -> io::Result<Console> {
-        let fd = sys::connect_seqpacket(path).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("no evq system at {}: {e}", path.display()),
-            )
-        })?;
+        let fd = sys::connect_seqpacket(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("no evq system at {}: {e}", path.display())))?;
         Ok(Console { fd })
     }
 
@@ -177,12 +173,8 @@ impl Console {
         let out = serde_json::to_vec(request).map_err(io::Error::other)?;
         sys::send(self.fd.as_fd(), &out, &[], false)?;
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the launcher closed the console",
-            )
-        })?;
+        let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the launcher closed the console"))?;
         let reply = serde_json::from_slice(&buf[..got.len]).map_err(io::Error::other)?;
         Ok((reply, got.fds))
     }
@@ -191,23 +183,16 @@ impl Console {
     pub fn status(&self) -> io::Result<Status> {
         match self.request(&Request::Status)?.0 {
             Reply::Status(s) => Ok(*s),
-            other => Err(io::Error::other(format!(
-                "unexpected console reply {other:?}"
-            ))),
+            other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
         }
     }
 
     fn attach(&self, domain: Option<&str>, role: &str) -> io::Result<(String, Vec<OwnedFd>)> {
-        let request = Request::Attach {
-            domain: domain.map(Into::into),
-            role: role.into(),
-        };
+        let request = Request::Attach { domain: domain.map(Into::into), role: role.into() };
         match self.request(&request)? {
             (Reply::Attached { domain, .. }, fds) => Ok((domain, fds)),
             (Reply::Error { message }, _) => Err(io::Error::other(message)),
-            (other, _) => Err(io::Error::other(format!(
-                "unexpected console reply {other:?}"
-            ))),
+            (other, _) => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
         }
     }
 
@@ -224,10 +209,7 @@ impl Console {
     /// Attaches as a source (the named slot, or the first free one).
     pub fn attach_source(&self, domain: Option<&str>) -> io::Result<(String, Publisher)> {
         let (name, fds) = self.attach(domain, "source")?;
-        let ep = fds
-            .into_iter()
-            .next()
-            .ok_or_else(|| io::Error::other("the launcher sent no endpoint"))?;
+        let ep = fds.into_iter().next().ok_or_else(|| io::Error::other("the launcher sent no endpoint"))?;
         Ok((name, Publisher::new(Endpoint::new(ep)?)))
     }
 

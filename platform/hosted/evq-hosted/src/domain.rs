@@ -7,9 +7,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use evq_abi::event::{
-    device, network, Category, CountersPayload, Priority, StatePayload, TimePayload, MAX_PAYLOAD,
-};
+use evq_abi::event::{device, network, Category, CountersPayload, Priority, StatePayload, TimePayload, MAX_PAYLOAD};
 use evq_abi::msg::{Event, Filter};
 use evq_system::{Domain, System};
 use zerocopy::IntoBytes;
@@ -27,9 +25,7 @@ pub fn run(name: &str) -> io::Result<()> {
     sys::default_crash_signals();
     let text = boot::read_boot_info()?;
     let system = evq_system::parse(&text).map_err(|e| io::Error::other(e.to_string()))?;
-    let (_, me) = system
-        .domain(name)
-        .ok_or_else(|| io::Error::other(format!("no domain {name:?}")))?;
+    let (_, me) = system.domain(name).ok_or_else(|| io::Error::other(format!("no domain {name:?}")))?;
     let result = match me.image {
         image::SERVER => crate::server_domain::run(&system, name),
         image::DEVICE => device(&system, me),
@@ -37,39 +33,19 @@ pub fn run(name: &str) -> io::Result<()> {
         image::VFS => crate::vfs_domain::run(&system, me),
         image::WATCH => watch(&system, me),
         image::PROBE => probe(&system, me),
-        other => Err(io::Error::other(format!(
-            "the evq binary has no image {other:?}"
-        ))),
+        other => Err(io::Error::other(format!("the evq binary has no image {other:?}"))),
     };
     result.map_err(|e| io::Error::new(e.kind(), format!("domain {name}: {e}")))
 }
 
 fn publisher(system: &System<'_>, me: &Domain<'_>) -> io::Result<Publisher> {
     let caps = boot::layout(system, me);
-    Ok(Publisher::new(Endpoint::new(boot::take(
-        &caps,
-        "endpoint",
-        boot::is_endpoint,
-    )?)?))
+    Ok(Publisher::new(Endpoint::new(boot::take(&caps, "endpoint", boot::is_endpoint)?)?))
 }
 
-fn publish(
-    p: &mut Publisher,
-    category: Category,
-    kind: u8,
-    object_id: u64,
-    payload: &[u8],
-) -> io::Result<()> {
-    let event = Event {
-        category,
-        kind,
-        type_flags: 0,
-        priority: Priority::Normal,
-        object_id,
-        payload,
-    };
-    p.publish(&[event])
-        .map_err(|e| io::Error::other(e.to_string()))
+fn publish(p: &mut Publisher, category: Category, kind: u8, object_id: u64, payload: &[u8]) -> io::Result<()> {
+    let event = Event { category, kind, type_flags: 0, priority: Priority::Normal, object_id, payload };
+    p.publish(&[event]).map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// The device driver's devices, as `object_id`s of its events.
@@ -97,31 +73,15 @@ fn device(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
         .args
         .split_whitespace()
         .find_map(|a| a.strip_prefix("time="))
-        .map(|s| {
-            s.parse::<u64>()
-                .map_err(|_| io::Error::other(format!("bad time= in {:?}", me.args)))
-        })
+        .map(|s| s.parse::<u64>().map_err(|_| io::Error::other(format!("bad time= in {:?}", me.args))))
         .transpose()?
         .unwrap_or(5);
     if period > 0 {
-        sys::timer_set(
-            timer.as_fd(),
-            Duration::from_secs(period),
-            Duration::from_secs(period),
-        )?;
+        sys::timer_set(timer.as_fd(), Duration::from_secs(period), Duration::from_secs(period))?;
     }
     sys::set_nonblocking(pty.as_fd())?;
-    let state = StatePayload {
-        state: STATE_ONLINE.into(),
-        reserved: 0.into(),
-    };
-    publish(
-        &mut p,
-        Category::Device,
-        device::STATE,
-        devices::TERMINAL,
-        state.as_bytes(),
-    )?;
+    let state = StatePayload { state: STATE_ONLINE.into(), reserved: 0.into() };
+    publish(&mut p, Category::Device, device::STATE, devices::TERMINAL, state.as_bytes())?;
     let mut line = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -139,41 +99,21 @@ fn device(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
             for &b in &buf[..n] {
                 if b == b'\n' || b == b'\r' {
                     if !line.is_empty() {
-                        publish(
-                            &mut p,
-                            Category::Device,
-                            device::INPUT,
-                            devices::TERMINAL,
-                            &line,
-                        )?;
+                        publish(&mut p, Category::Device, device::INPUT, devices::TERMINAL, &line)?;
                         line.clear();
                     }
                 } else {
                     line.push(b);
                     if line.len() == MAX_PAYLOAD {
-                        publish(
-                            &mut p,
-                            Category::Device,
-                            device::INPUT,
-                            devices::TERMINAL,
-                            &line,
-                        )?;
+                        publish(&mut p, Category::Device, device::INPUT, devices::TERMINAL, &line)?;
                         line.clear();
                     }
                 }
             }
         }
         if ready[1] && sys::drain(timer.as_fd())? > 0 {
-            let time = TimePayload {
-                unix_seconds: sys::unix_seconds().into(),
-            };
-            publish(
-                &mut p,
-                Category::Device,
-                device::TIME,
-                devices::CLOCK,
-                time.as_bytes(),
-            )?;
+            let time = TimePayload { unix_seconds: sys::unix_seconds().into() };
+            publish(&mut p, Category::Device, device::TIME, devices::CLOCK, time.as_bytes())?;
         }
     }
 }
@@ -192,11 +132,7 @@ fn network(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let mut p = publisher(system, me)?;
     let nl = boot::take(&caps, "rtnetlink socket", |c| *c == Cap::Netlink)?;
     seccomp::confine(me.name)?;
-    let wanted = if me.args.is_empty() {
-        crate::net::DEFAULT_IFACE
-    } else {
-        me.args
-    };
+    let wanted = if me.args.is_empty() { crate::net::DEFAULT_IFACE } else { me.args };
     let link = match netlink::query(nl.as_fd(), wanted) {
         Ok(l) => l,
         Err(_) => netlink::query(nl.as_fd(), "lo")?,
@@ -205,11 +141,7 @@ fn network(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let object = u64::from(index);
     let mut running = link.running();
     let mut last = link.stats.unwrap_or_default();
-    let kind = if running {
-        network::LINK_UP
-    } else {
-        network::LINK_DOWN
-    };
+    let kind = if running { network::LINK_UP } else { network::LINK_DOWN };
     publish(&mut p, Category::Network, kind, object, &[])?;
     sys::set_nonblocking(nl.as_fd())?;
     let mut next = Instant::now() + COUNTER_PERIOD;
@@ -243,28 +175,15 @@ fn network(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
             }
             if link.running() != running {
                 running = link.running();
-                let kind = if running {
-                    network::LINK_UP
-                } else {
-                    network::LINK_DOWN
-                };
+                let kind = if running { network::LINK_UP } else { network::LINK_DOWN };
                 publish(&mut p, Category::Network, kind, object, &[])?;
             }
             if let Some(now) = link.stats {
-                let rx = (
-                    now.rx_packets.wrapping_sub(last.rx_packets),
-                    now.rx_bytes.wrapping_sub(last.rx_bytes),
-                );
-                let tx = (
-                    now.tx_packets.wrapping_sub(last.tx_packets),
-                    now.tx_bytes.wrapping_sub(last.tx_bytes),
-                );
+                let rx = (now.rx_packets.wrapping_sub(last.rx_packets), now.rx_bytes.wrapping_sub(last.rx_bytes));
+                let tx = (now.tx_packets.wrapping_sub(last.tx_packets), now.tx_bytes.wrapping_sub(last.tx_bytes));
                 for (kind, (packets, bytes)) in [(network::RX, rx), (network::TX, tx)] {
                     if packets > 0 {
-                        let c = CountersPayload {
-                            packets: packets.into(),
-                            bytes: bytes.into(),
-                        };
+                        let c = CountersPayload { packets: packets.into(), bytes: bytes.into() };
                         publish(&mut p, Category::Network, kind, object, c.as_bytes())?;
                     }
                 }
@@ -288,10 +207,7 @@ fn watch(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
         client.subscribe(&q, Filter::all_of(category)).map_err(e)?;
     }
     loop {
-        while let Some(event) = q
-            .next_event()
-            .map_err(|x| io::Error::other(format!("{x:?}")))?
-        {
+        while let Some(event) = q.next_event().map_err(|x| io::Error::other(format!("{x:?}")))? {
             println!("{}: {event}", me.name);
         }
         if client.wait(&mut q, Duration::from_secs(60)).map_err(e)? == Woken::TimedOut {
@@ -322,10 +238,7 @@ fn probe(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let mut code = 0;
     let open = sys::open_fd_count();
     if open != 3 + caps.len() {
-        eprintln!(
-            "probe: {open} descriptors open, expected {}",
-            3 + caps.len()
-        );
+        eprintln!("probe: {open} descriptors open, expected {}", 3 + caps.len());
         code |= probe_bits::EXTRA_FDS;
     }
     seccomp::confine(me.name)?;

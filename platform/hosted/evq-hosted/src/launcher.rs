@@ -92,8 +92,7 @@ struct Launcher {
 /// Runs a system until it is asked to stop (console `shutdown`, SIGINT or
 /// SIGTERM) or its server dies. Returns the process exit code.
 pub fn run(opts: Options) -> io::Result<i32> {
-    let system =
-        evq_system::parse(&opts.system_text).map_err(|e| io::Error::other(e.to_string()))?;
+    let system = evq_system::parse(&opts.system_text).map_err(|e| io::Error::other(e.to_string()))?;
     let signals = sys::launcher_signalfd()?;
     let mut launcher = Launcher::new(system, opts)?;
     let code = launcher.start().and_then(|()| launcher.serve(&signals));
@@ -171,21 +170,12 @@ impl Launcher {
             None
         };
         let net = if has(image::NETWORK) {
-            let iface = system
-                .domains
-                .iter()
-                .find(|d| d.image == image::NETWORK)
-                .map(|d| d.args)
-                .unwrap_or("");
+            let iface = system.domains.iter().find(|d| d.image == image::NETWORK).map(|d| d.args).unwrap_or("");
             Some(Net::setup(iface, !opts.no_netns)?)
         } else {
             None
         };
-        let vfs = if has(image::VFS) {
-            Some(sys::seqpacket_pair()?)
-        } else {
-            None
-        };
+        let vfs = if has(image::VFS) { Some(sys::seqpacket_pair()?) } else { None };
         let seccomp = if opts.no_seccomp {
             "disabled"
         } else if seccomp::support() == Support::Available {
@@ -196,13 +186,7 @@ impl Launcher {
         let states = system
             .domains
             .iter()
-            .map(|d| {
-                if d.image == image::ATTACH {
-                    State::Free
-                } else {
-                    State::NotStarted
-                }
-            })
+            .map(|d| if d.image == image::ATTACH { State::Free } else { State::NotStarted })
             .collect();
         let mut launcher = Launcher {
             system,
@@ -223,10 +207,7 @@ impl Launcher {
         };
         // The server is started first, holding its end of the supervisor
         // channel; then it is given the launcher's own endpoint.
-        let (sid, _) = launcher
-            .system
-            .server()
-            .ok_or_else(|| err("the description has no server"))?;
+        let (sid, _) = launcher.system.server().ok_or_else(|| err("the description has no server"))?;
         launcher.spawn(sid as usize - 1, Some(server_admin))?;
         launcher.give_endpoint(ROOT_BADGE, root_srv)?;
         Ok(launcher)
@@ -234,21 +215,13 @@ impl Launcher {
 
     fn log(&self, msg: &str) {
         if self.opts.verbose {
-            eprintln!(
-                "evq run [{:>7.3}s]: {msg}",
-                self.started.elapsed().as_secs_f64()
-            );
+            eprintln!("evq run [{:>7.3}s]: {msg}", self.started.elapsed().as_secs_f64());
         }
     }
 
     /// Hands the server its end of `badge`'s endpoint.
     fn give_endpoint(&self, badge: u64, server_end: OwnedFd) -> io::Result<()> {
-        sys::send(
-            self.admin.as_fd(),
-            &admin::encode(admin::OP_ENDPOINT, badge),
-            &[server_end.as_fd()],
-            false,
-        )?;
+        sys::send(self.admin.as_fd(), &admin::encode(admin::OP_ENDPOINT, badge), &[server_end.as_fd()], false)?;
         Ok(())
     }
 
@@ -267,9 +240,7 @@ impl Launcher {
             let fd = match cap {
                 Cap::Boot => self.boot.as_raw_fd(),
                 Cap::Admin => {
-                    let a = admin
-                        .take()
-                        .ok_or_else(|| err("the server is started once"))?;
+                    let a = admin.take().ok_or_else(|| err("the server is started once"))?;
                     made.push(a);
                     made.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
                 }
@@ -279,47 +250,25 @@ impl Launcher {
                     made.push(dom);
                     made.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
                 }
-                Cap::Grant(Grant::ClientNotification { client, .. }) => self
-                    .client_notes
-                    .get(client)
-                    .ok_or_else(|| err("no such client"))?
-                    .as_raw_fd(),
-                Cap::Grant(Grant::Notification { name, .. }) => self
-                    .notes
-                    .get(name)
-                    .ok_or_else(|| err("no such notification"))?
-                    .as_raw_fd(),
+                Cap::Grant(Grant::ClientNotification { client, .. }) => {
+                    self.client_notes.get(client).ok_or_else(|| err("no such client"))?.as_raw_fd()
+                }
+                Cap::Grant(Grant::Notification { name, .. }) => {
+                    self.notes.get(name).ok_or_else(|| err("no such notification"))?.as_raw_fd()
+                }
                 // Described endpoints between domains (a driver's own
                 // protocol) are not carried yet: the hosted VFS domain's
                 // requests come over `Cap::VfsRequests` instead.
                 Cap::Grant(other) => {
-                    return Err(err(format!(
-                        "{}: {other:?} is not carried on the hosted platform yet",
-                        d.name
-                    )))
+                    return Err(err(format!("{}: {other:?} is not carried on the hosted platform yet", d.name)))
                 }
-                Cap::Pty => self
-                    .pty
-                    .as_ref()
-                    .ok_or_else(|| err("no terminal"))?
-                    .0
-                    .as_raw_fd(),
+                Cap::Pty => self.pty.as_ref().ok_or_else(|| err("no terminal"))?.0.as_raw_fd(),
                 Cap::Timer => {
                     made.push(sys::timerfd()?);
                     made.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
                 }
-                Cap::Netlink => self
-                    .net
-                    .as_ref()
-                    .ok_or_else(|| err("no network"))?
-                    .domain_socket()
-                    .as_raw_fd(),
-                Cap::VfsRequests => self
-                    .vfs
-                    .as_ref()
-                    .ok_or_else(|| err("no vfs endpoint"))?
-                    .1
-                    .as_raw_fd(),
+                Cap::Netlink => self.net.as_ref().ok_or_else(|| err("no network"))?.domain_socket().as_raw_fd(),
+                Cap::VfsRequests => self.vfs.as_ref().ok_or_else(|| err("no vfs endpoint"))?.1.as_raw_fd(),
             };
             fds.push(fd);
         }
@@ -341,10 +290,7 @@ impl Launcher {
         }
         let launcher_pid = std::process::id() as i32;
         let mut cmd = Command::new(&self.opts.exe);
-        cmd.arg("__domain")
-            .arg(d.name)
-            .env_clear()
-            .stdin(Stdio::null());
+        cmd.arg("__domain").arg(d.name).env_clear().stdin(Stdio::null());
         if self.opts.no_seccomp {
             cmd.env(seccomp::DISABLE_ENV, "1");
         }
@@ -364,9 +310,7 @@ impl Launcher {
                 sys::place_fds(&fds, boot::BOOT_FD)
             });
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| err(format!("starting domain {}: {e}", d.name)))?;
+        let child = cmd.spawn().map_err(|e| err(format!("starting domain {}: {e}", d.name)))?;
         let pid = child.id() as i32;
         // The child is reaped through SIGCHLD, not through `Child`.
         drop(child);
@@ -386,13 +330,7 @@ impl Launcher {
                 self.process_event(i as u32 + 1, process::START, &[])?;
             }
         }
-        self.publish(
-            Category::System,
-            sys_kind::DOMAIN_SET_COMPLETE,
-            0,
-            Priority::Normal,
-            &[],
-        )?;
+        self.publish(Category::System, sys_kind::DOMAIN_SET_COMPLETE, 0, Priority::Normal, &[])?;
         Ok(())
     }
 
@@ -404,36 +342,17 @@ impl Launcher {
         priority: Priority,
         payload: &[u8],
     ) -> io::Result<()> {
-        let event = Event {
-            category,
-            kind,
-            type_flags: 0,
-            priority,
-            object_id,
-            payload,
-        };
+        let event = Event { category, kind, type_flags: 0, priority, object_id, payload };
         match self.root.call(&Request::Publish(event)) {
             Ok((Reply::Published { .. }, _)) => Ok(()),
-            Ok((reply, _)) => Err(err(format!(
-                "the server refused the launcher's event: {reply:?}"
-            ))),
+            Ok((reply, _)) => Err(err(format!("the server refused the launcher's event: {reply:?}"))),
             Err(e) => Err(err(e.to_string())),
         }
     }
 
     fn process_event(&self, domain_id: u32, kind: u8, payload: &[u8]) -> io::Result<()> {
-        let priority = if kind == process::FAULT {
-            Priority::Critical
-        } else {
-            Priority::Normal
-        };
-        self.publish(
-            Category::Process,
-            kind,
-            u64::from(domain_id),
-            priority,
-            payload,
-        )
+        let priority = if kind == process::FAULT { Priority::Critical } else { Priority::Normal };
+        self.publish(Category::Process, kind, u64::from(domain_id), priority, payload)
     }
 
     fn client_gone(&self, badge: u64) -> io::Result<()> {
@@ -449,11 +368,7 @@ impl Launcher {
     fn serve(&mut self, signals: &OwnedFd) -> io::Result<i32> {
         let listener = sys::listen_seqpacket(&self.opts.console)?;
         sys::set_nonblocking(listener.as_fd())?;
-        println!(
-            "evq: system {:?} is up; console at {}",
-            self.system.board,
-            self.opts.console.display()
-        );
+        println!("evq: system {:?} is up; console at {}", self.system.board, self.opts.console.display());
         if let Some((_, _, path)) = self.pty.as_ref().filter(|p| !p.2.is_empty()) {
             println!("evq: the device driver's terminal is {path}");
         }
@@ -482,20 +397,11 @@ impl Launcher {
             }
             if ready[1] {
                 while let Ok(fd) = sys::accept(listener.as_fd()) {
-                    self.conns.push(Conn {
-                        id: self.next_conn,
-                        fd,
-                    });
+                    self.conns.push(Conn { id: self.next_conn, fd });
                     self.next_conn += 1;
                 }
             }
-            let ids: Vec<u64> = self
-                .conns
-                .iter()
-                .zip(&ready[2..])
-                .filter(|(_, r)| **r)
-                .map(|(c, _)| c.id)
-                .collect();
+            let ids: Vec<u64> = self.conns.iter().zip(&ready[2..]).filter(|(_, r)| **r).map(|(c, _)| c.id).collect();
             for id in ids {
                 if self.console_message(id)? {
                     return Ok(0);
@@ -508,11 +414,7 @@ impl Launcher {
     /// cannot go on (its server died).
     fn reap_all(&mut self) -> io::Result<Option<i32>> {
         while let Some((pid, how)) = sys::reap() {
-            let Some(index) = self
-                .states
-                .iter()
-                .position(|s| matches!(s, State::Running(p) if *p == pid))
-            else {
+            let Some(index) = self.states.iter().position(|s| matches!(s, State::Running(p) if *p == pid)) else {
                 continue;
             };
             self.states[index] = State::Ended(how);
@@ -521,17 +423,11 @@ impl Launcher {
             match how {
                 Ended::Exited(code) => {
                     self.log(&format!("{} (pid {pid}) exited with {code}", d.name));
-                    let payload = ExitPayload {
-                        code: (code as i64 as u64).into(),
-                    };
+                    let payload = ExitPayload { code: (code as i64 as u64).into() };
                     self.process_event_or_fail(id, process::EXIT, payload.as_bytes(), d)?;
                 }
                 Ended::Signalled(sig) => {
-                    eprintln!(
-                        "evq: domain {} (pid {pid}) was killed by {}",
-                        d.name,
-                        signal_name(sig)
-                    );
+                    eprintln!("evq: domain {} (pid {pid}) was killed by {}", d.name, signal_name(sig));
                     let payload = FaultPayload {
                         kind: fault_kind(sig).into(),
                         reserved: 0.into(),
@@ -552,13 +448,7 @@ impl Launcher {
         Ok(None)
     }
 
-    fn process_event_or_fail(
-        &self,
-        id: u32,
-        kind: u8,
-        payload: &[u8],
-        d: &Domain<'_>,
-    ) -> io::Result<()> {
+    fn process_event_or_fail(&self, id: u32, kind: u8, payload: &[u8], d: &Domain<'_>) -> io::Result<()> {
         if matches!(d.role, Role::Server { .. }) {
             // Nobody to tell.
             return Ok(());
@@ -584,13 +474,7 @@ impl Launcher {
         };
         let (reply, fds, stop) = match serde_json::from_slice::<console::Request>(&buf[..got.len]) {
             Ok(request) => self.console_request(conn, request)?,
-            Err(e) => (
-                console::Reply::Error {
-                    message: format!("bad request: {e}"),
-                },
-                Vec::new(),
-                false,
-            ),
+            Err(e) => (console::Reply::Error { message: format!("bad request: {e}") }, Vec::new(), false),
         };
         let out = serde_json::to_vec(&reply).map_err(io::Error::other)?;
         let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
@@ -608,64 +492,35 @@ impl Launcher {
         let done = |output: String| console::Reply::Done { output };
         let refuse = |message: String| console::Reply::Error { message };
         Ok(match request {
-            console::Request::Attach { domain, role } => {
-                match self.attach(conn, domain.as_deref(), &role) {
-                    Ok((reply, fds)) => (reply, fds, false),
-                    Err(e) => (refuse(e.to_string()), Vec::new(), false),
-                }
-            }
-            console::Request::Status => (
-                console::Reply::Status(Box::new(self.status()?)),
-                Vec::new(),
-                false,
-            ),
+            console::Request::Attach { domain, role } => match self.attach(conn, domain.as_deref(), &role) {
+                Ok((reply, fds)) => (reply, fds, false),
+                Err(e) => (refuse(e.to_string()), Vec::new(), false),
+            },
+            console::Request::Status => (console::Reply::Status(Box::new(self.status()?)), Vec::new(), false),
             console::Request::Shutdown => (done("stopping".into()), Vec::new(), true),
             console::Request::Link { up } => match self.net.as_mut().map(|n| n.set_link(up)) {
                 Some(Ok(s)) => (done(s), Vec::new(), false),
                 Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
-                None => (
-                    refuse("this system has no network driver".into()),
-                    Vec::new(),
-                    false,
-                ),
+                None => (refuse("this system has no network driver".into()), Vec::new(), false),
             },
-            console::Request::Traffic { packets } => {
-                match self.net.as_mut().map(|n| n.traffic(packets)) {
-                    Some(Ok(s)) => (done(s), Vec::new(), false),
-                    Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
-                    None => (
-                        refuse("this system has no network driver".into()),
-                        Vec::new(),
-                        false,
-                    ),
-                }
-            }
-            console::Request::Fs { args } => {
-                match crate::vfs_domain::forward(self.vfs.as_ref().map(|v| &v.0), &args) {
-                    Ok(s) => (done(s), Vec::new(), false),
-                    Err(e) => (refuse(e.to_string()), Vec::new(), false),
-                }
-            }
+            console::Request::Traffic { packets } => match self.net.as_mut().map(|n| n.traffic(packets)) {
+                Some(Ok(s)) => (done(s), Vec::new(), false),
+                Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
+                None => (refuse("this system has no network driver".into()), Vec::new(), false),
+            },
+            console::Request::Fs { args } => match crate::vfs_domain::forward(self.vfs.as_ref().map(|v| &v.0), &args) {
+                Ok(s) => (done(s), Vec::new(), false),
+                Err(e) => (refuse(e.to_string()), Vec::new(), false),
+            },
         })
     }
 
-    fn attach(
-        &mut self,
-        conn: u64,
-        name: Option<&str>,
-        role: &str,
-    ) -> io::Result<(console::Reply, Vec<OwnedFd>)> {
+    fn attach(&mut self, conn: u64, name: Option<&str>, role: &str) -> io::Result<(console::Reply, Vec<OwnedFd>)> {
         let index = match name {
             Some(n) => {
-                let (id, d) = self
-                    .system
-                    .domain(n)
-                    .ok_or_else(|| err(format!("no domain {n:?}")))?;
+                let (id, d) = self.system.domain(n).ok_or_else(|| err(format!("no domain {n:?}")))?;
                 if d.image != image::ATTACH {
-                    return Err(err(format!(
-                        "{n} is not an attach slot (its image is {:?})",
-                        d.image
-                    )));
+                    return Err(err(format!("{n} is not an attach slot (its image is {:?})", d.image)));
                 }
                 if !matches!(self.states[id as usize - 1], State::Free) {
                     return Err(err(format!("{n} is taken")));
@@ -678,15 +533,9 @@ impl Launcher {
                 .iter()
                 .enumerate()
                 .position(|(i, d)| {
-                    d.image == image::ATTACH
-                        && role_name(&d.role) == role
-                        && matches!(self.states[i], State::Free)
+                    d.image == image::ATTACH && role_name(&d.role) == role && matches!(self.states[i], State::Free)
                 })
-                .ok_or_else(|| {
-                    err(format!(
-                        "no free {role} slot: every attach slot of that role is taken"
-                    ))
-                })?,
+                .ok_or_else(|| err(format!("no free {role} slot: every attach slot of that role is taken")))?,
         };
         let d: &'static Domain<'static> = &self.system.domains[index];
         let Some(badge) = d.badge() else {
@@ -701,22 +550,11 @@ impl Launcher {
             let _ = sys::drain(note.as_fd());
             fds.push(note.try_clone()?);
         }
-        let pid = self
-            .conns
-            .iter()
-            .find(|c| c.id == conn)
-            .and_then(|c| sys::peer_pid(c.fd.as_fd()).ok());
+        let pid = self.conns.iter().find(|c| c.id == conn).and_then(|c| sys::peer_pid(c.fd.as_fd()).ok());
         self.states[index] = State::Attached { conn, pid };
         self.process_event(index as u32 + 1, process::START, &[])?;
         self.log(&format!("{} attached (pid {pid:?})", d.name));
-        Ok((
-            console::Reply::Attached {
-                domain: d.name.into(),
-                id: index as u32 + 1,
-                badge,
-            },
-            fds,
-        ))
+        Ok((console::Reply::Attached { domain: d.name.into(), id: index as u32 + 1, badge }, fds))
     }
 
     /// A console connection closed: the slots it held are free again, and
@@ -739,12 +577,7 @@ impl Launcher {
     }
 
     fn server_status(&self) -> io::Result<admin::ServerStatus> {
-        sys::send(
-            self.admin.as_fd(),
-            &admin::encode(admin::OP_STATUS, 0),
-            &[],
-            false,
-        )?;
+        sys::send(self.admin.as_fd(), &admin::encode(admin::OP_STATUS, 0), &[], false)?;
         let mut buf = vec![0u8; console::MAX_MESSAGE];
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -753,8 +586,7 @@ impl Launcher {
                 return Err(err("the server did not report its status"));
             }
             if sys::poll(&[self.admin.as_fd()], Some(left))?[0] {
-                let got = sys::recv(self.admin.as_fd(), &mut buf, 0, true)?
-                    .ok_or_else(|| err("the server is gone"))?;
+                let got = sys::recv(self.admin.as_fd(), &mut buf, 0, true)?.ok_or_else(|| err("the server is gone"))?;
                 return serde_json::from_slice(&buf[..got.len]).map_err(io::Error::other);
             }
         }
@@ -771,9 +603,7 @@ impl Launcher {
                     State::NotStarted => (None, "not started".to_string()),
                     State::Running(p) => (Some(*p), "running".to_string()),
                     State::Ended(Ended::Exited(c)) => (None, format!("exited {c}")),
-                    State::Ended(Ended::Signalled(s)) => {
-                        (None, format!("killed by {}", signal_name(*s)))
-                    }
+                    State::Ended(Ended::Signalled(s)) => (None, format!("killed by {}", signal_name(*s))),
                     State::Free => (None, "free".to_string()),
                     State::Attached { pid, .. } => (*pid, "attached".to_string()),
                 };
@@ -791,16 +621,8 @@ impl Launcher {
         Ok(Status {
             board: self.system.board.into(),
             seccomp: self.seccomp.into(),
-            network: self
-                .net
-                .as_ref()
-                .map(|n| n.describe())
-                .unwrap_or_else(|| "none".into()),
-            pty: self
-                .pty
-                .as_ref()
-                .map(|p| p.2.clone())
-                .filter(|p| !p.is_empty()),
+            network: self.net.as_ref().map(|n| n.describe()).unwrap_or_else(|| "none".into()),
+            pty: self.pty.as_ref().map(|p| p.2.clone()).filter(|p| !p.is_empty()),
             domains,
             server: self.server_status()?,
         })
@@ -809,30 +631,16 @@ impl Launcher {
     /// Stops every domain: the system's SHUTDOWN event first, then SIGTERM,
     /// then SIGKILL for any still running after a grace period.
     fn stop(&mut self) {
-        let server_alive =
-            self.states.iter().zip(self.system.domains).any(|(s, d)| {
-                matches!(d.role, Role::Server { .. }) && matches!(s, State::Running(_))
-            });
+        let server_alive = self
+            .states
+            .iter()
+            .zip(self.system.domains)
+            .any(|(s, d)| matches!(d.role, Role::Server { .. }) && matches!(s, State::Running(_)));
         if server_alive {
-            let _ = self.publish(
-                Category::System,
-                sys_kind::SHUTDOWN,
-                0,
-                Priority::Critical,
-                &[],
-            );
+            let _ = self.publish(Category::System, sys_kind::SHUTDOWN, 0, Priority::Critical, &[]);
         }
         let running = |states: &[State]| -> Vec<i32> {
-            states
-                .iter()
-                .filter_map(|s| {
-                    if let State::Running(p) = s {
-                        Some(*p)
-                    } else {
-                        None
-                    }
-                })
-                .collect()
+            states.iter().filter_map(|s| if let State::Running(p) = s { Some(*p) } else { None }).collect()
         };
         for pid in running(&self.states) {
             let _ = sys::kill(pid, libc::SIGTERM);
@@ -840,11 +648,7 @@ impl Launcher {
         let deadline = Instant::now() + Duration::from_secs(3);
         while !running(&self.states).is_empty() && Instant::now() < deadline {
             while let Some((pid, how)) = sys::reap() {
-                if let Some(s) = self
-                    .states
-                    .iter_mut()
-                    .find(|s| matches!(s, State::Running(p) if *p == pid))
-                {
+                if let Some(s) = self.states.iter_mut().find(|s| matches!(s, State::Running(p) if *p == pid)) {
                     *s = State::Ended(how);
                 }
             }

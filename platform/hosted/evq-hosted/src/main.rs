@@ -27,11 +27,7 @@ use evq_hosted::launcher;
 const HOSTED_SYSTEM: &str = include_str!("../../../../images/hosted/system.toml");
 
 #[derive(Parser)]
-#[command(
-    name = "evq",
-    version,
-    about = "evq on Linux: run the hosted system and watch its events"
-)]
+#[command(name = "evq", version, about = "evq on Linux: run the hosted system and watch its events")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -152,34 +148,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Domain { name } => evq_hosted::domain::run(&name).map(|()| 0),
-        Cmd::Run {
-            system,
-            console,
-            no_seccomp,
-            no_netns,
-            verbose,
-        } => run(
-            system.as_deref(),
-            console.path(),
-            no_seccomp,
-            no_netns,
-            verbose,
-        ),
-        Cmd::Tail {
-            console,
-            categories,
-            kinds,
-            count,
-            slot,
-            json,
-        } => tail(
-            &console.path(),
-            &categories,
-            &kinds,
-            count,
-            slot.as_deref(),
-            json,
-        ),
+        Cmd::Run { system, console, no_seccomp, no_netns, verbose } => {
+            run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose)
+        }
+        Cmd::Tail { console, categories, kinds, count, slot, json } => {
+            tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
+        }
         Cmd::Stats { console, json } => stats(&console.path(), json),
         Cmd::Fs { console, args } => simple(&console.path(), console::Request::Fs { args }),
         Cmd::Net { console, what } => {
@@ -203,19 +177,12 @@ fn main() -> ExitCode {
 
 fn system_text(path: Option<&Path>) -> io::Result<String> {
     match path {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        Some(p) => std::fs::read_to_string(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
         None => Ok(HOSTED_SYSTEM.to_string()),
     }
 }
 
-fn run(
-    system: Option<&Path>,
-    console: PathBuf,
-    no_seccomp: bool,
-    no_netns: bool,
-    verbose: bool,
-) -> io::Result<i32> {
+fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool, verbose: bool) -> io::Result<i32> {
     let opts = launcher::Options {
         system_text: system_text(system)?,
         console,
@@ -257,9 +224,7 @@ fn filters(categories: &[String], kinds: &[String]) -> io::Result<Vec<Filter>> {
             .collect::<io::Result<_>>()?
     };
     for k in kinds {
-        let known = Category::PUBLISHABLE
-            .iter()
-            .any(|&c| (0..c.kind_count()).any(|i| kind_name(c, i) == k));
+        let known = Category::PUBLISHABLE.iter().any(|&c| (0..c.kind_count()).any(|i| kind_name(c, i) == k));
         if !known {
             return Err(io::Error::other(format!("unknown kind {k:?}")));
         }
@@ -268,9 +233,8 @@ fn filters(categories: &[String], kinds: &[String]) -> io::Result<Vec<Filter>> {
     for c in chosen {
         let mut filter = Filter::all_of(c);
         if !kinds.is_empty() {
-            filter.type_mask = (0..c.kind_count())
-                .filter(|&i| kinds.iter().any(|k| kind_name(c, i) == k))
-                .fold(0, |m, i| m | 1 << i);
+            filter.type_mask =
+                (0..c.kind_count()).filter(|&i| kinds.iter().any(|k| kind_name(c, i) == k)).fold(0, |m, i| m | 1 << i);
             if filter.type_mask == 0 {
                 continue;
             }
@@ -312,13 +276,7 @@ fn tail(
 ) -> io::Result<i32> {
     let filters = filters(categories, kinds)?;
     let console = Console::connect(path)?;
-    let names: Vec<(u32, String)> = console
-        .status()?
-        .server
-        .sources
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    let names: Vec<(u32, String)> = console.status()?.server.sources.into_iter().map(|s| (s.id, s.name)).collect();
     let (slot, client) = console.attach_client(slot)?;
     let e = |e: evq_hosted::client::ClientError| io::Error::other(e.to_string());
     let mut queue = client.create_queue(8).map_err(e)?;
@@ -332,15 +290,8 @@ fn tail(
     let stdout = io::stdout();
     loop {
         let mut shutdown = false;
-        while let Some(event) = queue
-            .next_event()
-            .map_err(|x| io::Error::other(format!("ring: {x:?}")))?
-        {
-            let source = names
-                .iter()
-                .find(|(id, _)| *id == event.source_id)
-                .map(|(_, n)| n.as_str())
-                .unwrap_or("?");
+        while let Some(event) = queue.next_event().map_err(|x| io::Error::other(format!("ring: {x:?}")))? {
+            let source = names.iter().find(|(id, _)| *id == event.source_id).map(|(_, n)| n.as_str()).unwrap_or("?");
             let mut out = stdout.lock();
             if json {
                 writeln!(out, "{}", event_json(&event, source))?;
@@ -349,8 +300,7 @@ fn tail(
             }
             out.flush()?;
             seen += 1;
-            shutdown |= event.category == Category::System
-                && event.kind == evq_abi::event::system::SHUTDOWN;
+            shutdown |= event.category == Category::System && event.kind == evq_abi::event::system::SHUTDOWN;
             if count.is_some_and(|c| seen >= c) {
                 return Ok(0);
             }
@@ -358,11 +308,7 @@ fn tail(
         if shutdown {
             return Ok(0);
         }
-        if client
-            .wait(&mut queue, Duration::from_millis(500))
-            .map_err(e)?
-            == Woken::TimedOut
-        {
+        if client.wait(&mut queue, Duration::from_millis(500)).map_err(e)? == Woken::TimedOut {
             // The launcher hangs up the console when the system stops.
             if evq_hosted::sys::poll(&[console.fd()], Some(Duration::ZERO))?[0] {
                 return Ok(0);
@@ -379,28 +325,12 @@ fn print_stats(status: &Status) {
     );
     println!(
         "{:<4} {:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
-        "id",
-        "source",
-        "published",
-        "filtered",
-        "delivered",
-        "coalesced",
-        "dropped",
-        "rejected",
-        "throttled"
+        "id", "source", "published", "filtered", "delivered", "coalesced", "dropped", "rejected", "throttled"
     );
     let row = |id: String, name: &str, c: &evq_hosted::admin::Counters| {
         println!(
             "{:<4} {:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
-            id,
-            name,
-            c.published,
-            c.filtered,
-            c.delivered,
-            c.coalesced,
-            c.dropped,
-            c.rejected,
-            c.throttled
+            id, name, c.published, c.filtered, c.delivered, c.coalesced, c.dropped, c.rejected, c.throttled
         )
     };
     for src in &s.sources {
@@ -412,24 +342,15 @@ fn print_stats(status: &Status) {
 fn stats(path: &Path, json: bool) -> io::Result<i32> {
     let status = Console::connect(path)?.status()?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(&status).map_err(io::Error::other)?
-        );
+        println!("{}", serde_json::to_string(&status).map_err(io::Error::other)?);
         return Ok(0);
     }
     print_stats(&status);
     println!();
-    println!(
-        "{:<4} {:<16} {:<12} {:<7} {:>8}  state",
-        "id", "domain", "image", "role", "pid"
-    );
+    println!("{:<4} {:<16} {:<12} {:<7} {:>8}  state", "id", "domain", "image", "role", "pid");
     for d in &status.domains {
         let pid = d.pid.map(|p| p.to_string()).unwrap_or_default();
-        println!(
-            "{:<4} {:<16} {:<12} {:<7} {:>8}  {}",
-            d.id, d.name, d.image, d.role, pid, d.state
-        );
+        println!("{:<4} {:<16} {:<12} {:<7} {:>8}  {}", d.id, d.name, d.image, d.role, pid, d.state);
     }
     println!("\nseccomp: {}; network: {}", status.seccomp, status.network);
     if let Some(p) = &status.pty {
@@ -439,11 +360,7 @@ fn stats(path: &Path, json: bool) -> io::Result<i32> {
 }
 
 /// Waits, up to `timeout`, until `check` holds of the system's status.
-fn until(
-    console: &Console,
-    timeout: Duration,
-    check: impl Fn(&Status) -> bool,
-) -> io::Result<Status> {
+fn until(console: &Console, timeout: Duration, check: impl Fn(&Status) -> bool) -> io::Result<Status> {
     let deadline = Instant::now() + timeout;
     loop {
         let status = console.status()?;
@@ -451,9 +368,7 @@ fn until(
             return Ok(status);
         }
         if Instant::now() >= deadline {
-            return Err(io::Error::other(
-                "the system did not reach the expected state in time",
-            ));
+            return Err(io::Error::other("the system did not reach the expected state in time"));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -488,21 +403,12 @@ fn demo(system: Option<&Path>) -> io::Result<i32> {
 fn demo_script(exe: &Path, path: &Path) -> io::Result<i32> {
     let console = Console::connect_within(path, Duration::from_secs(20))?;
     let before = console.status()?.server.subscriptions;
-    let mut tail = Command::new(exe)
-        .arg("tail")
-        .arg("--console")
-        .arg(path)
-        .stdin(Stdio::null())
-        .spawn()?;
+    let mut tail = Command::new(exe).arg("tail").arg("--console").arg(path).stdin(Stdio::null()).spawn()?;
     // The workload starts once the watcher has subscribed to every category.
-    until(&console, Duration::from_secs(20), |s| {
-        s.server.subscriptions >= before + Category::PUBLISHABLE.len()
-    })?;
+    until(&console, Duration::from_secs(20), |s| s.server.subscriptions >= before + Category::PUBLISHABLE.len())?;
     let status = console.status()?;
     if let Some(pty) = &status.pty {
-        step(&format!(
-            "typing two lines into the device driver's terminal ({pty})"
-        ));
+        step(&format!("typing two lines into the device driver's terminal ({pty})"));
         let mut term = std::fs::OpenOptions::new().write(true).open(pty)?;
         term.write_all(b"hello, evq\nls -l\n")?;
     }
@@ -520,11 +426,7 @@ fn demo_script(exe: &Path, path: &Path) -> io::Result<i32> {
         std::thread::sleep(Duration::from_millis(300));
         say(console::Request::Link { up: true });
     }
-    if status
-        .domains
-        .iter()
-        .any(|d| d.image == evq_hosted::boot::image::VFS && d.state == "running")
-    {
+    if status.domains.iter().any(|d| d.image == evq_hosted::boot::image::VFS && d.state == "running") {
         step("a file-system session on the VFS domain");
         for cmd in [
             &["mkdir", "/docs"][..],
@@ -533,25 +435,15 @@ fn demo_script(exe: &Path, path: &Path) -> io::Result<i32> {
             &["mv", "/docs/notes.txt", "/todo.txt"],
             &["rm", "/todo.txt"],
         ] {
-            say(console::Request::Fs {
-                args: cmd.iter().map(|s| s.to_string()).collect(),
-            });
+            say(console::Request::Fs { args: cmd.iter().map(|s| s.to_string()).collect() });
         }
     }
-    if let Some(device) = status
-        .domains
-        .iter()
-        .find(|d| d.image == evq_hosted::boot::image::DEVICE)
-    {
+    if let Some(device) = status.domains.iter().find(|d| d.image == evq_hosted::boot::image::DEVICE) {
         if let Some(pid) = device.pid {
-            step(&format!(
-                "crashing the device driver (SIGSEGV to pid {pid})"
-            ));
+            step(&format!("crashing the device driver (SIGSEGV to pid {pid})"));
             evq_hosted::sys::kill(pid, libc::SIGSEGV)?;
             until(&console, Duration::from_secs(10), |s| {
-                s.domains
-                    .iter()
-                    .any(|d| d.name == device.name && d.state.starts_with("killed"))
+                s.domains.iter().any(|d| d.name == device.name && d.state.starts_with("killed"))
             })?;
         }
     }

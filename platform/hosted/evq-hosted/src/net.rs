@@ -27,15 +27,8 @@ pub const PEER: &str = "evq0";
 pub const DEFAULT_IFACE: &str = "evq1";
 
 enum Mode {
-    Veth {
-        control: OwnedFd,
-        packet: OwnedFd,
-        peer_index: u32,
-    },
-    Loopback {
-        reason: String,
-        udp: OwnedFd,
-    },
+    Veth { control: OwnedFd, packet: OwnedFd, peer_index: u32 },
+    Loopback { reason: String, udp: OwnedFd },
 }
 
 /// The interface the network driver watches, and the launcher's handles on it.
@@ -49,11 +42,7 @@ impl Net {
     /// Makes the namespace and veth pair if `try_netns` and permitted, else
     /// falls back to loopback.
     pub fn setup(iface: &str, try_netns: bool) -> io::Result<Net> {
-        let iface = if iface.is_empty() {
-            DEFAULT_IFACE
-        } else {
-            iface
-        };
+        let iface = if iface.is_empty() { DEFAULT_IFACE } else { iface };
         let refused = if try_netns {
             match veth_namespace(iface) {
                 Ok(net) => return Ok(net),
@@ -63,14 +52,7 @@ impl Net {
             "network namespaces were not asked for".to_string()
         };
         let udp = udp_loopback()?;
-        Ok(Net {
-            iface: "lo".into(),
-            domain: netlink::socket(true)?,
-            mode: Mode::Loopback {
-                reason: refused,
-                udp,
-            },
-        })
+        Ok(Net { iface: "lo".into(), domain: netlink::socket(true)?, mode: Mode::Loopback { reason: refused, udp } })
     }
 
     /// The driver's rtnetlink socket.
@@ -81,10 +63,7 @@ impl Net {
     /// Which interface, and how it came to be.
     pub fn describe(&self) -> String {
         match &self.mode {
-            Mode::Veth { .. } => format!(
-                "veth {} (peer {PEER}) in a network namespace of its own",
-                self.iface
-            ),
+            Mode::Veth { .. } => format!("veth {} (peer {PEER}) in a network namespace of its own", self.iface),
             Mode::Loopback { reason, .. } => format!("loopback lo ({reason})"),
         }
     }
@@ -92,17 +71,13 @@ impl Net {
     /// Sets the peer's link up or down (veth only).
     pub fn set_link(&mut self, up: bool) -> io::Result<String> {
         match &self.mode {
-            Mode::Veth {
-                control,
-                peer_index,
-                ..
-            } => {
+            Mode::Veth { control, peer_index, .. } => {
                 netlink::request_ack(control.as_fd(), &netlink::set_link(*peer_index, up))?;
                 Ok(format!("{PEER} set {}", if up { "up" } else { "down" }))
             }
-            Mode::Loopback { .. } => Err(io::Error::other(
-                "the network driver watches loopback; the launcher does not change host links",
-            )),
+            Mode::Loopback { .. } => {
+                Err(io::Error::other("the network driver watches loopback; the launcher does not change host links"))
+            }
         }
     }
 
@@ -120,10 +95,7 @@ impl Net {
                 for _ in 0..packets {
                     sys::write_all(packet.as_fd(), &frame)?;
                 }
-                Ok(format!(
-                    "{packets} frames sent from {PEER} to {}",
-                    self.iface
-                ))
+                Ok(format!("{packets} frames sent from {PEER} to {}", self.iface))
             }
             Mode::Loopback { udp, .. } => {
                 for _ in 0..packets {
@@ -146,11 +118,7 @@ fn udp_loopback() -> io::Result<OwnedFd> {
     // SAFETY: plain system calls on a descriptor we own; the address
     // structures are valid for their sizes.
     unsafe {
-        let fd = libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        );
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -207,29 +175,15 @@ fn veth_namespace(iface: &str) -> io::Result<Net> {
     unsafe { libc::waitpid(pid, &mut status, 0) };
     let got = got?.ok_or_else(|| io::Error::other("the namespace helper died"))?;
     if &buf[..got.len] != b"ok" || got.fds.len() != 3 {
-        return Err(io::Error::other(
-            String::from_utf8_lossy(&buf[..got.len]).into_owned(),
-        ));
+        return Err(io::Error::other(String::from_utf8_lossy(&buf[..got.len]).into_owned()));
     }
     let mut fds = got.fds.into_iter();
     let (control, domain, packet) = match (fds.next(), fds.next(), fds.next()) {
         (Some(a), Some(b), Some(c)) => (a, b, c),
-        _ => {
-            return Err(io::Error::other(
-                "the namespace helper sent too few sockets",
-            ))
-        }
+        _ => return Err(io::Error::other("the namespace helper sent too few sockets")),
     };
     let peer_index = netlink::query(control.as_fd(), PEER)?.index;
-    Ok(Net {
-        iface: iface.into(),
-        domain,
-        mode: Mode::Veth {
-            control,
-            packet,
-            peer_index,
-        },
-    })
+    Ok(Net { iface: iface.into(), domain, mode: Mode::Veth { control, packet, peer_index } })
 }
 
 fn in_namespace(iface: &str) -> io::Result<Vec<OwnedFd>> {

@@ -72,10 +72,7 @@ impl Builder {
         buf[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&index.to_ne_bytes());
         buf[NLMSG_HDR + 8..NLMSG_HDR + 12].copy_from_slice(&ifi_flags.to_ne_bytes());
         buf[NLMSG_HDR + 12..NLMSG_HDR + 16].copy_from_slice(&ifi_change.to_ne_bytes());
-        Builder {
-            buf,
-            nests: Vec::new(),
-        }
+        Builder { buf, nests: Vec::new() }
     }
 
     /// An attribute.
@@ -128,13 +125,7 @@ impl Builder {
 /// `watch_links`.
 pub fn socket(watch_links: bool) -> io::Result<OwnedFd> {
     // SAFETY: plain system call.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -143,18 +134,10 @@ pub fn socket(watch_links: bool) -> io::Result<OwnedFd> {
     // SAFETY: an all-zero sockaddr_nl is valid.
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as u16;
-    addr.nl_groups = if watch_links {
-        libc::RTMGRP_LINK as u32
-    } else {
-        0
-    };
+    addr.nl_groups = if watch_links { libc::RTMGRP_LINK as u32 } else { 0 };
     // SAFETY: a valid sockaddr_nl of the size given.
     let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const addr).cast(),
-            size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
+        libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), size_of::<libc::sockaddr_nl>() as libc::socklen_t)
     };
     if r < 0 {
         return Err(io::Error::last_os_error());
@@ -171,11 +154,7 @@ pub fn request_ack(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
         for (ty, payload) in messages(&buf[..n]) {
             if ty == libc::NLMSG_ERROR as u16 && payload.len() >= 4 {
                 let code = i32::from_ne_bytes(payload[..4].try_into().unwrap_or_default());
-                return if code == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::from_raw_os_error(-code))
-                };
+                return if code == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(-code)) };
             }
         }
     }
@@ -213,11 +192,7 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
     }
     let index = i32::from_ne_bytes(payload[4..8].try_into().ok()?) as u32;
     let flags = u32::from_ne_bytes(payload[8..12].try_into().ok()?);
-    let mut link = Link {
-        index,
-        flags,
-        ..Link::default()
-    };
+    let mut link = Link { index, flags, ..Link::default() };
     let mut attrs = &payload[IFINFO..];
     while attrs.len() >= RTA_HDR {
         let len = u16::from_ne_bytes(attrs[..2].try_into().ok()?) as usize;
@@ -227,21 +202,12 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
         }
         let data = &attrs[RTA_HDR..len];
         match ty {
-            IFLA_IFNAME => {
-                link.name =
-                    String::from_utf8_lossy(data.split(|b| *b == 0).next().unwrap_or(&[])).into()
-            }
+            IFLA_IFNAME => link.name = String::from_utf8_lossy(data.split(|b| *b == 0).next().unwrap_or(&[])).into(),
             IFLA_STATS64 if data.len() >= 32 => {
-                let word = |i: usize| {
-                    u64::from_ne_bytes(data[i * 8..i * 8 + 8].try_into().unwrap_or_default())
-                };
+                let word = |i: usize| u64::from_ne_bytes(data[i * 8..i * 8 + 8].try_into().unwrap_or_default());
                 // struct rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes, …
-                link.stats = Some(Counters {
-                    rx_packets: word(0),
-                    tx_packets: word(1),
-                    rx_bytes: word(2),
-                    tx_bytes: word(3),
-                });
+                link.stats =
+                    Some(Counters { rx_packets: word(0), tx_packets: word(1), rx_bytes: word(2), tx_bytes: word(3) });
             }
             _ => {}
         }
@@ -252,31 +218,20 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
 
 /// A request for the link named `name`.
 pub fn get_link_by_name(name: &str) -> Vec<u8> {
-    Builder::link(libc::RTM_GETLINK, 0, 0, 0, 0)
-        .name(IFLA_IFNAME, name)
-        .finish()
-        .to_vec()
+    Builder::link(libc::RTM_GETLINK, 0, 0, 0, 0).name(IFLA_IFNAME, name).finish().to_vec()
 }
 
 /// A request for link `index`.
 pub fn get_link(index: u32) -> Vec<u8> {
-    Builder::link(libc::RTM_GETLINK, 0, index as i32, 0, 0)
-        .finish()
-        .to_vec()
+    Builder::link(libc::RTM_GETLINK, 0, index as i32, 0, 0).finish().to_vec()
 }
 
 /// A request to set link `index` up or down.
 pub fn set_link(index: u32, up: bool) -> Vec<u8> {
     let flag = libc::IFF_UP as u32;
-    Builder::link(
-        libc::RTM_NEWLINK,
-        libc::NLM_F_ACK as u16,
-        index as i32,
-        if up { flag } else { 0 },
-        flag,
-    )
-    .finish()
-    .to_vec()
+    Builder::link(libc::RTM_NEWLINK, libc::NLM_F_ACK as u16, index as i32, if up { flag } else { 0 }, flag)
+        .finish()
+        .to_vec()
 }
 
 /// A request to make a veth pair `name` ⇄ `peer`.
@@ -284,10 +239,7 @@ pub fn new_veth(name: &str, peer: &str) -> Vec<u8> {
     let flags = (libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16;
     let mut b = Builder::link(libc::RTM_NEWLINK, flags, 0, 0, 0);
     b.name(IFLA_IFNAME, name);
-    b.nest(IFLA_LINKINFO)
-        .name(IFLA_INFO_KIND, "veth")
-        .nest(IFLA_INFO_DATA)
-        .nest(VETH_INFO_PEER);
+    b.nest(IFLA_LINKINFO).name(IFLA_INFO_KIND, "veth").nest(IFLA_INFO_DATA).nest(VETH_INFO_PEER);
     b.raw(&[0u8; IFINFO]).name(IFLA_IFNAME, peer);
     b.end().end().end();
     b.finish().to_vec()

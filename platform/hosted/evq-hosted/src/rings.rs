@@ -52,14 +52,9 @@ impl MemfdRings {
 // it; its pages are never reused for another ring while the client still
 // maps them (the kernel frees them only when the last mapping goes).
 unsafe impl RingMemory for MemfdRings {
-    fn allocate(
-        &mut self,
-        _client: Badge,
-        geometry: RingGeometry,
-    ) -> Result<RingAllocation, AllocError> {
+    fn allocate(&mut self, _client: Badge, geometry: RingGeometry) -> Result<RingAllocation, AllocError> {
         let len = geometry.region_bytes();
-        let made = sys::sealed_memfd("evq-ring", len)
-            .and_then(|fd| Ok((Mapping::shared(fd.as_fd(), len)?, fd)));
+        let made = sys::sealed_memfd("evq-ring", len).and_then(|fd| Ok((Mapping::shared(fd.as_fd(), len)?, fd)));
         let Ok((map, fd)) = made else {
             self.failures += 1;
             return Err(AllocError::Exhausted);

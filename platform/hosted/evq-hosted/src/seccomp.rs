@@ -76,12 +76,7 @@ const BPF_JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
 
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+    libc::sock_filter { code, jt: 0, jf: 0, k }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
@@ -115,14 +110,7 @@ fn program() -> Vec<libc::sock_filter> {
 pub fn support() -> Support {
     let action = SECCOMP_RET_ERRNO;
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from the pointer.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_GET_ACTION_AVAIL,
-            0,
-            &action as *const u32,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action as *const u32) };
     if r == 0 {
         Support::Available
     } else {
@@ -146,31 +134,17 @@ pub fn confine(who: &str) -> io::Result<()> {
         return Ok(());
     }
     let filter = program();
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
-    };
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
     // SAFETY: plain prctl; required before an unprivileged filter.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::other(format!(
-            "{who}: seccomp is available but no_new_privs failed: {e}"
-        )));
+        return Err(io::Error::other(format!("{who}: seccomp is available but no_new_privs failed: {e}")));
     }
     // SAFETY: `prog` points at a live, well-formed filter for the call.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            0,
-            &prog as *const libc::sock_fprog,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) };
     if r != 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::other(format!(
-            "{who}: seccomp is available but installing the filter failed: {e}"
-        )));
+        return Err(io::Error::other(format!("{who}: seccomp is available but installing the filter failed: {e}")));
     }
     Ok(())
 }

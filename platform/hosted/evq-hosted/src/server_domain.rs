@@ -49,19 +49,8 @@ pub fn register(server: &mut Server<MemfdRings>, system: &System<'_>) -> io::Res
         })
         .map_err(|e| err(ROOT_NAME, e))?;
     for d in system.domains {
-        if let Role::Source {
-            badge,
-            categories,
-            budget_per_tick,
-        } = d.role
-        {
-            let spec = SourceSpec {
-                badge,
-                name: d.name,
-                allowed: categories,
-                supervisor: false,
-                budget_per_tick,
-            };
+        if let Role::Source { badge, categories, budget_per_tick } = d.role {
+            let spec = SourceSpec { badge, name: d.name, allowed: categories, supervisor: false, budget_per_tick };
             server.register_source(spec).map_err(|e| err(d.name, e))?;
         }
     }
@@ -89,9 +78,7 @@ struct Shell {
 
 /// Runs the server domain until the launcher goes away.
 pub fn run(system: &System<'_>, name: &str) -> io::Result<()> {
-    let (_, me) = system
-        .domain(name)
-        .ok_or_else(|| io::Error::other("no such domain"))?;
+    let (_, me) = system.domain(name).ok_or_else(|| io::Error::other("no such domain"))?;
     let Role::Server { ring_pool_pages } = me.role else {
         return Err(io::Error::other("not the server"));
     };
@@ -171,10 +158,7 @@ impl Shell {
         let got = match sys::recv(self.admin.as_fd(), &mut buf, 1, true) {
             Ok(Some(got)) => got,
             Ok(None) => return Ok(false),
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
                 return Ok(true)
             }
             Err(e) => return Err(e),
@@ -205,11 +189,7 @@ impl Shell {
         let s = &self.server;
         let sources = (0..=evq_server::limits::MAX_SOURCES as u32)
             .filter_map(|id| {
-                s.source_stats(id).map(|(name, c)| SourceStatus {
-                    id,
-                    name: name.into(),
-                    counters: c.into(),
-                })
+                s.source_stats(id).map(|(name, c)| SourceStatus { id, name: name.into(), counters: c.into() })
             })
             .collect();
         ServerStatus {
@@ -241,12 +221,7 @@ impl Shell {
         let got = match got {
             Ok(Some(got)) => got,
             // Readable, and yet nothing: try again on the next wake-up.
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
-            {
-                return
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => return,
             Ok(None) | Err(_) => {
                 // The peer is gone (or the socket broke): close our end. The
                 // launcher, which watches every domain, reports the loss.
@@ -262,16 +237,11 @@ impl Shell {
         let mut reply = [0u8; 64];
         let mut actions = Vec::new();
         let (reply_label, reply_len) =
-            self.server
-                .handle(now, badge, label, body, &mut reply, &mut |a| {
-                    actions.push(a)
-                });
+            self.server.handle(now, badge, label, body, &mut reply, &mut |a| actions.push(a));
         let mut out = [0u8; HEAD + 64];
         let n = wire::frame(reply_label, &reply[..reply_len], &mut out);
         let grant = actions.iter().find_map(|a| match a {
-            Action::GrantRing { client, ring, .. } if *client == badge => {
-                self.server.memory().fd(*ring)
-            }
+            Action::GrantRing { client, ring, .. } if *client == badge => self.server.memory().fd(*ring),
             _ => None,
         });
         if let Some(fd) = self.endpoints.get(&badge) {

@@ -46,10 +46,7 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher over the source's endpoint.
     pub fn new(endpoint: Endpoint) -> Self {
-        Self {
-            endpoint,
-            busy_replies: 0,
-        }
+        Self { endpoint, busy_replies: 0 }
     }
 
     /// The endpoint, for raw calls.
@@ -82,9 +79,7 @@ impl Publisher {
             let accepted = if taken == 1 {
                 self.send(&Request::Publish(rest[0]))?
             } else {
-                let raw = self
-                    .endpoint
-                    .call_raw(evq_abi::msg::label::PUBLISH_BATCH, &body[..len])?;
+                let raw = self.endpoint.call_raw(evq_abi::msg::label::PUBLISH_BATCH, &body[..len])?;
                 let reply = Reply::decode(evq_abi::msg::label::PUBLISH_BATCH, raw.label, &raw.body)
                     .map_err(|e| PublishError::Call(CallError::BadReply(e)))?;
                 self.accepted(reply)?
@@ -103,10 +98,7 @@ impl Publisher {
     fn accepted(&mut self, reply: Reply) -> Result<usize, PublishError> {
         match reply {
             Reply::Published { accepted } => Ok(accepted as usize),
-            Reply::Error {
-                code: ErrorCode::Busy,
-                detail,
-            } => {
+            Reply::Error { code: ErrorCode::Busy, detail } => {
                 self.busy_replies += 1;
                 thread::sleep(TICK);
                 Ok(detail as usize)

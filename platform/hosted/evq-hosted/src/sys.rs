@@ -40,14 +40,7 @@ fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors socketpair writes.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
+    cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
     // SAFETY: both are new descriptors owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -63,17 +56,9 @@ union CmsgBuf {
 
 /// Sends one datagram with `fds` attached (`SCM_RIGHTS`). Never raises
 /// `SIGPIPE`; with `nonblocking`, a full socket is `WouldBlock`.
-pub fn send(
-    fd: BorrowedFd<'_>,
-    data: &[u8],
-    fds: &[BorrowedFd<'_>],
-    nonblocking: bool,
-) -> io::Result<usize> {
+pub fn send(fd: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>], nonblocking: bool) -> io::Result<usize> {
     assert!(fds.len() <= MAX_FDS);
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
     // SAFETY: an all-zero msghdr and control buffer are valid.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     let mut cmsg: CmsgBuf = unsafe { zeroed() };
@@ -117,16 +102,8 @@ pub struct Received {
 
 /// Receives one datagram into `buf`, accepting up to `max_fds` descriptors
 /// (0: the kernel closes any that were sent). `Ok(None)` is end of file.
-pub fn recv(
-    fd: BorrowedFd<'_>,
-    buf: &mut [u8],
-    max_fds: usize,
-    nonblocking: bool,
-) -> io::Result<Option<Received>> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], max_fds: usize, nonblocking: bool) -> io::Result<Option<Received>> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: all-zero msghdr and control buffer are valid.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     let mut cmsg: CmsgBuf = unsafe { zeroed() };
@@ -134,8 +111,7 @@ pub fn recv(
     msg.msg_iovlen = 1;
     if max_fds > 0 {
         // SAFETY: pure computation.
-        let space = unsafe { libc::CMSG_SPACE((max_fds.min(MAX_FDS) * size_of::<RawFd>()) as u32) }
-            as usize;
+        let space = unsafe { libc::CMSG_SPACE((max_fds.min(MAX_FDS) * size_of::<RawFd>()) as u32) } as usize;
         msg.msg_control = (&raw mut cmsg).cast();
         msg.msg_controllen = space as _;
     }
@@ -151,8 +127,7 @@ pub fn recv(
             while !hdr.is_null() {
                 if (*hdr).cmsg_level == libc::SOL_SOCKET && (*hdr).cmsg_type == libc::SCM_RIGHTS {
                     let data = libc::CMSG_DATA(hdr).cast::<RawFd>();
-                    let count = ((*hdr).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
-                        / size_of::<RawFd>();
+                    let count = ((*hdr).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
                     for i in 0..count {
                         fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
                     }
@@ -168,19 +143,11 @@ pub fn recv(
             return Ok(None);
         }
     }
-    Ok(Some(Received {
-        len: n.min(buf.len()),
-        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-        fds,
-    }))
+    Ok(Some(Received { len: n.min(buf.len()), truncated: msg.msg_flags & libc::MSG_TRUNC != 0, fds }))
 }
 
 fn peer_gone(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN | libc::POLLRDHUP,
-        revents: 0,
-    };
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN | libc::POLLRDHUP, revents: 0 };
     // SAFETY: one valid pollfd.
     cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
     Ok(p.revents & (libc::POLLHUP | libc::POLLRDHUP) != 0)
@@ -188,10 +155,7 @@ fn peer_gone(fd: BorrowedFd<'_>) -> io::Result<bool> {
 
 /// Sets how long a blocking receive on `fd` waits before failing `WouldBlock`.
 pub fn set_recv_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as _,
-        tv_usec: timeout.subsec_micros() as _,
-    };
+    let tv = libc::timeval { tv_sec: timeout.as_secs() as _, tv_usec: timeout.subsec_micros() as _ };
     // SAFETY: a valid timeval of the size passed.
     cvt(unsafe {
         libc::setsockopt(
@@ -212,13 +176,7 @@ pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<i32> {
     let mut len = size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: `cred` has room for `len` bytes.
     cvt(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut cred).cast(),
-            &mut len,
-        )
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&raw mut cred).cast(), &mut len)
     })?;
     Ok(cred.pid)
 }
@@ -230,9 +188,7 @@ pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<i32> {
 pub fn sealed_memfd(name: &str, len: usize) -> io::Result<OwnedFd> {
     let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: a valid C string; flags as documented.
-    let fd = owned(unsafe {
-        libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-    })?;
+    let fd = owned(unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })?;
     // SAFETY: a valid descriptor and length.
     cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) })?;
     let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
@@ -247,9 +203,7 @@ pub fn check_sealed(fd: BorrowedFd<'_>, len: usize) -> io::Result<()> {
     // SAFETY: fcntl on a valid descriptor.
     let seals = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) })?;
     if seals & libc::F_SEAL_SHRINK == 0 {
-        return Err(io::Error::other(
-            "ring memory is not sealed against shrinking",
-        ));
+        return Err(io::Error::other("ring memory is not sealed against shrinking"));
     }
     // SAFETY: an all-zero stat is valid; fstat fills it.
     let mut st: libc::stat = unsafe { zeroed() };
@@ -290,8 +244,7 @@ impl Mapping {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let base =
-            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
         Ok(Mapping { base, len })
     }
 
@@ -347,30 +300,15 @@ pub fn drain(fd: BorrowedFd<'_>) -> io::Result<u64> {
 /// A new monotonic timerfd (non-blocking).
 pub fn timerfd() -> io::Result<OwnedFd> {
     // SAFETY: plain system call.
-    owned(unsafe {
-        libc::timerfd_create(
-            libc::CLOCK_MONOTONIC,
-            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
-        )
-    })
+    owned(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) })
 }
 
 /// Arms a timerfd to fire after `first`, then every `period` (zero: once).
 pub fn timer_set(fd: BorrowedFd<'_>, first: Duration, period: Duration) -> io::Result<()> {
-    let ts = |d: Duration| libc::timespec {
-        tv_sec: d.as_secs() as _,
-        tv_nsec: d.subsec_nanos() as _,
-    };
+    let ts = |d: Duration| libc::timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ };
     // A zero first expiry would disarm it: fire at once instead.
-    let first = if first.is_zero() {
-        Duration::from_nanos(1)
-    } else {
-        first
-    };
-    let spec = libc::itimerspec {
-        it_interval: ts(period),
-        it_value: ts(first),
-    };
+    let first = if first.is_zero() { Duration::from_nanos(1) } else { first };
+    let spec = libc::itimerspec { it_interval: ts(period), it_value: ts(first) };
     // SAFETY: valid descriptor and itimerspec.
     cvt(unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) })?;
     Ok(())
@@ -398,20 +336,11 @@ pub fn unix_seconds() -> u64 {
 /// (`None`: forever). Returns, per descriptor, whether it is ready.
 /// Interrupted waits return with nothing ready.
 pub fn poll(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|f| libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+    let mut p: Vec<libc::pollfd> =
+        fds.iter().map(|f| libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
     let ms = match timeout {
         None => -1,
-        Some(d) => {
-            d.as_millis().min(i32::MAX as u128) as i32
-                + i32::from(d.subsec_nanos() % 1_000_000 != 0)
-        }
+        Some(d) => d.as_millis().min(i32::MAX as u128) as i32 + i32::from(d.subsec_nanos() % 1_000_000 != 0),
     };
     // SAFETY: `p` is a live array of `p.len()` pollfds.
     match cvt(unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) }) {
@@ -461,9 +390,7 @@ pub fn open_fd_count() -> usize {
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     let max = (lim.rlim_cur as usize).clamp(64, 1 << 16);
     // SAFETY: F_GETFD only asks whether the number is open.
-    (0..max)
-        .filter(|&fd| unsafe { libc::fcntl(fd as RawFd, libc::F_GETFD) } >= 0)
-        .count()
+    (0..max).filter(|&fd| unsafe { libc::fcntl(fd as RawFd, libc::F_GETFD) } >= 0).count()
 }
 
 /// The most descriptors [`place_fds`] places: enough for a server domain
@@ -502,15 +429,7 @@ pub unsafe fn place_fds(fds: &[RawFd], first: RawFd) -> io::Result<()> {
         cvt(unsafe { libc::dup2(fd, first + i as RawFd) })?;
     }
     // SAFETY: closes descriptors no one will use after exec.
-    if unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            (first + n) as libc::c_uint,
-            libc::c_uint::MAX,
-            0,
-        )
-    } < 0
-    {
+    if unsafe { libc::syscall(libc::SYS_close_range, (first + n) as libc::c_uint, libc::c_uint::MAX, 0) } < 0 {
         // An old kernel: close them one by one.
         for fd in (first + n)..4096 {
             // SAFETY: as above.
@@ -540,15 +459,7 @@ pub unsafe fn reset_signals() {
 /// never outlives its launcher).
 pub fn die_with_parent() -> io::Result<()> {
     // SAFETY: plain prctl.
-    cvt(unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    })?;
+    cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) })?;
     Ok(())
 }
 
@@ -571,16 +482,8 @@ pub fn launcher_signalfd() -> io::Result<OwnedFd> {
         for s in [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM] {
             libc::sigaddset(set.as_mut_ptr(), s);
         }
-        cvt(libc::sigprocmask(
-            libc::SIG_BLOCK,
-            set.as_ptr(),
-            std::ptr::null_mut(),
-        ))?;
-        owned(libc::signalfd(
-            -1,
-            set.as_ptr(),
-            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
-        ))
+        cvt(libc::sigprocmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut()))?;
+        owned(libc::signalfd(-1, set.as_ptr(), libc::SFD_CLOEXEC | libc::SFD_NONBLOCK))
     }
 }
 
@@ -640,9 +543,7 @@ pub fn raw_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
     // SAFETY: plain system calls on a descriptor we own; the path buffer is
     // live and NUL-terminated by ptsname_r.
     unsafe {
-        let master = owned(libc::posix_openpt(
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        ))?;
+        let master = owned(libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?;
         cvt(libc::grantpt(master.as_raw_fd()))?;
         cvt(libc::unlockpt(master.as_raw_fd()))?;
         let mut name = [0 as libc::c_char; 128];
@@ -650,15 +551,9 @@ pub fn raw_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
         if r != 0 {
             return Err(io::Error::from_raw_os_error(r));
         }
-        let path = std::ffi::CStr::from_ptr(name.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        let cpath =
-            CString::new(path.clone()).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        let slave = owned(libc::open(
-            cpath.as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        ))?;
+        let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_string_lossy().into_owned();
+        let cpath = CString::new(path.clone()).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        let slave = owned(libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?;
         let mut tio: libc::termios = zeroed();
         cvt(libc::tcgetattr(slave.as_raw_fd(), &mut tio))?;
         libc::cfmakeraw(&mut tio);
@@ -702,14 +597,7 @@ pub fn raw(fd: &impl AsFd) -> RawFd {
 /// descriptor shares with its copies in other processes).
 pub fn read_at(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     // SAFETY: reads at most `buf.len()` bytes into a live buffer.
-    cvt_size(unsafe {
-        libc::pread(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            offset as libc::off_t,
-        )
-    })
+    cvt_size(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) })
 }
 
 fn unix_addr(path: &std::path::Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
@@ -719,10 +607,7 @@ fn unix_addr(path: &std::path::Path) -> io::Result<(libc::sockaddr_un, libc::soc
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.as_os_str().as_bytes();
     if bytes.len() >= addr.sun_path.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "socket path too long",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "socket path too long"));
     }
     for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
         *d = *s as libc::c_char;
@@ -736,9 +621,7 @@ fn unix_addr(path: &std::path::Path) -> io::Result<(libc::sockaddr_un, libc::soc
 pub fn listen_seqpacket(path: &std::path::Path) -> io::Result<OwnedFd> {
     let (addr, len) = unix_addr(path)?;
     // SAFETY: plain system call.
-    let fd = owned(unsafe {
-        libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0)
-    })?;
+    let fd = owned(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) })?;
     let _ = std::fs::remove_file(path);
     // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
     cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) })?;
@@ -751,12 +634,7 @@ pub fn listen_seqpacket(path: &std::path::Path) -> io::Result<OwnedFd> {
 pub fn accept(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     // SAFETY: plain system call; no address wanted.
     owned(unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_CLOEXEC,
-        )
+        libc::accept4(listener.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC)
     })
 }
 
@@ -764,9 +642,7 @@ pub fn accept(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 pub fn connect_seqpacket(path: &std::path::Path) -> io::Result<OwnedFd> {
     let (addr, len) = unix_addr(path)?;
     // SAFETY: plain system call.
-    let fd = owned(unsafe {
-        libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0)
-    })?;
+    let fd = owned(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
     cvt(unsafe { libc::connect(fd.as_raw_fd(), (&raw const addr).cast(), len) })?;
     Ok(fd)

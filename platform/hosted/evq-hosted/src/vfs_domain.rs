@@ -36,11 +36,7 @@ struct Owned {
 /// Runs the VFS domain.
 pub fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let caps = boot::layout(system, me);
-    let mut publisher = Publisher::new(Endpoint::new(boot::take(
-        &caps,
-        "endpoint",
-        boot::is_endpoint,
-    )?)?);
+    let mut publisher = Publisher::new(Endpoint::new(boot::take(&caps, "endpoint", boot::is_endpoint)?)?);
     let requests = boot::take(&caps, "request socket", |c| *c == Cap::VfsRequests)?;
     seccomp::confine(me.name)?;
     let started = sys::monotonic_ns();
@@ -55,16 +51,15 @@ pub fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
         let now = sys::monotonic_ns() - started + 1;
         let mut events = Vec::new();
         let mut out = [0u8; MAX_MSG_BYTES];
-        let (reply_label, n) =
-            vfs.handle_message(now, label, body, &mut out, &mut |e: Event<'_>| {
-                events.push(Owned {
-                    kind: e.kind,
-                    type_flags: e.type_flags,
-                    priority: e.priority,
-                    object_id: e.object_id,
-                    payload: e.payload.to_vec(),
-                })
-            });
+        let (reply_label, n) = vfs.handle_message(now, label, body, &mut out, &mut |e: Event<'_>| {
+            events.push(Owned {
+                kind: e.kind,
+                type_flags: e.type_flags,
+                priority: e.priority,
+                object_id: e.object_id,
+                payload: e.payload.to_vec(),
+            })
+        });
         let events: Vec<Event<'_>> = events
             .iter()
             .map(|o| Event {
@@ -88,14 +83,9 @@ pub fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
 }
 
 /// One request to the VFS domain over the launcher's end of its socket.
-fn call(
-    fd: &OwnedFd,
-    request: &Request<'_>,
-) -> io::Result<Result<Reply<'static>, (ErrorCode, u32)>> {
+fn call(fd: &OwnedFd, request: &Request<'_>) -> io::Result<Result<Reply<'static>, (ErrorCode, u32)>> {
     let mut body = [0u8; MAX_MSG_BYTES];
-    let (label, len) = request
-        .encode(&mut body)
-        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+    let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(format!("{e:?}")))?;
     let mut out = [0u8; HEAD + MAX_MSG_BYTES];
     let n = wire::frame(label, &body[..len], &mut out);
     sys::send(fd.as_fd(), &out[..n], &[], false)?;
@@ -104,11 +94,9 @@ fn call(
         return Err(io::Error::other("the VFS domain does not answer"));
     }
     let mut buf = [0u8; RECV_BUF];
-    let got = sys::recv(fd.as_fd(), &mut buf, 0, false)?
-        .ok_or_else(|| io::Error::other("the VFS domain is gone"))?;
+    let got = sys::recv(fd.as_fd(), &mut buf, 0, false)?.ok_or_else(|| io::Error::other("the VFS domain is gone"))?;
     let (rlabel, rbody) = wire::unframe(&buf[..got.len]);
-    let reply = Reply::decode(label, rlabel, rbody)
-        .map_err(|e| io::Error::other(format!("bad reply: {e:?}")))?;
+    let reply = Reply::decode(label, rlabel, rbody).map_err(|e| io::Error::other(format!("bad reply: {e:?}")))?;
     Ok(match reply {
         Reply::Error { code, detail } => Err((code, detail)),
         Reply::Done => Ok(Reply::Done),
@@ -124,17 +112,13 @@ fn refused(what: &str, (code, detail): (ErrorCode, u32)) -> io::Error {
 
 /// The directory inode and last name of `path` (absolute, `/`-separated).
 fn parent_of<'p>(fd: &OwnedFd, path: &'p str) -> io::Result<(u64, &'p [u8])> {
-    let path = path
-        .strip_prefix('/')
-        .ok_or_else(|| io::Error::other(format!("{path}: paths start with /")))?;
+    let path = path.strip_prefix('/').ok_or_else(|| io::Error::other(format!("{path}: paths start with /")))?;
     let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let name = parts
-        .pop()
-        .ok_or_else(|| io::Error::other("the root has no parent"))?;
+    let name = parts.pop().ok_or_else(|| io::Error::other("the root has no parent"))?;
     let mut dir = ROOT_INODE;
     for part in parts {
-        dir = lookup(fd, dir, part.as_bytes())?
-            .ok_or_else(|| io::Error::other(format!("{part}: no such directory")))?;
+        dir =
+            lookup(fd, dir, part.as_bytes())?.ok_or_else(|| io::Error::other(format!("{part}: no such directory")))?;
     }
     Ok((dir, name.as_bytes()))
 }
@@ -153,17 +137,13 @@ fn resolve(fd: &OwnedFd, path: &str) -> io::Result<u64> {
         return Ok(ROOT_INODE);
     }
     let (dir, name) = parent_of(fd, path)?;
-    lookup(fd, dir, name)?
-        .ok_or_else(|| io::Error::other(format!("{path}: no such file or directory")))
+    lookup(fd, dir, name)?.ok_or_else(|| io::Error::other(format!("{path}: no such file or directory")))
 }
 
 fn done(what: String, reply: Result<Reply<'static>, (ErrorCode, u32)>) -> io::Result<String> {
     match reply {
         Ok(Reply::Inode(i)) => Ok(format!("{what}: inode {i}")),
-        Ok(Reply::Attrs(a)) => Ok(format!(
-            "{what}: inode {}, {} bytes, mode {:o}",
-            a.inode, a.size, a.mode
-        )),
+        Ok(Reply::Attrs(a)) => Ok(format!("{what}: inode {}, {} bytes, mode {:o}", a.inode, a.size, a.mode)),
         Ok(_) => Ok(what),
         Err(e) => Err(refused(&what, e)),
     }
@@ -176,52 +156,20 @@ fn done(what: String, reply: Result<Reply<'static>, (ErrorCode, u32)>) -> io::Re
 pub fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
     let fd = vfs.ok_or_else(|| io::Error::other("this system has no VFS domain"))?;
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let usage = || {
-        io::Error::other(format!(
-            "usage: evq fs {}",
-            forward_usage(a.first().copied())
-        ))
-    };
+    let usage = || io::Error::other(format!("usage: evq fs {}", forward_usage(a.first().copied())));
     match a.as_slice() {
         ["mkdir", path] => {
             let (dir, name) = parent_of(fd, path)?;
-            done(
-                format!("mkdir {path}"),
-                call(
-                    fd,
-                    &Request::Mkdir {
-                        dir,
-                        name,
-                        mode: 0o755,
-                    },
-                )?,
-            )
+            done(format!("mkdir {path}"), call(fd, &Request::Mkdir { dir, name, mode: 0o755 })?)
         }
         ["touch", path] => {
             let (dir, name) = parent_of(fd, path)?;
             match lookup(fd, dir, name)? {
-                None => done(
-                    format!("touch {path}"),
-                    call(
-                        fd,
-                        &Request::Create {
-                            dir,
-                            name,
-                            mode: 0o644,
-                        },
-                    )?,
-                ),
+                None => done(format!("touch {path}"), call(fd, &Request::Create { dir, name, mode: 0o644 })?),
                 Some(inode) => {
                     let now = Some(sys::unix_seconds() * 1_000_000_000);
-                    let attrs = SetAttrs {
-                        atime_ns: now,
-                        mtime_ns: now,
-                        ..SetAttrs::default()
-                    };
-                    done(
-                        format!("touch {path}"),
-                        call(fd, &Request::SetAttr { inode, attrs })?,
-                    )
+                    let attrs = SetAttrs { atime_ns: now, mtime_ns: now, ..SetAttrs::default() };
+                    done(format!("touch {path}"), call(fd, &Request::SetAttr { inode, attrs })?)
                 }
             }
         }
@@ -229,14 +177,7 @@ pub fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
             let (dir, name) = parent_of(fd, path)?;
             let inode = match lookup(fd, dir, name)? {
                 Some(i) => i,
-                None => match call(
-                    fd,
-                    &Request::Create {
-                        dir,
-                        name,
-                        mode: 0o644,
-                    },
-                )? {
+                None => match call(fd, &Request::Create { dir, name, mode: 0o644 })? {
                     Ok(Reply::Inode(i)) => i,
                     other => return done(format!("write {path}"), other),
                 },
@@ -246,71 +187,31 @@ pub fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
                 other => return done(format!("write {path}"), other),
             };
             let data = text.join(" ");
-            done(
-                format!("write {path}"),
-                call(
-                    fd,
-                    &Request::Write {
-                        inode,
-                        offset: size,
-                        data: data.as_bytes(),
-                    },
-                )?,
-            )
+            done(format!("write {path}"), call(fd, &Request::Write { inode, offset: size, data: data.as_bytes() })?)
         }
         ["mv", from, to] => {
             let (old_dir, old_name) = parent_of(fd, from)?;
             let (new_dir, new_name) = parent_of(fd, to)?;
-            done(
-                format!("mv {from} {to}"),
-                call(
-                    fd,
-                    &Request::Rename {
-                        old_dir,
-                        old_name,
-                        new_dir,
-                        new_name,
-                    },
-                )?,
-            )
+            done(format!("mv {from} {to}"), call(fd, &Request::Rename { old_dir, old_name, new_dir, new_name })?)
         }
         ["ln", file, link] => {
             let inode = resolve(fd, file)?;
             let (new_dir, name) = parent_of(fd, link)?;
-            done(
-                format!("ln {file} {link}"),
-                call(
-                    fd,
-                    &Request::Link {
-                        inode,
-                        new_dir,
-                        name,
-                    },
-                )?,
-            )
+            done(format!("ln {file} {link}"), call(fd, &Request::Link { inode, new_dir, name })?)
         }
         ["rm", path] => {
             let (dir, name) = parent_of(fd, path)?;
             match call(fd, &Request::Unlink { dir, name })? {
-                Err((ErrorCode::IsDir, _)) => done(
-                    format!("rm {path}"),
-                    call(fd, &Request::Rmdir { dir, name })?,
-                ),
+                Err((ErrorCode::IsDir, _)) => done(format!("rm {path}"), call(fd, &Request::Rmdir { dir, name })?),
                 other => done(format!("rm {path}"), other),
             }
         }
         ["chmod", mode, path] => {
-            let mode = u32::from_str_radix(mode, 8)
-                .map_err(|_| io::Error::other(format!("{mode}: not an octal mode")))?;
+            let mode =
+                u32::from_str_radix(mode, 8).map_err(|_| io::Error::other(format!("{mode}: not an octal mode")))?;
             let inode = resolve(fd, path)?;
-            let attrs = SetAttrs {
-                mode: Some(mode),
-                ..SetAttrs::default()
-            };
-            done(
-                format!("chmod {mode:o} {path}"),
-                call(fd, &Request::SetAttr { inode, attrs })?,
-            )
+            let attrs = SetAttrs { mode: Some(mode), ..SetAttrs::default() };
+            done(format!("chmod {mode:o} {path}"), call(fd, &Request::SetAttr { inode, attrs })?)
         }
         ["mount", path] => {
             let dir = resolve(fd, path)?;
@@ -318,39 +219,25 @@ pub fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
         }
         ["umount", path] => {
             let dir = resolve(fd, path)?;
-            done(
-                format!("umount {path}"),
-                call(fd, &Request::Unmount { dir })?,
-            )
+            done(format!("umount {path}"), call(fd, &Request::Unmount { dir })?)
         }
         ["cat", path] => {
             let inode = resolve(fd, path)?;
             let mut out = Vec::new();
             loop {
-                let request = Request::Read {
-                    inode,
-                    offset: out.len() as u64,
-                    len: evq_vfs_api::MAX_READ as u32,
-                };
+                let request = Request::Read { inode, offset: out.len() as u64, len: evq_vfs_api::MAX_READ as u32 };
                 let mut body = [0u8; MAX_MSG_BYTES];
-                let (label, len) = request
-                    .encode(&mut body)
-                    .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(format!("{e:?}")))?;
                 let mut frame = [0u8; HEAD + MAX_MSG_BYTES];
                 let n = wire::frame(label, &body[..len], &mut frame);
                 sys::send(fd.as_fd(), &frame[..n], &[], false)?;
                 let mut buf = [0u8; RECV_BUF];
-                let got = sys::recv(fd.as_fd(), &mut buf, 0, false)?
-                    .ok_or_else(|| io::Error::other("VFS gone"))?;
+                let got = sys::recv(fd.as_fd(), &mut buf, 0, false)?.ok_or_else(|| io::Error::other("VFS gone"))?;
                 let (rl, rb) = wire::unframe(&buf[..got.len]);
-                match Reply::decode(label, rl, rb)
-                    .map_err(|e| io::Error::other(format!("{e:?}")))?
-                {
+                match Reply::decode(label, rl, rb).map_err(|e| io::Error::other(format!("{e:?}")))? {
                     Reply::Data([]) => break,
                     Reply::Data(d) => out.extend_from_slice(d),
-                    Reply::Error { code, detail } => {
-                        return Err(refused(&format!("cat {path}"), (code, detail)))
-                    }
+                    Reply::Error { code, detail } => return Err(refused(&format!("cat {path}"), (code, detail))),
                     other => return Err(io::Error::other(format!("cat: unexpected {other:?}"))),
                 }
             }

@@ -104,9 +104,7 @@ impl Endpoint {
     /// Sends `request` and waits for the reply.
     pub fn call(&self, request: &Request<'_>) -> Result<(Reply, Vec<OwnedFd>), CallError> {
         let mut body = [0u8; MAX_MSG_BYTES];
-        let (label, len) = request
-            .encode(&mut body)
-            .map_err(|e| CallError::Io(io::Error::other(format!("{e:?}"))))?;
+        let (label, len) = request.encode(&mut body).map_err(|e| CallError::Io(io::Error::other(format!("{e:?}"))))?;
         let raw = self.call_raw(label, &body[..len])?;
         let reply = Reply::decode(label, raw.label, &raw.body).map_err(CallError::BadReply)?;
         Ok((reply, raw.fds))
@@ -127,25 +125,13 @@ impl Endpoint {
 
     /// Sends one datagram with descriptors attached (which the server
     /// refuses: the kernel closes them) and waits for the reply.
-    pub fn call_with_fds(
-        &self,
-        datagram: &[u8],
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<RawReply, CallError> {
+    pub fn call_with_fds(&self, datagram: &[u8], fds: &[BorrowedFd<'_>]) -> Result<RawReply, CallError> {
         sys::send(self.fd.as_fd(), datagram, fds, false)?;
         let mut buf = [0u8; RECV_BUF];
-        let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the endpoint",
-            )
-        })?;
+        let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the endpoint"))?;
         let (label, body) = unframe(&buf[..got.len]);
-        Ok(RawReply {
-            label,
-            body: body.to_vec(),
-            fds: got.fds,
-        })
+        Ok(RawReply { label, body: body.to_vec(), fds: got.fds })
     }
 
     /// The socket, for polling.

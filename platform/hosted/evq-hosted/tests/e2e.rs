@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use evq_abi::event::{
-    decode_dentry, decode_mount, decode_rename, device, encode_dentry, encode_mount, encode_rename,
-    network, process, system as sys_kind, vfs, Category, CountersPayload, FaultPayload, Priority,
-    Rename, MAX_PAYLOAD,
+    decode_dentry, decode_mount, decode_rename, device, encode_dentry, encode_mount, encode_rename, network, process,
+    system as sys_kind, vfs, Category, CountersPayload, FaultPayload, Priority, Rename, MAX_PAYLOAD,
 };
 use evq_abi::msg::{label, ErrorCode, Event, Filter, StatsTarget};
 use evq_hosted::client::{Client, ClientError, HostedQueue};
@@ -122,10 +121,7 @@ impl System {
         // The probe runs once at start; let it be done, so that the
         // server's tables are settled before a test takes a baseline.
         sys.until("the probe has run", |s| {
-            s.domains
-                .iter()
-                .any(|d| d.name == "probe" && !d.state.starts_with("running"))
-                && s.server.endpoints == 4
+            s.domains.iter().any(|d| d.name == "probe" && !d.state.starts_with("running")) && s.server.endpoints == 4
         });
         sys
     }
@@ -157,11 +153,7 @@ impl System {
             .spawn()
             .expect("evq run starts");
         let console = Console::connect_within(&path, DEADLINE).expect("the system comes up");
-        System {
-            child,
-            dir,
-            console,
-        }
+        System { child, dir, console }
     }
 
     fn path(&self) -> PathBuf {
@@ -180,10 +172,7 @@ impl System {
             if check(&s) {
                 return s;
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}: {s:#?}"
-            );
+            assert!(Instant::now() < deadline, "timed out waiting until {what}: {s:#?}");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -194,12 +183,7 @@ impl System {
     }
 
     fn pid_of(&self, domain: &str) -> i32 {
-        self.status()
-            .domains
-            .iter()
-            .find(|d| d.name == domain)
-            .and_then(|d| d.pid)
-            .expect("running")
+        self.status().domains.iter().find(|d| d.name == domain).and_then(|d| d.pid).expect("running")
     }
 }
 
@@ -241,11 +225,7 @@ fn receive(client: &Client, q: &mut HostedQueue, n: usize) -> Vec<Got> {
         if out.len() >= n {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out with {} of {n} events: {out:#?}",
-            out.len()
-        );
+        assert!(Instant::now() < deadline, "timed out with {} of {n} events: {out:#?}", out.len());
         client.wait(q, Duration::from_millis(200)).expect("wait");
     }
     out
@@ -281,30 +261,15 @@ fn drain(q: &mut HostedQueue) -> Vec<Got> {
 }
 
 fn subscribe(client: &Client, q: &HostedQueue, category: Category) {
-    client
-        .subscribe(q, Filter::all_of(category))
-        .expect("subscribe");
+    client.subscribe(q, Filter::all_of(category)).expect("subscribe");
 }
 
 fn source_id(status: &Status, name: &str) -> u32 {
-    status
-        .server
-        .sources
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.id)
-        .expect("a registered source")
+    status.server.sources.iter().find(|s| s.name == name).map(|s| s.id).expect("a registered source")
 }
 
 fn vfs_event<'a>(kind: u8, flags: u8, object: u64, payload: &'a [u8]) -> Event<'a> {
-    Event {
-        category: Category::Vfs,
-        kind,
-        type_flags: flags,
-        priority: Priority::Normal,
-        object_id: object,
-        payload,
-    }
+    Event { category: Category::Vfs, kind, type_flags: flags, priority: Priority::Normal, object_id: object, payload }
 }
 
 fn device_event(object: u64) -> Event<'static> {
@@ -330,12 +295,7 @@ fn a_scripted_source_session_arrives_exactly_and_in_order_one_by_one_and_batched
     let n0 = encode_dentry(1, b"docs", &mut bufs[0]).unwrap();
     let n1 = encode_dentry(2, b"notes.txt", &mut bufs[1]).unwrap();
     let n2 = encode_rename(
-        &Rename {
-            old_parent: 2,
-            old_name: b"notes.txt",
-            new_parent: 1,
-            new_name: b"todo.txt",
-        },
+        &Rename { old_parent: 2, old_name: b"notes.txt", new_parent: 1, new_name: b"todo.txt" },
         &mut bufs[2],
     )
     .unwrap();
@@ -368,27 +328,15 @@ fn a_scripted_source_session_arrives_exactly_and_in_order_one_by_one_and_batched
             "event {i}"
         );
         assert_eq!(g.payload, want.payload, "event {i}");
-        assert_eq!(
-            (g.seq, g.source, g.lost_before),
-            (i as u64, sid, 0),
-            "event {i}"
-        );
+        assert_eq!((g.seq, g.source, g.lost_before), (i as u64, sid, 0), "event {i}");
     }
     // The payloads read back as what the script meant.
-    assert_eq!(
-        decode_dentry(&got[1].payload).unwrap(),
-        (2, &b"notes.txt"[..])
-    );
+    assert_eq!(decode_dentry(&got[1].payload).unwrap(), (2, &b"notes.txt"[..]));
     let r = decode_rename(&got[3].payload).unwrap();
-    assert_eq!(
-        (r.old_name, r.new_name),
-        (&b"notes.txt"[..], &b"todo.txt"[..])
-    );
+    assert_eq!((r.old_name, r.new_name), (&b"notes.txt"[..], &b"todo.txt"[..]));
     assert_eq!(decode_mount(&got[4].payload).unwrap(), (1, 2, &b"mnt"[..]));
     // Exactly those: nothing more arrives.
-    let extra = client
-        .wait(&mut q, Duration::from_millis(300))
-        .expect("wait");
+    let extra = client.wait(&mut q, Duration::from_millis(300)).expect("wait");
     assert_eq!(drain(&mut q), vec![], "{extra:?}");
 }
 
@@ -411,29 +359,17 @@ fn two_clients_see_only_their_own_subscriptions_and_rings() {
     let (_, mut flood) = sys.console.attach_source(Some("flood")).expect("source");
     let mut buf = [0u8; 64];
     let n = encode_dentry(1, b"x", &mut buf).unwrap();
-    script
-        .publish(&[vfs_event(vfs::CREATE, 0, 5, &buf[..n])])
-        .unwrap();
-    script
-        .publish(&[vfs_event(vfs::CREATE, vfs::flags::IS_DIR, 6, &buf[..n])])
-        .unwrap();
-    script
-        .publish(&[vfs_event(vfs::DELETE, 0, 5, &buf[..n])])
-        .unwrap();
+    script.publish(&[vfs_event(vfs::CREATE, 0, 5, &buf[..n])]).unwrap();
+    script.publish(&[vfs_event(vfs::CREATE, vfs::flags::IS_DIR, 6, &buf[..n])]).unwrap();
+    script.publish(&[vfs_event(vfs::DELETE, 0, 5, &buf[..n])]).unwrap();
     flood.publish(&[device_event(9)]).unwrap();
     let got_a: Vec<u64> = receive(&a, &mut qa, 3).iter().map(|g| g.object).collect();
-    let got_b: Vec<(Category, u64)> = receive(&b, &mut qb, 2)
-        .iter()
-        .map(|g| (g.category, g.object))
-        .collect();
+    let got_b: Vec<(Category, u64)> = receive(&b, &mut qb, 2).iter().map(|g| (g.category, g.object)).collect();
     assert_eq!(got_a, vec![5, 6, 5]);
     assert_eq!(got_b, vec![(Category::Vfs, 6), (Category::Device, 9)]);
     // Neither may touch the other's queue.
     let refused = b.stats(StatsTarget::Queue(qa.queue));
-    assert!(
-        matches!(refused, Err(ClientError::Refused(ErrorCode::NoSuchQueue, q)) if q == qa.queue),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(ClientError::Refused(ErrorCode::NoSuchQueue, q)) if q == qa.queue), "{refused:?}");
     // And nothing else arrives for either.
     a.wait(&mut qa, Duration::from_millis(200)).unwrap();
     assert_eq!(drain(&mut qa), vec![]);
@@ -487,9 +423,7 @@ fn a_client_killed_mid_stream_has_its_queue_and_memfd_reclaimed() {
         .stderr(Stdio::null())
         .spawn()
         .expect("evq tail");
-    let attached = sys.until("tail subscribed", |s| {
-        s.server.subscriptions == base.subscriptions + 6
-    });
+    let attached = sys.until("tail subscribed", |s| s.server.subscriptions == base.subscriptions + 6);
     assert_eq!(attached.server.queues, base.queues + 1);
     assert_eq!(attached.server.rings, base.rings + 1);
     assert_eq!(attached.server.clients, base.clients + 1);
@@ -497,16 +431,12 @@ fn a_client_killed_mid_stream_has_its_queue_and_memfd_reclaimed() {
     assert_eq!(attached.server.open_fds, base.open_fds + 2);
     let mut buf = [0u8; 64];
     let n = encode_dentry(1, b"mid-stream", &mut buf).unwrap();
-    let events: Vec<_> = (0..200)
-        .map(|i| vfs_event(vfs::CREATE, 0, i, &buf[..n]))
-        .collect();
+    let events: Vec<_> = (0..200).map(|i| vfs_event(vfs::CREATE, 0, i, &buf[..n])).collect();
     script.publish(&events).unwrap();
     tail.kill().expect("kill -9");
     tail.wait().unwrap();
     let after = sys.until("the client is reclaimed", |s| {
-        s.server.queues == base.queues
-            && s.server.rings == base.rings
-            && s.server.open_fds == base.open_fds
+        s.server.queues == base.queues && s.server.rings == base.rings && s.server.open_fds == base.open_fds
     });
     assert_eq!(after.server.subscriptions, base.subscriptions);
     assert_eq!(after.server.clients, base.clients);
@@ -543,41 +473,26 @@ fn a_client_that_corrupts_its_tail_is_revoked_while_others_go_on() {
     let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
     let mut buf = [0u8; 64];
     let n = encode_dentry(1, b"f", &mut buf).unwrap();
-    script
-        .publish(&[vfs_event(vfs::CREATE, 0, 1, &buf[..n])])
-        .unwrap();
+    script.publish(&[vfs_event(vfs::CREATE, 0, 1, &buf[..n])]).unwrap();
     assert_eq!(receive(&bad, &mut qbad, 1).len(), 1);
     corrupt_tail(&qbad, 0xFFFF_0000);
     // Enough events that the server must read the bad tail again.
-    let events: Vec<_> = (0..150)
-        .map(|i| vfs_event(vfs::CREATE, 0, 100 + i, &buf[..n]))
-        .collect();
+    let events: Vec<_> = (0..150).map(|i| vfs_event(vfs::CREATE, 0, 100 + i, &buf[..n])).collect();
     script.publish(&events).unwrap();
     let got = receive(&good, &mut qgood, 151);
-    assert_eq!(
-        got.iter().map(|g| g.seq).collect::<Vec<_>>(),
-        (0..151).collect::<Vec<_>>()
-    );
+    assert_eq!(got.iter().map(|g| g.seq).collect::<Vec<_>>(), (0..151).collect::<Vec<_>>());
     // The corrupt queue is revoked: its client is told so on every request.
     let s = sys.until("the queue is revoked", |s| s.server.revoked == 1);
     assert_eq!(s.server.rings, base.rings - 1);
     let refused = bad.stats(StatsTarget::Queue(qbad.queue));
-    assert!(
-        matches!(refused, Err(ClientError::Refused(ErrorCode::Revoked, q)) if q == qbad.queue),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(ClientError::Refused(ErrorCode::Revoked, q)) if q == qbad.queue), "{refused:?}");
     let refused = bad.wait(&mut qbad, Duration::from_millis(1));
-    assert!(
-        matches!(refused, Err(ClientError::Refused(ErrorCode::Revoked, _))),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(ClientError::Refused(ErrorCode::Revoked, _))), "{refused:?}");
     // Destroying it frees its slot; the client can start over.
     bad.destroy(qbad).expect("destroy a revoked queue");
     let mut fresh = bad.create_queue(1).expect("a new queue");
     subscribe(&bad, &fresh, Category::Vfs);
-    script
-        .publish(&[vfs_event(vfs::DELETE, 0, 1, &buf[..n])])
-        .unwrap();
+    script.publish(&[vfs_event(vfs::DELETE, 0, 1, &buf[..n])]).unwrap();
     assert_eq!(receive(&bad, &mut fresh, 1)[0].kind, vfs::DELETE);
     assert_eq!(receive(&good, &mut qgood, 1)[0].kind, vfs::DELETE);
 }
@@ -594,26 +509,15 @@ fn a_flooding_source_is_held_back_and_every_loss_is_counted() {
     let events: Vec<_> = (0..N).map(device_event).collect();
     // The publisher re-sends what back-pressure refused, a tick later.
     flood.publish(&events).expect("flood");
-    assert!(
-        flood.busy_replies > 0,
-        "a budget of 20 a tick must push back on batches of 59"
-    );
+    assert!(flood.busy_replies > 0, "a budget of 20 a tick must push back on batches of 59");
     let s = sys.status();
     let fid = source_id(&s, "flood");
-    let counters = s
-        .server
-        .sources
-        .iter()
-        .find(|x| x.id == fid)
-        .unwrap()
-        .counters;
+    let counters = s.server.sources.iter().find(|x| x.id == fid).unwrap().counters;
     assert_eq!(counters.published, N, "every event is accepted in the end");
     assert!(counters.throttled > 0);
     // The ring (512 slots) cannot hold 3000 events: most were dropped, and counted.
     let got = drain(&mut q);
-    let stats = client
-        .stats(StatsTarget::Queue(q.queue))
-        .expect("queue stats");
+    let stats = client.stats(StatsTarget::Queue(q.queue)).expect("queue stats");
     assert!(stats.dropped > 0);
     assert_eq!(got.len() as u64 + stats.dropped, N);
     assert_eq!(counters.delivered, got.len() as u64);
@@ -628,15 +532,8 @@ fn a_flooding_source_is_held_back_and_every_loss_is_counted() {
     assert_eq!(q.events().lost_total(), stats.dropped);
     // The server's memory stayed where it was: fixed tables, no new rings or descriptors.
     let after = sys.status().server;
-    assert_eq!(
-        (after.rings, after.pool_pages_used, after.staged),
-        (base.rings, base.pool_pages_used, 0)
-    );
-    assert_eq!(
-        after.open_fds,
-        base.open_fds + 1,
-        "only the flood source's endpoint is new"
-    );
+    assert_eq!((after.rings, after.pool_pages_used, after.staged), (base.rings, base.pool_pages_used, 0));
+    assert_eq!(after.open_fds, base.open_fds + 1, "only the flood source's endpoint is new");
 }
 
 /// The code of an error reply.
@@ -657,123 +554,50 @@ fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
     let before = sys.status().server.totals.rejected;
     let malformed = ErrorCode::Malformed as u32;
     let cases: Vec<(&str, Vec<u8>, (u32, u32))> = vec![
-        (
-            "empty datagram",
-            vec![],
-            (ErrorCode::UnknownLabel as u32, u32::MAX),
-        ),
-        (
-            "no whole label",
-            vec![1, 1, 0],
-            (ErrorCode::UnknownLabel as u32, u32::MAX),
-        ),
-        (
-            "unknown label",
-            0x7777u32.to_le_bytes().to_vec(),
-            (ErrorCode::UnknownLabel as u32, 0x7777),
-        ),
-        (
-            "label above 16 bits",
-            0x1_0101u32.to_le_bytes().to_vec(),
-            (ErrorCode::UnknownLabel as u32, 0x1_0101),
-        ),
-        (
-            "reply label as a request",
-            0u32.to_le_bytes().to_vec(),
-            (ErrorCode::UnknownLabel as u32, 0),
-        ),
-        (
-            "body not whole words",
-            [&label::PUBLISH.to_le_bytes()[..], &[0; 5]].concat(),
-            (malformed, 2),
-        ),
-        (
-            "body too long",
-            [&label::PUBLISH.to_le_bytes()[..], &[0; 2000]].concat(),
-            (malformed, 2),
-        ),
-        (
-            "publish with category 0",
-            [&label::PUBLISH.to_le_bytes()[..], &[0; 16]].concat(),
-            (malformed, 4),
-        ),
+        ("empty datagram", vec![], (ErrorCode::UnknownLabel as u32, u32::MAX)),
+        ("no whole label", vec![1, 1, 0], (ErrorCode::UnknownLabel as u32, u32::MAX)),
+        ("unknown label", 0x7777u32.to_le_bytes().to_vec(), (ErrorCode::UnknownLabel as u32, 0x7777)),
+        ("label above 16 bits", 0x1_0101u32.to_le_bytes().to_vec(), (ErrorCode::UnknownLabel as u32, 0x1_0101)),
+        ("reply label as a request", 0u32.to_le_bytes().to_vec(), (ErrorCode::UnknownLabel as u32, 0)),
+        ("body not whole words", [&label::PUBLISH.to_le_bytes()[..], &[0; 5]].concat(), (malformed, 2)),
+        ("body too long", [&label::PUBLISH.to_le_bytes()[..], &[0; 2000]].concat(), (malformed, 2)),
+        ("publish with category 0", [&label::PUBLISH.to_le_bytes()[..], &[0; 16]].concat(), (malformed, 4)),
         (
             "publish with reserved bits",
-            [
-                &label::PUBLISH.to_le_bytes()[..],
-                &[1, 0, 0, 0, 0, 0, 1, 0],
-                &[0; 8],
-            ]
-            .concat(),
+            [&label::PUBLISH.to_le_bytes()[..], &[1, 0, 0, 0, 0, 0, 1, 0], &[0; 8]].concat(),
             (malformed, 3),
         ),
         (
             "create queue with flags",
-            [
-                &label::CREATE_QUEUE.to_le_bytes()[..],
-                &[1, 0, 0, 0, 1, 0, 0, 0],
-            ]
-            .concat(),
+            [&label::CREATE_QUEUE.to_le_bytes()[..], &[1, 0, 0, 0, 1, 0, 0, 0]].concat(),
             (malformed, 9),
         ),
         (
             "a source asking for a queue",
-            [
-                &label::CREATE_QUEUE.to_le_bytes()[..],
-                &[1, 0, 0, 0, 0, 0, 0, 0],
-            ]
-            .concat(),
+            [&label::CREATE_QUEUE.to_le_bytes()[..], &[1, 0, 0, 0, 0, 0, 0, 0]].concat(),
             (ErrorCode::UnknownSender as u32, 0),
         ),
         (
             "a source publishing outside its categories",
-            [
-                &label::PUBLISH.to_le_bytes()[..],
-                &[2, 0, 0, 0, 0, 0, 0, 0],
-                &[0; 8],
-            ]
-            .concat(),
+            [&label::PUBLISH.to_le_bytes()[..], &[2, 0, 0, 0, 0, 0, 0, 0], &[0; 8]].concat(),
             (ErrorCode::NotPermitted as u32, 2),
         ),
     ];
     for (what, datagram, want) in &cases {
-        let reply = script
-            .endpoint()
-            .call_datagram(datagram)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let reply = script.endpoint().call_datagram(datagram).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(error_of(reply.label, &reply.body), *want, "{what}");
     }
     // A client publishing, and a client's request with a descriptor attached
     // (the server takes none: the kernel closes it).
-    let publish = [
-        &label::PUBLISH.to_le_bytes()[..],
-        &[1, 0, 0, 0, 0, 0, 0, 0],
-        &[0; 8],
-    ]
-    .concat();
+    let publish = [&label::PUBLISH.to_le_bytes()[..], &[1, 0, 0, 0, 0, 0, 0, 0], &[0; 8]].concat();
     let reply = client.endpoint().call_datagram(&publish).unwrap();
-    assert_eq!(
-        error_of(reply.label, &reply.body),
-        (ErrorCode::UnknownSender as u32, 0),
-        "a client publishing"
-    );
+    assert_eq!(error_of(reply.label, &reply.body), (ErrorCode::UnknownSender as u32, 0), "a client publishing");
     let fds_before = sys.status().server.open_fds;
     let stray = evq_hosted::sys::eventfd().unwrap();
     let bad_stats = [&label::STATS.to_le_bytes()[..], &[9, 0, 0, 0, 0, 0, 0, 0]].concat();
-    let reply = client
-        .endpoint()
-        .call_with_fds(&bad_stats, &[stray.as_fd()])
-        .unwrap();
-    assert_eq!(
-        error_of(reply.label, &reply.body),
-        (malformed, 12),
-        "stats target 9, with a descriptor"
-    );
-    assert_eq!(
-        sys.status().server.open_fds,
-        fds_before,
-        "the descriptor was not kept"
-    );
+    let reply = client.endpoint().call_with_fds(&bad_stats, &[stray.as_fd()]).unwrap();
+    assert_eq!(error_of(reply.label, &reply.body), (malformed, 12), "stats target 9, with a descriptor");
+    assert_eq!(sys.status().server.open_fds, fds_before, "the descriptor was not kept");
     let s = sys.status();
     // Every refusal counted (the source's and the unknown senders').
     assert_eq!(s.server.totals.rejected, before + cases.len() as u64 + 2);
@@ -782,9 +606,7 @@ fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
     let mut buf = [0u8; 32];
     let n = encode_dentry(1, b"ok", &mut buf).unwrap();
     let mut script = script;
-    script
-        .publish(&[vfs_event(vfs::CREATE, 0, 77, &buf[..n])])
-        .unwrap();
+    script.publish(&[vfs_event(vfs::CREATE, 0, 77, &buf[..n])]).unwrap();
     let got = receive(&client, &mut q, 1);
     assert_eq!((got[0].object, got[0].seq), (77, 0));
 }
@@ -808,9 +630,7 @@ fn a_crashed_driver_is_a_process_event_and_the_server_goes_on() {
     assert_eq!(fault.kind.get(), process::fault::VM);
     assert_eq!(got[0].source, source_id(&status, "root"));
     sys.until("the device is reported dead", |s| {
-        s.domains
-            .iter()
-            .any(|d| d.name == "device" && d.state == "killed by SIGSEGV")
+        s.domains.iter().any(|d| d.name == "device" && d.state == "killed by SIGSEGV")
     });
     // The server goes on: another source's events still arrive.
     let (_, mut flood) = sys.console.attach_source(Some("flood")).unwrap();
@@ -832,19 +652,14 @@ fn the_device_driver_reports_lines_typed_into_its_terminal() {
         eprintln!("no pseudo-terminal on this machine: the device driver has no input to report");
         return;
     };
-    let mut term = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&pty)
-        .expect("open the terminal");
+    let mut term = std::fs::OpenOptions::new().write(true).open(&pty).expect("open the terminal");
     term.write_all(b"first line\nsecond\r\n").unwrap();
     let got = receive(&client, &mut q, 2);
     assert_eq!(
         got.iter().map(|g| g.payload.clone()).collect::<Vec<_>>(),
         vec![b"first line".to_vec(), b"second".to_vec()]
     );
-    assert!(got
-        .iter()
-        .all(|g| g.object == evq_hosted::domain::devices::TERMINAL));
+    assert!(got.iter().all(|g| g.object == evq_hosted::domain::devices::TERMINAL));
 }
 
 #[test]
@@ -856,9 +671,7 @@ fn the_network_driver_reports_real_traffic_and_link_changes() {
     let status = sys.status();
     let veth = status.network.starts_with("veth");
     eprintln!("network driver: {}", status.network);
-    sys.console
-        .request(&console::Request::Traffic { packets: 4 })
-        .unwrap();
+    sys.console.request(&console::Request::Traffic { packets: 4 }).unwrap();
     // Received packets on the watched end (veth), or either way on loopback.
     let mut rx = 0;
     let deadline = Instant::now() + DEADLINE;
@@ -866,61 +679,34 @@ fn the_network_driver_reports_real_traffic_and_link_changes() {
         assert!(Instant::now() < deadline, "no rx counted");
         for g in receive(&client, &mut q, 1) {
             if g.kind == network::RX {
-                rx += CountersPayload::read_from_bytes(&g.payload)
-                    .unwrap()
-                    .packets
-                    .get();
+                rx += CountersPayload::read_from_bytes(&g.payload).unwrap().packets.get();
             }
         }
     }
     if veth {
-        sys.console
-            .request(&console::Request::Link { up: false })
-            .unwrap();
+        sys.console.request(&console::Request::Link { up: false }).unwrap();
         until_event(&client, &mut q, |g| g.kind == network::LINK_DOWN);
-        sys.console
-            .request(&console::Request::Link { up: true })
-            .unwrap();
+        sys.console.request(&console::Request::Link { up: true }).unwrap();
         until_event(&client, &mut q, |g| g.kind == network::LINK_UP);
     } else {
-        let (reply, _) = sys
-            .console
-            .request(&console::Request::Link { up: false })
-            .unwrap();
-        assert!(
-            matches!(reply, console::Reply::Error { .. }),
-            "loopback's link is never touched"
-        );
+        let (reply, _) = sys.console.request(&console::Request::Link { up: false }).unwrap();
+        assert!(matches!(reply, console::Reply::Error { .. }), "loopback's link is never touched");
     }
 }
 
 #[test]
 fn domains_hold_only_their_capabilities_and_are_confined() {
     let sys = System::start();
-    let s = sys.until("the probe has run", |s| {
-        s.domains
-            .iter()
-            .any(|d| d.name == "probe" && d.state.starts_with("exited"))
-    });
+    let s = sys
+        .until("the probe has run", |s| s.domains.iter().any(|d| d.name == "probe" && d.state.starts_with("exited")));
     let state = &s.domains.iter().find(|d| d.name == "probe").unwrap().state;
     let code: i32 = state.strip_prefix("exited ").unwrap().parse().unwrap();
-    assert_eq!(
-        code & probe_bits::EXTRA_FDS,
-        0,
-        "a domain inherits nothing but its capabilities"
-    );
+    assert_eq!(code & probe_bits::EXTRA_FDS, 0, "a domain inherits nothing but its capabilities");
     match s.seccomp.as_str() {
-        "on" => assert_eq!(
-            code, 0,
-            "seccomp is on: no file, socket or program for a domain"
-        ),
+        "on" => assert_eq!(code, 0, "seccomp is on: no file, socket or program for a domain"),
         other => {
             eprintln!("seccomp is {other} on this machine: the probe ran unconfined (code {code})");
-            assert_ne!(
-                code & probe_bits::OPENED_FILE,
-                0,
-                "without the filter, opening works: the probe tests it"
-            );
+            assert_ne!(code & probe_bits::OPENED_FILE, 0, "without the filter, opening works: the probe tests it");
         }
     }
 }
@@ -932,53 +718,27 @@ fn the_system_reports_its_life_as_events() {
     let mut q = client.create_queue(1).expect("queue");
     subscribe(&client, &q, Category::Process);
     subscribe(&client, &q, Category::System);
-    let id = sys
-        .status()
-        .domains
-        .iter()
-        .find(|d| d.name == name)
-        .unwrap()
-        .id;
+    let id = sys.status().domains.iter().find(|d| d.name == name).unwrap().id;
     // Another console process attaches and leaves.
     let other = sys.connect();
     let (other_name, _c) = other.attach_client(None).expect("another client");
-    let other_id = sys
-        .status()
-        .domains
-        .iter()
-        .find(|d| d.name == other_name)
-        .unwrap()
-        .id;
+    let other_id = sys.status().domains.iter().find(|d| d.name == other_name).unwrap().id;
     drop(_c);
     drop(other);
     let got = receive(&client, &mut q, 2);
     assert_eq!(
         got.iter().map(|g| (g.kind, g.object)).collect::<Vec<_>>(),
-        vec![
-            (process::START, u64::from(other_id)),
-            (process::EXIT, u64::from(other_id))
-        ]
+        vec![(process::START, u64::from(other_id)), (process::EXIT, u64::from(other_id))]
     );
     assert_ne!(id, other_id);
     drop(sys);
     // The launcher's last word.
     let got = drain(&mut q);
-    assert_eq!(
-        got.last().map(|g| (g.category, g.kind)),
-        Some((Category::System, sys_kind::SHUTDOWN)),
-        "{got:?}"
-    );
+    assert_eq!(got.last().map(|g| (g.category, g.kind)), Some((Category::System, sys_kind::SHUTDOWN)), "{got:?}");
 }
 
 fn fs(sys: &System, args: &[&str]) -> String {
-    match sys
-        .console
-        .request(&console::Request::Fs {
-            args: args.iter().map(|s| s.to_string()).collect(),
-        })
-        .unwrap()
-        .0
-    {
+    match sys.console.request(&console::Request::Fs { args: args.iter().map(|s| s.to_string()).collect() }).unwrap().0 {
         console::Reply::Done { output } => output,
         other => panic!("evq fs {args:?}: {other:?}"),
     }
@@ -1051,11 +811,7 @@ fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() 
         match g.kind {
             vfs::RENAME => {
                 let r = decode_rename(&g.payload).unwrap();
-                format!(
-                    "{}>{}",
-                    show(r.old_parent, r.old_name),
-                    show(r.new_parent, r.new_name)
-                )
+                format!("{}>{}", show(r.old_parent, r.old_name), show(r.new_parent, r.new_name))
             }
             vfs::MOUNT | vfs::UNMOUNT => {
                 let (parent, _, name) = decode_mount(&g.payload).unwrap();
@@ -1068,14 +824,8 @@ fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() 
             }
         }
     };
-    let seen: Vec<(u8, u8, String)> = got
-        .iter()
-        .map(|g| (g.kind, g.type_flags, names(g)))
-        .collect();
-    let want: Vec<(u8, u8, String)> = want
-        .into_iter()
-        .map(|(k, f, n)| (k, f, n.to_string()))
-        .collect();
+    let seen: Vec<(u8, u8, String)> = got.iter().map(|g| (g.kind, g.type_flags, names(g))).collect();
+    let want: Vec<(u8, u8, String)> = want.into_iter().map(|(k, f, n)| (k, f, n.to_string())).collect();
     assert_eq!(seen, want);
     // The file keeps its inode through write, chmod, link, rename and delete.
     for i in [2, 3, 4, 5, 6, 7, 8, 13] {
@@ -1084,17 +834,9 @@ fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() 
     assert_eq!(got[14].object, docs);
     let vfs_id = source_id(&sys.status(), "vfs");
     assert!(got.iter().all(|g| g.source == vfs_id && g.lost_before == 0));
-    assert_eq!(
-        got.iter().map(|g| g.seq).collect::<Vec<_>>(),
-        (0..want.len() as u64).collect::<Vec<_>>()
-    );
+    assert_eq!(got.iter().map(|g| g.seq).collect::<Vec<_>>(), (0..want.len() as u64).collect::<Vec<_>>());
     // Exactly those, and refusals publish nothing.
-    let (reply, _) = sys
-        .console
-        .request(&console::Request::Fs {
-            args: vec!["rm".into(), "/nothing".into()],
-        })
-        .unwrap();
+    let (reply, _) = sys.console.request(&console::Request::Fs { args: vec!["rm".into(), "/nothing".into()] }).unwrap();
     assert!(matches!(reply, console::Reply::Error { .. }));
     client.wait(&mut q, Duration::from_millis(300)).unwrap();
     assert_eq!(drain(&mut q), vec![]);

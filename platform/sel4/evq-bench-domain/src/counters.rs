@@ -30,7 +30,6 @@ impl Count {
             user: u64::from((self.user as u32).wrapping_sub(earlier.user as u32)),
         }
     }
-
 }
 
 /// Whether the counters split user from kernel here.
@@ -45,8 +44,8 @@ pub fn init() {
     const INCLUDE_EL2: u64 = 1 << 27; // PMCCFILTR.NSH
     const ENABLE: u64 = 1 << 31 | 1; // PMCNTENSET: cycle counter, counter 0
     const START: u64 = 1 | 1 << 1 | 1 << 2; // PMCR: enable, reset events, reset cycles
-    // SAFETY: the kernel gives EL0 the PMU (`KernelArmExportPMUUser`); these
-    // writes configure counters that nothing else in the system uses.
+                                            // SAFETY: the kernel gives EL0 the PMU (`KernelArmExportPMUUser`); these
+                                            // writes configure counters that nothing else in the system uses.
     unsafe {
         core::arch::asm!(
             "msr pmevtyper0_el0, {ev}",

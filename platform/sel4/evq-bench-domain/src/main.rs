@@ -72,7 +72,14 @@ fn ping_server(info: &DomainInfo) -> ! {
 }
 
 fn event(payload: &[u8]) -> Event<'_> {
-    Event { category: Category::Device, kind: device::STATE, type_flags: 0, priority: Priority::Normal, object_id: 1, payload }
+    Event {
+        category: Category::Device,
+        kind: device::STATE,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id: 1,
+        payload,
+    }
 }
 
 /// Publishes, when signalled, batches of each size in `sizes`, `ROUNDS`
@@ -129,7 +136,11 @@ fn report(what: &str, c: Count, per: u64, rt: Count) {
             ratio_x100 % 100
         );
     } else {
-        sel4::debug_println!("evq-bench: {what} total={total} round_trips={}.{:02}", ratio_x100 / 100, ratio_x100 % 100);
+        sel4::debug_println!(
+            "evq-bench: {what} total={total} round_trips={}.{:02}",
+            ratio_x100 / 100,
+            ratio_x100 % 100
+        );
     }
 }
 

@@ -67,7 +67,10 @@ fn main(info: &'static DomainInfo) -> ! {
 
 fn ack(device: &DeviceInfo) {
     if let Err(e) = sel4::cap::IrqHandler::from_bits(device.irq_slot).irq_handler_ack() {
-        sel4::debug_println!("evq-device: {}: the kernel refused the interrupt acknowledgement: {e:?}", device.name.as_str());
+        sel4::debug_println!(
+            "evq-device: {}: the kernel refused the interrupt acknowledgement: {e:?}",
+            device.name.as_str()
+        );
     }
 }
 

@@ -40,7 +40,11 @@ fn main(info: &'static DomainInfo) -> ! {
             }
         };
         if outcome != step.fails {
-            sel4::debug_println!("TEST_FAIL: fs-workload: step {i} {:?}: got {outcome:?}, scripted {:?}", step.request, step.fails);
+            sel4::debug_println!(
+                "TEST_FAIL: fs-workload: step {i} {:?}: got {outcome:?}, scripted {:?}",
+                step.request,
+                step.fails
+            );
             exit(1)
         }
     }

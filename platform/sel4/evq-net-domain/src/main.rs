@@ -120,7 +120,12 @@ fn run<T: Transport>(
     }
     sel4::debug_println!(
         "evq-net: up: mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+        mac[0],
+        mac[1],
+        mac[2],
+        mac[3],
+        mac[4],
+        mac[5]
     );
 
     // Receive buffers, lent to the NIC until it fills them.
@@ -193,7 +198,13 @@ fn run<T: Transport>(
 }
 
 /// Sends `frame` and waits for the NIC to finish with the buffer.
-fn send<T: Transport>(nic: &mut VirtIONetRaw<DmaHal, T, QUEUE_SIZE>, buf: &mut Buffer, frame: &[u8], iface: &mut Interface, publisher: &mut Publisher) {
+fn send<T: Transport>(
+    nic: &mut VirtIONetRaw<DmaHal, T, QUEUE_SIZE>,
+    buf: &mut Buffer,
+    frame: &[u8],
+    iface: &mut Interface,
+    publisher: &mut Publisher,
+) {
     let Ok(header) = nic.fill_buffer_header(buf.bytes()) else { return };
     let len = header + frame.len();
     buf.bytes()[header..len].copy_from_slice(frame);

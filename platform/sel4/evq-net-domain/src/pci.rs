@@ -17,11 +17,17 @@ pub struct PortConfig {
 
 impl PortConfig {
     fn address(df: DeviceFunction, offset: u8) -> u32 {
-        0x8000_0000 | u32::from(df.bus) << 16 | u32::from(df.device) << 11 | u32::from(df.function) << 8 | u32::from(offset & 0xFC)
+        0x8000_0000
+            | u32::from(df.bus) << 16
+            | u32::from(df.device) << 11
+            | u32::from(df.function) << 8
+            | u32::from(offset & 0xFC)
     }
 
     fn out32(&self, offset: u16, value: u32) {
-        sel4::with_ipc_buffer_mut(|ipc| ipc.inner_mut().seL4_X86_IOPort_Out32(self.cap, u64::from(self.base + offset), value.into()));
+        sel4::with_ipc_buffer_mut(|ipc| {
+            ipc.inner_mut().seL4_X86_IOPort_Out32(self.cap, u64::from(self.base + offset), value.into())
+        });
     }
 
     fn in32(&self, offset: u16) -> u32 {
@@ -69,5 +75,6 @@ pub fn transport(config: &DeviceInfo, nic: &DeviceInfo) -> Result<PciTransport, 
         return Err("the NIC's registers are not where the description says");
     }
     root.set_command(df, Command::MEMORY_SPACE | Command::BUS_MASTER);
-    PciTransport::new::<DmaHal, _>(&mut root, df).map_err(|_| "the virtio-net function is not a modern virtio-pci device")
+    PciTransport::new::<DmaHal, _>(&mut root, df)
+        .map_err(|_| "the virtio-net function is not a modern virtio-pci device")
 }

@@ -225,7 +225,13 @@ impl Domain {
     }
 
     /// Puts a copy of the root task's `cap` in `index`, with `rights` and `badge`.
-    pub fn grant<T: sel4::CapType>(&self, index: u64, cap: sel4::Cap<T>, rights: sel4::CapRights, badge: u64) -> sel4::Result<()> {
+    pub fn grant<T: sel4::CapType>(
+        &self,
+        index: u64,
+        cap: sel4::Cap<T>,
+        rights: sel4::CapRights,
+        badge: u64,
+    ) -> sel4::Result<()> {
         self.slot(index).mint(&init_thread::slot::CNODE.cap().absolute_cptr(cap), rights, badge)
     }
 

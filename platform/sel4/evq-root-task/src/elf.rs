@@ -63,7 +63,8 @@ impl<'a> Elf<'a> {
     /// Parses `bytes`; `None` if they are not a 64-bit little-endian executable.
     pub fn parse(bytes: &'a [u8]) -> Option<Self> {
         let (header, _) = Header::ref_from_prefix(bytes).ok()?;
-        let ok = header.ident[..4] == *b"\x7fELF" && header.ident[4] == 2 && header.ident[5] == 1 && header.ty.get() == 2;
+        let ok =
+            header.ident[..4] == *b"\x7fELF" && header.ident[4] == 2 && header.ident[5] == 1 && header.ty.get() == 2;
         let phsize = usize::from(header.phentsize.get());
         (ok && phsize == core::mem::size_of::<ProgramHeader>()).then_some(Self { bytes, header })
     }

@@ -186,7 +186,9 @@ impl System {
     /// With the server gone the event is only logged.
     fn publish_as(&mut self, category: Category, kind: u8, object_id: u64, payload: &[u8]) {
         if self.publish.is_none() {
-            sel4::debug_println!("evq: root task: no server to publish to: {category:?} event {kind} object {object_id}");
+            sel4::debug_println!(
+                "evq: root task: no server to publish to: {category:?} event {kind} object {object_id}"
+            );
             return;
         }
         let priority = if kind == process::FAULT { Priority::Critical } else { Priority::Normal };
@@ -260,7 +262,12 @@ impl System {
 /// is reported as "other", and the domain is stopped all the same.
 fn fault_payload(msg: &sel4::MessageInfo) -> FaultPayload {
     use sel4::sys::seL4_Fault_tag as tag;
-    let known = [tag::seL4_Fault_CapFault, tag::seL4_Fault_UnknownSyscall, tag::seL4_Fault_UserException, tag::seL4_Fault_VMFault];
+    let known = [
+        tag::seL4_Fault_CapFault,
+        tag::seL4_Fault_UnknownSyscall,
+        tag::seL4_Fault_UserException,
+        tag::seL4_Fault_VMFault,
+    ];
     let (kind, address, ip) = if !known.contains(&msg.label()) {
         (process::fault::OTHER, 0, 0)
     } else {
@@ -285,7 +292,8 @@ fn build_domain(
     id: u32,
 ) -> Result<sel4::cap::Tcb, &'static str> {
     let d = SYSTEM.domain_by_id(id).ok_or("no such domain")?;
-    let image = IMAGES.iter().find(|(name, _)| *name == d.image).map(|(_, bytes)| *bytes).ok_or("an image is missing")?;
+    let image =
+        IMAGES.iter().find(|(name, _)| *name == d.image).map(|(_, bytes)| *bytes).ok_or("an image is missing")?;
     let (cnode_bits, window_pages) = match d.role {
         Role::Server { ring_pool_pages } => (SERVER_CNODE_BITS, ring_pool_pages as usize),
         Role::Client { .. } => (DOMAIN_CNODE_BITS, info::CLIENT_RING_WINDOW_PAGES),
@@ -304,7 +312,8 @@ fn build_domain(
     if let Role::Server { ring_pool_pages } = d.role {
         // Untyped memory for the pool, rounded up to a power of two.
         let bits = (ring_pool_pages as usize * PAGE_SIZE).next_power_of_two().trailing_zeros();
-        let untyped = objects.sized::<sel4::cap_type::Untyped>(bits as usize).map_err(|_| "no memory for the ring pool")?;
+        let untyped =
+            objects.sized::<sel4::cap_type::Untyped>(bits as usize).map_err(|_| "no memory for the ring pool")?;
         domain.give(slot::SIXTH, untyped).map_err(kernel)?;
         page.untyped_bits = bits;
         page.ring_pool_pages = ring_pool_pages;
@@ -328,12 +337,20 @@ fn build_domain(
                 return Err("an ingest region larger than its window, or too many");
             }
             let first = objects.slots(frames).map_err(|_| "out of slots")?;
-            domain::map_tables(objects, domain.vspace(), base..base + frames * PAGE_SIZE).map_err(fail("ingest tables"))?;
+            domain::map_tables(objects, domain.vspace(), base..base + frames * PAGE_SIZE)
+                .map_err(fail("ingest tables"))?;
             for f in 0..frames {
                 let slot = init_thread::Slot::<sel4::cap_type::Granule>::from_index(first + f);
-                objects.fixed_into::<sel4::cap_type::Granule>(first + f).map_err(|_| "out of memory for ingest rings")?;
+                objects
+                    .fixed_into::<sel4::cap_type::Granule>(first + f)
+                    .map_err(|_| "out of memory for ingest rings")?;
                 slot.cap()
-                    .frame_map(domain.vspace(), base + f * PAGE_SIZE, sel4::CapRights::read_write(), sel4::VmAttributes::default())
+                    .frame_map(
+                        domain.vspace(),
+                        base + f * PAGE_SIZE,
+                        sel4::CapRights::read_write(),
+                        sel4::VmAttributes::default(),
+                    )
                     .map_err(kernel)?;
             }
             wiring.ingest[i] = Some((first, frames));
@@ -349,7 +366,11 @@ fn build_domain(
                 _ => (0, 0),
             };
             let (ingest_vaddr, ingest_data_bytes, ingest_bit) = match ingest_index(i) {
-                Some(k) => ((info::INGEST_WINDOW_ADDR + k * info::INGEST_STRIDE) as u64, other.ingest_pages * PAGE_SIZE as u32, k as u32),
+                Some(k) => (
+                    (info::INGEST_WINDOW_ADDR + k * info::INGEST_STRIDE) as u64,
+                    other.ingest_pages * PAGE_SIZE as u32,
+                    k as u32,
+                ),
                 None => (0, 0, 0),
             };
             page.peers[n] = Peer {
@@ -393,7 +414,9 @@ fn build_domain(
                     domain.grant(slot::SIXTH, note, rights(r), 0).map_err(kernel)?;
                 } else {
                     domain.grant(next, note, rights(r), 0).map_err(kernel)?;
-                    if let Some(p) = page.peers[..page.peer_count as usize].iter_mut().find(|p| p.domain_id == client_id) {
+                    if let Some(p) =
+                        page.peers[..page.peer_count as usize].iter_mut().find(|p| p.domain_id == client_id)
+                    {
                         p.notification_slot = next;
                     }
                     next += 1;
@@ -409,8 +432,17 @@ fn build_domain(
             }
             Grant::Device(dev) => {
                 let i = page.device_count as usize;
-                let device =
-                    give_device(bootinfo, objects, devices, &domain, irq_notification, &dev, i, &mut device_page, &mut next)?;
+                let device = give_device(
+                    bootinfo,
+                    objects,
+                    devices,
+                    &domain,
+                    irq_notification,
+                    &dev,
+                    i,
+                    &mut device_page,
+                    &mut next,
+                )?;
                 *page.devices.get_mut(i).ok_or("more devices than a domain can be told of")? = device;
                 page.device_count += 1;
             }
@@ -431,11 +463,20 @@ fn build_domain(
         domain::map_tables(objects, domain.vspace(), base..base + frames * PAGE_SIZE).map_err(fail("ingest tables"))?;
         let root = init_thread::slot::CNODE.cap();
         for f in 0..frames {
-            let copy = init_thread::Slot::<sel4::cap_type::Granule>::from_index(objects.slot().map_err(|_| "out of slots")?).cap();
+            let copy =
+                init_thread::Slot::<sel4::cap_type::Granule>::from_index(objects.slot().map_err(|_| "out of slots")?)
+                    .cap();
             let original = init_thread::Slot::<sel4::cap_type::Granule>::from_index(first + f).cap();
-            root.absolute_cptr(copy).copy(&root.absolute_cptr(original), sel4::CapRights::read_write()).map_err(kernel)?;
-            copy.frame_map(domain.vspace(), base + f * PAGE_SIZE, sel4::CapRights::read_write(), sel4::VmAttributes::default())
+            root.absolute_cptr(copy)
+                .copy(&root.absolute_cptr(original), sel4::CapRights::read_write())
                 .map_err(kernel)?;
+            copy.frame_map(
+                domain.vspace(),
+                base + f * PAGE_SIZE,
+                sel4::CapRights::read_write(),
+                sel4::VmAttributes::default(),
+            )
+            .map_err(kernel)?;
         }
         let k = ingest_index(id as usize - 1).ok_or("ingest rings without an index")? as u64;
         domain
@@ -499,7 +540,11 @@ fn give_device(
     if let Some(irq) = dev.irq {
         let notification = irq_notification.ok_or("a device without an interrupt notification")?;
         let handler_slot = objects.slot().map_err(|_| "out of slots")?;
-        get_irq(irq, dev.level_triggered, &root.absolute_cptr_from_bits_with_depth(handler_slot as u64, sel4::WORD_SIZE))?;
+        get_irq(
+            irq,
+            dev.level_triggered,
+            &root.absolute_cptr_from_bits_with_depth(handler_slot as u64, sel4::WORD_SIZE),
+        )?;
         let handler = init_thread::Slot::<sel4::cap_type::IrqHandler>::from_index(handler_slot).cap();
         let badged_slot = objects.slot().map_err(|_| "out of slots")?;
         let badged = init_thread::Slot::<sel4::cap_type::Notification>::from_index(badged_slot).cap();

@@ -136,7 +136,12 @@ impl DeviceMemory {
         }
         let slot = objects.slot()?;
         untyped
-            .untyped_retype(&sel4::cap_type::Granule::object_blueprint(), &slot::CNODE.cap().absolute_cptr_for_self(), slot, 1)
+            .untyped_retype(
+                &sel4::cap_type::Granule::object_blueprint(),
+                &slot::CNODE.cap().absolute_cptr_for_self(),
+                slot,
+                1,
+            )
             .map_err(OutOf::Memory)?;
         *mark = Some(paddr + 4096);
         Ok(sel4::init_thread::Slot::<sel4::cap_type::Granule>::from_index(slot).cap())

@@ -9,10 +9,10 @@
 
 use core::ptr::NonNull;
 
+use crate::{call, info, receive_into, DomainInfo, Message};
 use evq_abi::msg::{Reply, Request};
 use evq_abi::PAGE_SIZE;
 use evq_client::Transport;
-use crate::{call, info, receive_into, DomainInfo, Message};
 
 /// The most frames one client maps: its ring window.
 const MAX_FRAMES: usize = info::CLIENT_RING_WINDOW_PAGES;

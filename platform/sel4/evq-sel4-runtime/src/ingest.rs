@@ -112,8 +112,12 @@ pub unsafe fn ingest_region<R: RingBuffersRole>(base: usize) -> (RingBuffers<'st
     let ring_bytes = info::INGEST_RING_PAGES * 4096;
     // SAFETY: forwarded from this function's contract; the ring crate
     // touches the rings through its shared-memory accessors only.
-    let (free, used) = unsafe { (SharedMemoryRef::new(ring_ptr(base)), SharedMemoryRef::new(ring_ptr(base + ring_bytes))) };
-    (RingBuffers::from_ptrs_using_default_initialization_strategy_for_role(free, used, (|| ()) as fn()), base + 2 * ring_bytes)
+    let (free, used) =
+        unsafe { (SharedMemoryRef::new(ring_ptr(base)), SharedMemoryRef::new(ring_ptr(base + ring_bytes))) };
+    (
+        RingBuffers::from_ptrs_using_default_initialization_strategy_for_role(free, used, (|| ()) as fn()),
+        base + 2 * ring_bytes,
+    )
 }
 
 fn ring_ptr(addr: usize) -> core::ptr::NonNull<RawRingBuffer<Descriptor>> {

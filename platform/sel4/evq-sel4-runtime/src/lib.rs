@@ -19,8 +19,8 @@ mod ingest;
 pub use client::{Sel4Error, Sel4Transport};
 pub use ingest::{ingest_region, IngestPublisher};
 
-pub use evq_domain_info::{self as info, DomainInfo};
 use evq_abi::msg::{BatchBuilder, ErrorCode, Reply, Request, MAX_MSG_BYTES};
+pub use evq_domain_info::{self as info, DomainInfo};
 use sel4::CapTypeForFrameObjectOfFixedSize;
 
 #[doc(hidden)]
@@ -204,7 +204,11 @@ pub fn publish(server: sel4::cap::Endpoint, request: &Request<'_>) -> Result<(),
 }
 
 /// [`publish`], adding to `busy` each time the server pushed back.
-pub fn publish_counting(server: sel4::cap::Endpoint, request: &Request<'_>, busy: &mut u64) -> Result<(), PublishError> {
+pub fn publish_counting(
+    server: sel4::cap::Endpoint,
+    request: &Request<'_>,
+    busy: &mut u64,
+) -> Result<(), PublishError> {
     let mut m = Message::new();
     let (label, len) = request.encode(&mut m.body).map_err(|_| PublishError::Malformed)?;
     m.label = label;

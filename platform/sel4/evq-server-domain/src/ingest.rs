@@ -56,7 +56,8 @@ impl Ingest {
         let mut ingest = Self {
             rings,
             data,
-            buffers: (peer.ingest_data_bytes as usize / info::INGEST_BUFFER_BYTES).min(sel4_shared_ring_buffer::RING_BUFFER_SIZE - 1),
+            buffers: (peer.ingest_data_bytes as usize / info::INGEST_BUFFER_BYTES)
+                .min(sel4_shared_ring_buffer::RING_BUFFER_SIZE - 1),
             badge: peer.badge,
             name: peer.name.as_str(),
             held: None,
@@ -103,10 +104,16 @@ impl Ingest {
             fence(Ordering::Acquire);
             let index = desc.cookie();
             let len = desc.len() as usize;
-            if index >= self.buffers || desc.encoded_addr() != index * info::INGEST_BUFFER_BYTES || len > MAX_MSG_BYTES.min(info::INGEST_BUFFER_BYTES) {
+            if index >= self.buffers
+                || desc.encoded_addr() != index * info::INGEST_BUFFER_BYTES
+                || len > MAX_MSG_BYTES.min(info::INGEST_BUFFER_BYTES)
+            {
                 // Not a buffer of ours: nothing to give back, and nothing
                 // to read. The source has lost the buffer it meant.
-                sel4::debug_println!("evq-server: ingest rings of {}: a descriptor names no buffer; dropped", self.name);
+                sel4::debug_println!(
+                    "evq-server: ingest rings of {}: a descriptor names no buffer; dropped",
+                    self.name
+                );
                 continue;
             }
             let mut body = [0u8; info::INGEST_BUFFER_BYTES];
@@ -129,4 +136,3 @@ impl Ingest {
         count
     }
 }
-

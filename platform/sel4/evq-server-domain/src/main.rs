@@ -129,7 +129,8 @@ fn drain_ingests(info: &DomainInfo, server: &mut Server<FramePool>, now_ns: u64,
         let before = ingest.taken;
         ingest.drain(&mut |badge, body| {
             let mut reply = [0u8; 64];
-            let (reply_label, n) = server.handle(now_ns, badge, label::PUBLISH, body, &mut reply, &mut |a| carry_out(info, a, None));
+            let (reply_label, n) =
+                server.handle(now_ns, badge, label::PUBLISH, body, &mut reply, &mut |a| carry_out(info, a, None));
             match Reply::decode(label::PUBLISH, reply_label, &reply[..n]) {
                 Ok(Reply::Error { code: ErrorCode::Busy, .. }) => Taken::Busy,
                 _ => Taken::Done,

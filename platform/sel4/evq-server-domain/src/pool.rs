@@ -52,7 +52,10 @@ impl FramePool {
         let untyped_pages = 1usize.checked_shl(info.untyped_bits).unwrap_or(0) / PAGE_SIZE;
         let first_slot = info.first_free_slot;
         let slots_left = (1u64 << info.cnode_bits).saturating_sub(first_slot);
-        if pages > MAX_POOL_PAGES || pages > untyped_pages || pages > info.ring_window_pages as usize || pages as u64 > slots_left
+        if pages > MAX_POOL_PAGES
+            || pages > untyped_pages
+            || pages > info.ring_window_pages as usize
+            || pages as u64 > slots_left
         {
             return Err(PoolError::TooBig);
         }
@@ -68,7 +71,12 @@ impl FramePool {
         let vspace = sel4::cap::VSpace::from_bits(info::slot::VSPACE);
         for i in 0..pages {
             sel4::cap::Granule::from_bits(first_slot + i as u64)
-                .frame_map(vspace, info::RING_WINDOW_ADDR + i * PAGE_SIZE, sel4::CapRights::read_write(), sel4::VmAttributes::default())
+                .frame_map(
+                    vspace,
+                    info::RING_WINDOW_ADDR + i * PAGE_SIZE,
+                    sel4::CapRights::read_write(),
+                    sel4::VmAttributes::default(),
+                )
                 .map_err(PoolError::Kernel)?;
         }
         let pool = Self { pages, first_slot, run: [0; MAX_POOL_PAGES], used: [false; MAX_POOL_PAGES] };
@@ -95,7 +103,8 @@ unsafe impl RingMemory for FramePool {
             .ok_or(AllocError::Exhausted)?;
         self.used[first..first + frames].fill(true);
         self.run[first] = frames as u8;
-        let base = NonNull::new((info::RING_WINDOW_ADDR + first * PAGE_SIZE) as *mut u8).ok_or(AllocError::Exhausted)?;
+        let base =
+            NonNull::new((info::RING_WINDOW_ADDR + first * PAGE_SIZE) as *mut u8).ok_or(AllocError::Exhausted)?;
         // A ring starts zeroed: a reused frame still holds its last ring.
         // SAFETY: the run is mapped read-write in this domain, and its client
         // copies were revoked when it was last released.

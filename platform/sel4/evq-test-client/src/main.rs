@@ -102,7 +102,9 @@ impl Notes {
 }
 
 fn note(info: &DomainInfo, name: &str, rights: u32) -> Result<sel4::cap::Notification, &'static str> {
-    info.note(name, rights).map(sel4::cap::Notification::from_bits).ok_or("a notification the test needs is not granted")
+    info.note(name, rights)
+        .map(sel4::cap::Notification::from_bits)
+        .ok_or("a notification the test needs is not granted")
 }
 
 fn next(events: &mut EventQueue) -> Result<ReceivedEvent<'_>, &'static str> {
@@ -110,7 +112,10 @@ fn next(events: &mut EventQueue) -> Result<ReceivedEvent<'_>, &'static str> {
 }
 
 fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
-    let notes = Notes { go: note(info, "script-go", info::rights::SIGNAL)?, done: note(info, "script-done", info::rights::WAIT)? };
+    let notes = Notes {
+        go: note(info, "script-go", info::rights::SIGNAL)?,
+        done: note(info, "script-done", info::rights::WAIT)?,
+    };
     let rogue_go = note(info, "rogue-go", info::rights::SIGNAL)?;
     let mut session = Session::new(Sel4Transport::new(info));
 
@@ -137,7 +142,12 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         } else {
             e.payload == s.name
         };
-        if e.seq != i as u64 || e.category != s.category || e.kind != s.kind || e.object_id != s.object_id || !payload_ok {
+        if e.seq != i as u64
+            || e.category != s.category
+            || e.kind != s.kind
+            || e.object_id != s.object_id
+            || !payload_ok
+        {
             sel4::debug_println!("evq: test-client: got {e}, expected {s:?} as seq {i}");
             return Err("a scripted event arrived wrong");
         }
@@ -181,7 +191,8 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         let Some(e) = events.next_event().map_err(|_| "the ring does not read")? else { continue };
         sel4::debug_println!("evq: event {e}");
         if e.category == Category::Process && e.kind == process::FAULT {
-            let fault = FaultPayload::read_from_bytes(e.payload).map_err(|_| "a fault event without a fault payload")?;
+            let fault =
+                FaultPayload::read_from_bytes(e.payload).map_err(|_| "a fault event without a fault payload")?;
             if fault.kind.get() != process::fault::VM || fault.address.get() != info::RING_WINDOW_ADDR as u64 {
                 return Err("the rogue's fault arrived with the wrong kind or address");
             }
@@ -252,7 +263,8 @@ struct Published {
 
 impl Published {
     fn new(kind: u8, type_flags: u8, object_id: u64, payload: &[u8]) -> Option<Self> {
-        let mut p = Self { kind, type_flags, object_id, payload: [0; evq_abi::event::MAX_PAYLOAD], payload_len: payload.len() };
+        let mut p =
+            Self { kind, type_flags, object_id, payload: [0; evq_abi::event::MAX_PAYLOAD], payload_len: payload.len() };
         p.payload.get_mut(..payload.len())?.copy_from_slice(payload);
         Some(p)
     }

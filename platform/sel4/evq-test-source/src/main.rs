@@ -15,7 +15,8 @@ use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, SCRIPT};
 domain_main!(main, stack = 64 * 1024);
 
 fn main(info: &'static DomainInfo) -> ! {
-    let (Some(go), Some(done)) = (info.note("script-go", info::rights::WAIT), info.note("script-done", info::rights::SIGNAL))
+    let (Some(go), Some(done)) =
+        (info.note("script-go", info::rights::WAIT), info.note("script-done", info::rights::SIGNAL))
     else {
         sel4::debug_println!("TEST_FAIL: {}: the description gives it no script-go/script-done", info.name.as_str());
         exit(1);
@@ -54,7 +55,14 @@ struct Source {
 }
 
 fn delete() -> Event<'static> {
-    Event { category: Category::Vfs, kind: vfs::DELETE, type_flags: 0, priority: Priority::Normal, object_id: 0, payload: &[] }
+    Event {
+        category: Category::Vfs,
+        kind: vfs::DELETE,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id: 0,
+        payload: &[],
+    }
 }
 
 impl Source {

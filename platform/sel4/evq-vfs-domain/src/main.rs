@@ -42,12 +42,14 @@ fn main(info: &'static DomainInfo) -> ! {
         {
             let mut builder = BatchBuilder::new(&mut batch.body).ok();
             let mut body = [0u8; MAX_MSG_BYTES];
-            let (label, len) = vfs.handle_message(now_ns, request.label, request.body(), &mut body, &mut |e: Event<'_>| {
-                match builder.as_mut().map(|b| b.push(&e)) {
+            let (label, len) =
+                vfs.handle_message(now_ns, request.label, request.body(), &mut body, &mut |e: Event<'_>| match builder
+                    .as_mut()
+                    .map(|b| b.push(&e))
+                {
                     Some(Ok(())) if events < MAX_BATCH => events += 1,
                     _ => overflow = true,
-                }
-            });
+                });
             reply.label = label;
             reply.len = len;
             reply.body[..len].copy_from_slice(&body[..len]);
@@ -69,4 +71,3 @@ fn main(info: &'static DomainInfo) -> ! {
         (msg_info, _) = endpoint.reply_recv(reply.to_ipc(&[]), ());
     }
 }
-
