@@ -10,7 +10,9 @@
 //!   [`event::EventRecord`], the categories and event kinds, and the payload
 //!   layouts of each kind.
 //! * [`msg`]: the IPC messages between drivers, clients and the server: a
-//!   label and a fixed little-endian body for each.
+//!   label and a fixed little-endian body for each, defined in one table
+//!   with [`protocol!`], on the framing every evq protocol shares
+//!   ([`framing`]).
 //!
 //! Every multi-byte field is little-endian on every architecture. Every
 //! decoder checks lengths, reserved fields and enumerations, and answers
@@ -23,7 +25,9 @@
 #![forbid(unsafe_code)]
 
 pub mod event;
+pub mod framing;
 pub mod msg;
+mod protocol;
 pub mod ring;
 
 /// The ABI version, stored in every ring's control page and checked by

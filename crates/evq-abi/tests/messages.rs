@@ -16,8 +16,8 @@
 
 use evq_abi::event::{vfs, Category, Priority, MAX_PAYLOAD};
 use evq_abi::msg::{
-    encode_event, label, subscribe_flags, BatchBuilder, DecodeError, EncodeError, ErrorCode, Event, Filter, Reply,
-    Request, Stats, StatsTarget, FRAMES_PER_REPLY, MAX_BATCH, MAX_MSG_BYTES,
+    encode_event, label, subscribe_flags, BatchBuilder, Counters, DecodeError, EncodeError, ErrorCode, Event, Filter,
+    Reply, Request, Stats, StatsTarget, FRAMES_PER_REPLY, MAX_BATCH, MAX_MSG_BYTES,
 };
 use evq_abi::ring::info::TYPE_FLAGS_MASK;
 use evq_abi::ring::RingGeometry;
@@ -242,7 +242,8 @@ fn valid_request_body() -> impl Strategy<Value = (u32, Vec<u8>)> {
 fn stats() -> impl Strategy<Value = Stats> {
     (any::<(u64, u64, u64, u64)>(), any::<(u64, u64, u64)>(), any::<(u32, u32)>()).prop_map(
         |((published, filtered, delivered, coalesced), (dropped, rejected, throttled), (used_slots, slot_count))| {
-            Stats { published, filtered, delivered, coalesced, dropped, rejected, throttled, used_slots, slot_count }
+            let counters = Counters { published, filtered, delivered, coalesced, dropped, rejected, throttled };
+            Stats { counters, used_slots, slot_count }
         },
     )
 }

@@ -193,7 +193,10 @@ fn watch(server: Endpoint, notification: Receiver<()>, ready: Sender<()>) -> usi
             println!("  {event}");
             if event.category == Category::System && event.kind == system::SHUTDOWN {
                 if let (Reply::Stats(s), _) = server.call(&Request::Stats(StatsTarget::Queue(queue))) {
-                    println!("\nqueue stats: delivered {} dropped {} filtered {}", s.delivered, s.dropped, s.filtered);
+                    println!(
+                        "\nqueue stats: delivered {} dropped {} filtered {}",
+                        s.counters.delivered, s.counters.dropped, s.counters.filtered
+                    );
                 }
                 return received;
             }

@@ -42,15 +42,12 @@
 
 pub mod limits;
 mod memory;
+mod origin;
 mod queue;
 mod server;
 mod staging;
-mod stats;
 
+pub use evq_abi::msg::Counters;
 pub use memory::{AllocError, RingAllocation, RingHandle, RingMemory};
+pub use origin::Badge;
 pub use server::{Action, Config, Server, SetupError, SourceSpec, SERVER_SOURCE_ID};
-pub use stats::Counters;
-
-/// A badge: what the kernel tells the server about who sent a message (an
-/// seL4 endpoint badge, or the socket a datagram arrived on when hosted).
-pub type Badge = u64;

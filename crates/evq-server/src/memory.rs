@@ -4,7 +4,7 @@ use core::ptr::NonNull;
 
 use evq_abi::ring::RingGeometry;
 
-use crate::Badge;
+use crate::origin::Badge;
 
 /// The shell's name for one ring's memory: its frames on seL4, its memfd on
 /// the hosted platform. The core only hands it back.

@@ -9,17 +9,9 @@ use heapless::Vec;
 
 use crate::limits::{MAX_STAGED, MAX_SUBSCRIPTIONS};
 use crate::memory::RingHandle;
+use crate::origin::{Badge, Stamped};
 use crate::staging::{Staged, Staging};
-use crate::stats::Counters;
-use crate::Badge;
-
-/// An event on its way to a ring: what the source said, stamped by the server.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Stamped<'a> {
-    pub source_id: u32,
-    pub timestamp_ns: u64,
-    pub event: Event<'a>,
-}
+use evq_abi::msg::Counters;
 
 /// A subscription: a filter and the id that tags the events it matches.
 #[derive(Clone, Copy, Debug)]

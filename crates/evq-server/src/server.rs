@@ -1,7 +1,7 @@
 //! The server: its tables, and the handling of each input.
 
 use evq_abi::event::{memory, Category, CategorySet, Priority, UsagePayload};
-use evq_abi::msg::{ErrorCode, Event, Filter, Reply, Request, StatsTarget};
+use evq_abi::msg::{BatchEvents, Counters, ErrorCode, Event, Filter, Reply, Request, Stats, StatsTarget};
 use evq_abi::ring::RingGeometry;
 use evq_abi::PAGE_SIZE;
 use evq_ring::Producer;
@@ -10,10 +10,9 @@ use zerocopy::IntoBytes;
 
 use crate::limits::{MAX_CLIENTS, MAX_QUEUES, MAX_QUEUES_PER_CLIENT, MAX_SOURCES, MAX_SOURCE_NAME, MAX_SUBSCRIPTIONS};
 use crate::memory::{RingHandle, RingMemory};
-use crate::queue::{Match, Outcomes, Queue, Stamped, Subscription};
+use crate::origin::{Badge, Stamped};
+use crate::queue::{Match, Outcomes, Queue, Subscription};
 use crate::staging::Staging;
-use crate::stats::Counters;
-use crate::Badge;
 
 /// The source id the server uses for the events it raises itself (memory
 /// pressure, system up). Registered sources get 1, 2, …
@@ -295,9 +294,14 @@ impl<M: RingMemory> Server<M> {
     pub fn request(&mut self, now_ns: u64, from: Badge, request: Request<'_>, act: &mut impl FnMut(Action)) -> Reply {
         let reply = match request {
             Request::Publish(event) => self.publish(now_ns, from, core::iter::once(event), 1, None, act),
-            Request::PublishBatch(batch) => {
-                self.publish(now_ns, from, batch.iter(), batch.len() as u32, Some(batch.categories()), act)
-            }
+            Request::PublishBatch(batch) => match batch.events() {
+                BatchEvents::Checked(events, categories) => {
+                    self.publish(now_ns, from, events, batch.len() as u32, Some(categories), act)
+                }
+                BatchEvents::Built(events) => {
+                    self.publish(now_ns, from, events.iter().copied(), events.len() as u32, None, act)
+                }
+            },
             Request::ClientGone { client } => self.supervised_client_gone(now_ns, from, client, act),
             other => self.client_request(now_ns, from, other, act),
         };
@@ -697,13 +701,13 @@ impl<M: RingMemory> Server<M> {
                     self.settle(now_ns, act);
                     return Err(error(ErrorCode::Revoked, queue));
                 };
-                q.stats.to_stats(used, q.producer.geometry().slot_count())
+                Stats { counters: q.stats, used_slots: used, slot_count: q.producer.geometry().slot_count() }
             }
             StatsTarget::Source(id) => match self.source_stats(id) {
-                Some((_, c)) => c.to_stats(0, 0),
+                Some((_, counters)) => Stats { counters, ..Stats::default() },
                 None => return Err(error(ErrorCode::InvalidArgument, id)),
             },
-            StatsTarget::Server => self.totals().to_stats(0, 0),
+            StatsTarget::Server => Stats { counters: self.totals(), ..Stats::default() },
         };
         Ok(Reply::Stats(stats))
     }

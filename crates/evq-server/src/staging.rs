@@ -11,7 +11,7 @@ use heapless::Vec;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::limits::MAX_STAGED_TOTAL;
-use crate::queue::Stamped;
+use crate::origin::Stamped;
 
 /// An event held back so newer events with the same key can replace it.
 #[derive(Clone, Debug)]

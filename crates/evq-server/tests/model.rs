@@ -454,17 +454,7 @@ impl Model {
         if !self.is_client(from) {
             return err(ErrorCode::UnknownSender, 0);
         }
-        let to_stats = |c: &Counters, used_slots: u32, slot_count: u32| Stats {
-            published: c.published,
-            filtered: c.filtered,
-            delivered: c.delivered,
-            coalesced: c.coalesced,
-            dropped: c.dropped,
-            rejected: c.rejected,
-            throttled: c.throttled,
-            used_slots,
-            slot_count,
-        };
+        let to_stats = |c: &Counters, used_slots: u32, slot_count: u32| Stats { counters: *c, used_slots, slot_count };
         match target {
             StatsTarget::Queue(queue) => match self.owned(from, queue) {
                 Ok(q) => Reply::Stats(to_stats(&q.stats, q.ring.unread(), q.pages * SLOTS_PER_PAGE)),
@@ -1360,7 +1350,7 @@ fn run_coalescing(window: u64, ops: &[COp]) -> Result<(), TestCaseError> {
         }
         prop_assert_eq!(h.server.staged_count(), m.held.len(), "step {} {:?}", i, op);
         prop_assert_eq!(h.server.next_deadline(), m.deadline(), "step {} {:?}", i, op);
-        let s = queue_stats(&mut h, queue);
+        let s = queue_stats(&mut h, queue).counters;
         prop_assert_eq!((s.published, s.coalesced, s.delivered, s.dropped), (m.published, m.merged, m.seq, 0));
     }
     // Turning coalescing off writes out whatever is still held.
@@ -1379,7 +1369,7 @@ fn run_coalescing(window: u64, ops: &[COp]) -> Result<(), TestCaseError> {
         delivered.iter().map(|g| g.seq).collect::<Vec<_>>(),
         (0..delivered.len() as u64).collect::<Vec<_>>()
     );
-    let s = queue_stats(&mut h, queue);
+    let s = queue_stats(&mut h, queue).counters;
     prop_assert_eq!(
         (s.published, s.coalesced, s.delivered, s.dropped),
         (m.published, m.merged, delivered.len() as u64, 0)

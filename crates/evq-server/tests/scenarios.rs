@@ -86,6 +86,33 @@ fn a_batch_with_one_forbidden_event_is_refused_whole() {
 }
 
 #[test]
+fn a_batch_built_in_code_is_checked_like_a_decoded_one() {
+    // A shell that has events in typed form hands them to the core with no
+    // encoding between: the core checks them as it would a message.
+    let mut h = harness(64);
+    let q = create(&mut h, ALICE, 1);
+    subscribe(&mut h, ALICE, q, all_of(Category::Vfs));
+    let mut reader = h.attach(q);
+    let events = [create_event(1), create_event(2), create_event(3)];
+    let request = |h: &mut Harness, events: &[Event<'_>]| {
+        let actions = &mut h.actions;
+        let batch = Request::PublishBatch(evq_abi::msg::Batch::from_events(events));
+        h.server.request(h.now_ns, VFS, batch, &mut |a| actions.push(a))
+    };
+    assert_eq!(request(&mut h, &events), Reply::Published { accepted: 3 });
+    assert_eq!(drain(&mut reader).iter().map(|e| e.object_id).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // One event the decoder would refuse: the batch is refused whole, as Malformed.
+    let bad = [create_event(4), Event { kind: 60, ..create_event(5) }];
+    let rejected = h.server.source_stats(1).unwrap().1.rejected;
+    assert_eq!(request(&mut h, &bad), err(ErrorCode::Malformed, 5));
+    assert_eq!(h.server.source_stats(1).unwrap().1.rejected, rejected + 1);
+    // One forbidden category: refused whole, naming it.
+    let forbidden = [create_event(6), Event { category: Category::Device, kind: device::STATE, ..create_event(7) }];
+    assert_eq!(request(&mut h, &forbidden), err(ErrorCode::NotPermitted, Category::Device as u32));
+    assert!(drain(&mut reader).is_empty());
+}
+
+#[test]
 fn unknown_senders_get_an_error_and_are_counted() {
     let mut h = harness(64);
     assert_eq!(publish(&mut h, 0xDEAD, create_event(1)), err(ErrorCode::UnknownSender, 0));
@@ -139,7 +166,7 @@ fn filters_on_kind_object_source_and_info_select_events() {
     let seen: Vec<_> = got.iter().map(|g| (g.object_id, g.watch_id)).collect();
     assert_eq!(seen, vec![(1, w_del), (9, w_obj), (3, w_dir)]);
     // The fourth was subscribed-to but filtered, for the queue and the source.
-    assert_eq!(stats(&mut h, ALICE, StatsTarget::Queue(q)).filtered, 1);
+    assert_eq!(stats(&mut h, ALICE, StatsTarget::Queue(q)).counters.filtered, 1);
     assert_eq!(h.server.source_stats(1).unwrap().1.filtered, 1);
 }
 
@@ -161,7 +188,7 @@ fn a_full_ring_drops_counts_and_reports_the_exact_loss_with_the_next_event() {
         publish(&mut h, VFS, create_event(i));
     }
     let s = stats(&mut h, ALICE, StatsTarget::Queue(q));
-    assert_eq!((s.delivered, s.dropped), (89, 11));
+    assert_eq!((s.counters.delivered, s.counters.dropped), (89, 11));
     assert_eq!(h.server.source_stats(1).unwrap().1.dropped, 11);
     assert_eq!(reader.lost_total(), 11);
     let first = drain(&mut reader);
@@ -223,7 +250,7 @@ fn coalescing_replaces_undelivered_events_and_says_how_many() {
     assert_eq!((got[0].object_id, got[0].coalesced, got[0].payload.as_slice()), (9, 4, &[4u8][..]));
     assert_eq!((got[1].object_id, got[1].coalesced), (10, 0));
     assert_eq!((got[0].seq, got[1].seq), (0, 1), "merged events take no sequence numbers");
-    assert_eq!(stats(&mut h, ALICE, StatsTarget::Queue(q)).coalesced, 4);
+    assert_eq!(stats(&mut h, ALICE, StatsTarget::Queue(q)).counters.coalesced, 4);
     assert_eq!(h.server.source_stats(1).unwrap().1.coalesced, 4);
     assert_eq!(h.server.staged_count(), 0);
 }

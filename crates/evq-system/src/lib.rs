@@ -40,11 +40,19 @@ mod parse;
 #[cfg(feature = "parse")]
 pub use parse::{parse, ParseError};
 
-use evq_abi::event::CategorySet;
+use evq_abi::event::{Category, CategorySet};
 
 /// The badge the root task publishes process events with, on its own
 /// capability to the server's endpoint. No domain may use it.
 pub const ROOT_BADGE: u64 = 1;
+
+/// The name the root task (the hosted launcher) is registered under as a
+/// source: the supervisor.
+pub const ROOT_NAME: &str = "root";
+
+/// The categories the root task may publish: it reports the domains' lives
+/// (process events) and the system's (system events).
+pub const ROOT_CATEGORIES: CategorySet = CategorySet::of(&[Category::Process, Category::System]);
 
 /// Domain id 0 is the root task; described domains are numbered from 1 in
 /// the order the description lists them. Process events carry this id.
