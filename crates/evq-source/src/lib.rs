@@ -20,10 +20,17 @@
 //! twice. Any other refusal ends the publish with [`PublishError::Refused`],
 //! saying how many events had been taken before it.
 //!
+//! An [`Outbox`] gathers the events a core hands its shell one at a time
+//! (with payloads that live only for the call), so that they go out
+//! together in one publish.
+//!
 //! `no_std`, no allocation, no kernel or OS call.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+mod outbox;
+pub use outbox::{Outbox, OutboxFull};
 
 use evq_abi::msg::{Batch, DecodeError, ErrorCode, Event, Reply, Request};
 

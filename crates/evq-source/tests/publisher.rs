@@ -166,3 +166,27 @@ fn nothing_to_publish_sends_nothing() {
     p.publish(&[]).unwrap();
     assert!(p.link().messages.is_empty());
 }
+
+#[test]
+fn an_outbox_keeps_events_whose_payloads_are_gone_and_publishes_them_as_one_batch() {
+    use evq_source::{Outbox, OutboxFull};
+    let mut outbox: Outbox<3, 8> = Outbox::new();
+    for i in 0..3u8 {
+        // Each payload lives only for its push, as a core's callback gives it.
+        let payload = [i; 2];
+        outbox.push(&event(u64::from(i), &payload)).unwrap();
+    }
+    assert_eq!(outbox.push(&event(9, &[])), Err(OutboxFull), "a fourth event");
+    let mut p = Publisher::new(Scripted::default());
+    p.publish(&outbox.events()).unwrap();
+    assert_eq!(p.link().messages, vec![(label::PUBLISH_BATCH, vec![0, 1, 2])]);
+    let payloads: Vec<Vec<u8>> = outbox.events().iter().map(|e| e.payload.to_vec()).collect();
+    assert_eq!(payloads, vec![vec![0, 0], vec![1, 1], vec![2, 2]]);
+    outbox.clear();
+    assert!(outbox.is_empty());
+    // Payload room is its own limit.
+    let mut small: Outbox<8, 4> = Outbox::new();
+    small.push(&event(1, &[1, 2, 3])).unwrap();
+    assert_eq!(small.push(&event(2, &[4, 5])), Err(OutboxFull));
+    assert_eq!(small.len(), 1);
+}
