@@ -230,5 +230,36 @@ pub struct MessageSpec {
     pub reply: Layout,
 }
 
+impl core::fmt::Display for Layout {
+    /// As `docs/protocol.md`'s label tables give a body: `Name (head)`,
+    /// `Name (head + tail)`, then ` + frames` where capabilities travel
+    /// with it; `empty` for no body.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if *self == Layout::EMPTY {
+            return f.write_str("empty");
+        }
+        match self.tail {
+            Some(tail) => write!(f, "{} ({} + {tail})", self.name, self.head)?,
+            None => write!(f, "{} ({})", self.name, self.head)?,
+        }
+        if self.frames {
+            f.write_str(" + frames")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Display for MessageSpec {
+    /// The message's row in `docs/protocol.md`'s label table:
+    /// `| label | name | direction | request body | OK reply body |`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "| `0x{:04X}` | `{}` | {} | {} | {} |",
+            self.label, self.name, self.direction, self.request, self.reply
+        )
+    }
+}
+
 // Every body the kit writes is a whole number of words.
 const _: () = assert!(size_of::<ErrorBody>() == WORD);

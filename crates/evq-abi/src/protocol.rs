@@ -41,24 +41,85 @@
 /// Defines a protocol's messages from one table; see the [module
 /// documentation](crate::protocol).
 ///
-/// ```ignore
+/// A protocol of one message, `PING` with a number, answered `Pong` with it:
+///
+/// ```
+/// use evq_abi::framing::{exact, put, Layout};
+/// use zerocopy::byteorder::little_endian::U64;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// pub enum DecodeError {
+///     UnknownLabel(u32),
+///     BadLength { expected: usize, actual: usize },
+///     ReservedNonZero,
+///     BadErrorCode(u32),
+/// }
+/// pub type EncodeError = evq_abi::framing::EncodeError<DecodeError>;
+///
+/// evq_abi::codes! {
+///     /// Why a ping failed.
+///     pub enum ErrorCode {
+///         /// It did not decode.
+///         BadRequest = 1,
+///     }
+/// }
+///
+/// /// The one body: a number.
+/// #[derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::KnownLayout, zerocopy::Immutable)]
+/// #[repr(C)]
+/// pub struct NumberBody { pub n: U64 }
+///
+/// mod requests {
+///     pub mod ping {
+///         use super::super::*;
+///         pub const LAYOUT: Layout = Layout::fixed::<NumberBody>("Number");
+///         pub fn decode(body: &[u8]) -> Result<(u64,), DecodeError> {
+///             Ok((exact::<NumberBody>(body)?.n.get(),))
+///         }
+///         pub fn encode(n: u64, out: &mut [u8]) -> Result<usize, EncodeError> {
+///             put(out, &NumberBody { n: n.into() })
+///         }
+///     }
+/// }
+/// mod replies {
+///     pub use super::requests::ping as pong;
+/// }
+///
 /// evq_abi::protocol! {
 ///     errors { decode: DecodeError, code: ErrorCode }
-///     /// Message labels.
+///     /// Labels.
 ///     labels label;
-///     /// A decoded request.
-///     requests Request<'a> in request_codec {
-///         /// Client → server: destroy a queue.
-///         DESTROY_QUEUE = 0x0202, "client → server", destroy_queue: DestroyQueue {
-///             /// The queue.
-///             queue: u32,
-///         } => Done;
+///     /// A request.
+///     requests Request in requests {
+///         /// Ask for a number back.
+///         PING = 0x0401, "client → server", ping: Ping {
+///             /// The number.
+///             n: u64,
+///         } => Pong;
 ///     }
-///     /// A decoded reply.
-///     replies Reply in reply_codec {
-///         /// Success with an empty body.
-///         done: Done;
+///     /// A reply.
+///     replies Reply in replies {
+///         /// The number, back.
+///         pong: Pong {
+///             /// The number.
+///             n: u64,
+///         };
 ///     }
+/// }
+///
+/// fn main() {
+/// let mut body = [0u8; 8];
+/// let (l, len) = Request::Ping { n: 7 }.encode(&mut body).unwrap();
+/// assert_eq!((l, len), (label::PING, 8));
+/// assert_eq!(Request::decode(l, &body[..len]), Ok(Request::Ping { n: 7 }));
+/// assert_eq!(Request::decode(0x0402, &body), Err(DecodeError::UnknownLabel(0x0402)));
+/// assert_eq!(Request::decode(l, &body[..4]), Err(DecodeError::BadLength { expected: 8, actual: 4 }));
+/// let (rl, n) = Reply::Pong { n: 7 }.encode(&mut body).unwrap();
+/// assert_eq!(Reply::decode(l, rl, &body[..n]), Ok(Reply::Pong { n: 7 }));
+/// let (el, n) = Reply::Error { code: ErrorCode::BadRequest, detail: 2 }.encode(&mut body).unwrap();
+/// assert_eq!((el, Reply::decode(l, el, &body[..n])), (label::ERROR, Ok(Reply::Error { code: ErrorCode::BadRequest, detail: 2 })));
+/// assert_eq!(MESSAGES[0].to_string(), "| `0x0401` | `PING` | client → server | Number (8) | Number (8) |");
+/// assert_eq!(label::REQUESTS, [label::PING]);
 /// }
 /// ```
 #[macro_export]

@@ -176,8 +176,10 @@ pub(crate) mod request {
 
     pub mod rename {
         use super::*;
+        /// A rename's fields: the old directory and name, the new ones.
+        type Fields<'a> = (u64, &'a [u8], u64, &'a [u8]);
         pub const LAYOUT: Layout = Layout::with_tail::<RenameBody>("Rename", "padded names");
-        pub fn decode(body: &[u8]) -> Result<(u64, &[u8], u64, &[u8]), DecodeError> {
+        pub fn decode(body: &[u8]) -> Result<Fields<'_>, DecodeError> {
             let (h, rest) = head::<RenameBody>(body)?;
             zero(h.reserved.as_bytes())?;
             let lens = [usize::from(h.old_name_len.get()), usize::from(h.new_name_len.get())];

@@ -32,6 +32,7 @@ pub struct Region {
 // SAFETY: every access after construction is an atomic operation through the
 // raw pointer; the allocation is freed only on drop.
 unsafe impl Send for Region {}
+// SAFETY: as for Send: shared use is atomic accesses only.
 unsafe impl Sync for Region {}
 
 pub fn guard_value(i: usize) -> u64 {
@@ -135,6 +136,7 @@ impl Region {
             // (that is what this checks), and only read atomically here.
             let before = unsafe { AtomicU64::from_ptr(self.alloc.add(i)) }.load(Ordering::SeqCst);
             assert_eq!(before, guard_value(i), "guard word {i} before the region was overwritten");
+            // SAFETY: as above, for the guard words after the region.
             let after = unsafe { AtomicU64::from_ptr(self.alloc.add(self.total_words - 1 - i)) }.load(Ordering::SeqCst);
             assert_eq!(after, guard_value(GUARD_WORDS + i), "guard word {i} after the region was overwritten");
         }
