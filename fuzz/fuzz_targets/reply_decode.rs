@@ -11,7 +11,7 @@
 use evq_abi::msg::{label, Reply, MAX_MSG_BYTES};
 use libfuzzer_sys::fuzz_target;
 
-const REQUESTS: [u32; 11] = label::REQUESTS;
+const REQUESTS: [u32; label::REQUESTS.len()] = label::REQUESTS;
 const REPLIES: [u32; 2] = [label::OK, label::ERROR];
 
 fn pick(bytes: &[u8; 4], known: &[u32]) -> u32 {
