@@ -223,9 +223,16 @@ pub(super) fn priority(v: u8) -> Result<Priority, DecodeError> {
 /// `bytes`; returns the event and the bytes it used. Checks, in order: a
 /// whole descriptor, category, kind, priority, reserved, payload length,
 /// the padded payload present, zero padding.
+///
+/// It runs for every event the server takes, so it reads the descriptor
+/// and checks the padding itself rather than through the framing kit's
+/// `head` and `zero`, whose error conversion cost the batch decoder two
+/// instructions an event under callgrind (`publish_profile`: 606.5 per
+/// event through the kit, 602.5 so).
 pub(super) fn decode_event_prefix(bytes: &[u8]) -> Result<(Event<'_>, usize), DecodeError> {
     let desc_len = size_of::<EventDesc>();
-    let (desc, rest) = framing::head::<EventDesc>(bytes)?;
+    let (desc, rest) = EventDesc::read_from_prefix(bytes)
+        .map_err(|_| DecodeError::BadLength { expected: desc_len, actual: bytes.len() })?;
     let category = category(desc.category)?;
     if !category.has_kind(desc.kind) {
         return Err(DecodeError::BadKind { category: desc.category, kind: desc.kind });
@@ -243,7 +250,9 @@ pub(super) fn decode_event_prefix(bytes: &[u8]) -> Result<(Event<'_>, usize), De
         return Err(DecodeError::BadLength { expected: desc_len + with_pad, actual: bytes.len() });
     };
     let (payload, pad) = area.split_at(payload_len);
-    framing::zero(pad)?;
+    if pad.iter().any(|&b| b != 0) {
+        return Err(DecodeError::ReservedNonZero);
+    }
     let event = Event {
         category,
         kind: desc.kind,
