@@ -59,6 +59,15 @@ pub enum EncodeError<D> {
     Invalid(D),
 }
 
+impl<D: core::fmt::Display> core::fmt::Display for EncodeError<D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            EncodeError::NoSpace => write!(f, "the message does not fit in {MAX_MSG_BYTES} bytes"),
+            EncodeError::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 /// Error reply body (8 bytes), the same in every protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]

@@ -386,5 +386,12 @@ macro_rules! codes {
                 }
             }
         }
+
+        impl core::fmt::Display for $Name {
+            /// The code's name.
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
     };
 }

@@ -1447,3 +1447,20 @@ fn an_unknown_label_is_reported_before_the_body_is_looked_at() {
         assert_eq!(req_err(0x9999, &vec![0xAB; n]), DecodeError::UnknownLabel(0x9999), "{n} bytes");
     }
 }
+
+#[test]
+fn decode_errors_and_codes_are_told_in_words() {
+    assert_eq!(DecodeError::PayloadTooLong(500).to_string(), "a payload of 500 bytes is longer than the 464 allowed");
+    assert_eq!(DecodeError::BadKind { category: 3, kind: 9 }.to_string(), "kind 9 is not defined in category 3");
+    assert_eq!(
+        DecodeError::BadLength { expected: 16, actual: 12 }.to_string(),
+        "the body is 12 bytes where 16 are needed"
+    );
+    assert_eq!(DecodeError::BadCount(0).to_string(), format!("a count of 0 is outside 1..={MAX_BATCH}"));
+    assert_eq!(ErrorCode::NotPermitted.to_string(), "NotPermitted");
+    assert_eq!(EncodeError::NoSpace.to_string(), format!("the message does not fit in {MAX_MSG_BYTES} bytes"));
+    assert_eq!(
+        EncodeError::Invalid(DecodeError::BadPriority(7)).to_string(),
+        "priority 7 is not 0 (normal) or 1 (critical)"
+    );
+}

@@ -20,7 +20,7 @@ pub fn env_u64(name: &str, default: u64) -> u64 {
 /// `CLOCK_MONOTONIC`, ns: the clock every process of a run stamps and reads,
 /// so a latency is one reading minus another taken in a different process.
 pub fn now_ns() -> u64 {
-    evq_hosted::sys::monotonic_ns()
+    evq_hosted::host::monotonic_ns()
 }
 
 /// Waits until the monotonic clock reaches `due_ns`: sleeps while it is far

@@ -1,7 +1,7 @@
 //! §2 and §5: one source, fanned out to N clients, each draining on its own.
 //!
 //! **evq**: a source process attached to the system's source slot publishes
-//! through `evq_hosted::source::Publisher` (one `Publish` per event, or one
+//! through `evq_hosted::wire::Publisher` (`evq_source`'s publisher: one `Publish` per event, or one
 //! `PublishBatch` of 16); the server domain writes each event into every
 //! client's 16-page memfd ring and signals the eventfd of a client that
 //! waits; each client process (attached to a client slot) reads its ring
@@ -304,7 +304,7 @@ fn evq_client(console: &Path, size: usize, sleep: Sleep) -> io::Result<()> {
     let (Some(ep), Some(note)) = (fds.next(), fds.next()) else {
         return Err(io::Error::other("attach: no capabilities"));
     };
-    let client = Client::new(Endpoint::new(ep)?, note.try_clone()?);
+    let mut client = Client::new(Endpoint::new(ep)?, note.try_clone()?);
     let err = |e: evq_hosted::client::ClientError| io::Error::other(e.to_string());
     let mut queue = client.create_queue(RING_PAGES).map_err(err)?;
     client.subscribe(&queue, Filter::all_of(Category::Device)).map_err(err)?;
@@ -344,8 +344,8 @@ fn evq_client(console: &Path, size: usize, sleep: Sleep) -> io::Result<()> {
                 let ring = queue.events();
                 let mut woken = Woken::Ready;
                 if ring.prepare_wait().map_err(|e| io::Error::other(format!("ring: {e:?}")))? {
-                    if evq_hosted::sys::poll(&[note.as_fd()], Some(Duration::from_secs(1)))?[0] {
-                        evq_hosted::sys::drain(note.as_fd())?;
+                    if evq_hosted::host::poll(&[note.as_fd()], Some(Duration::from_secs(1)))?[0] {
+                        evq_hosted::host::drain(note.as_fd())?;
                     } else {
                         woken = Woken::TimedOut;
                     }
@@ -420,7 +420,7 @@ fn evq_source(console: &Path, spec: Spec) -> io::Result<()> {
         payload: &[],
     };
     publisher.publish(&[end]).map_err(|e| io::Error::other(format!("publish: {e}")))?;
-    println!("done {t0} {t1} {}", publisher.busy_replies);
+    println!("done {t0} {t1} {}", publisher.stats().busy);
     Ok(())
 }
 

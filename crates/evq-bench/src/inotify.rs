@@ -205,7 +205,7 @@ fn inotify_watch(dir: &Path, total: u64) -> io::Result<()> {
 
 fn vfs_watch(console: &Path, total: u64) -> io::Result<()> {
     let console = Console::connect_within(console, Duration::from_secs(20))?;
-    let (_, client) = console.attach_client(None)?;
+    let (_, mut client) = console.attach_client(None)?;
     let err = |e: evq_hosted::client::ClientError| io::Error::other(e.to_string());
     let mut queue = client.create_queue(RING_PAGES).map_err(err)?;
     let mut filter = Filter::all_of(Category::Vfs);

@@ -86,7 +86,8 @@ pub fn measure() -> io::Result<Report> {
     }
     let mut queues: Vec<HostedQueue> = Vec::new();
     for q in 0..MAX_QUEUES {
-        let client = &clients[q % clients.len()];
+        let n = clients.len();
+        let client = &mut clients[q % n];
         let queue = client.create_queue(RING_PAGES).map_err(cerr)?;
         for _ in 0..MAX_SUBSCRIPTIONS {
             client.subscribe(&queue, Filter::all_of(Category::Device)).map_err(cerr)?;
@@ -113,7 +114,8 @@ pub fn measure() -> io::Result<Report> {
     }
     let status = sys.status()?;
     let full = rss(pid)?;
-    let one_more = match clients[clients.len() - 1].create_queue(RING_PAGES) {
+    let last = clients.len() - 1;
+    let one_more = match clients[last].create_queue(RING_PAGES) {
         Ok(_) => "granted (unexpected)".to_string(),
         Err(ClientError::Refused(code, detail)) => format!("{code:?} (detail {detail})"),
         Err(e) => e.to_string(),

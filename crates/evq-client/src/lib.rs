@@ -14,7 +14,9 @@
 #![deny(missing_docs)]
 
 mod session;
-pub use session::{Session, SessionError, Transport};
+mod words;
+pub use session::{Session, SessionError, Transport, Woken};
+pub(crate) use words::AttachWords;
 
 use core::ptr::NonNull;
 

@@ -3,9 +3,11 @@
 //! turns that into queues to read and a `wait` that sleeps only when it
 //! must.
 
+use core::fmt;
 use core::ptr::NonNull;
+use core::time::Duration;
 
-use evq_abi::msg::{ErrorCode, Filter, Reply, Request};
+use evq_abi::msg::{ErrorCode, Filter, Reply, Request, Stats, StatsTarget};
 use evq_abi::ring::RingGeometry;
 
 use crate::{EventError, EventQueue};
@@ -27,6 +29,25 @@ pub trait Transport {
 
     /// Blocks until the server signals this client's notification.
     fn block(&mut self);
+
+    /// Blocks until the server signals this client's notification or
+    /// `timeout` passes; returns whether the signal came. A platform whose
+    /// notification cannot be waited on with a bound keeps the default,
+    /// which is [`Transport::block`] and reports the signal.
+    fn block_for(&mut self, timeout: Duration) -> Result<bool, Self::Error> {
+        let _ = timeout;
+        self.block();
+        Ok(true)
+    }
+}
+
+/// What [`Session::wait_for`] ended with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    /// The ring has events to read, or the server signalled.
+    Ready,
+    /// The timeout passed without a signal.
+    TimedOut,
 }
 
 /// Why a session request failed.
@@ -42,6 +63,18 @@ pub enum SessionError<E> {
     Attach(evq_ring::AttachError),
     /// Reading the ring failed.
     Ring(EventError),
+}
+
+impl<E: fmt::Display> fmt::Display for SessionError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Transport(e) => write!(f, "{e}"),
+            SessionError::Refused(code, detail) => write!(f, "the server refused: {} (detail {detail})", code.name()),
+            SessionError::UnexpectedReply => f.write_str("the server's reply does not answer the request"),
+            SessionError::Attach(e) => write!(f, "the granted ring does not attach: {}", crate::AttachWords(e)),
+            SessionError::Ring(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// A client of the event server over `T`.
@@ -110,6 +143,48 @@ impl<T: Transport> Session<T> {
                 events.cancel_wait();
                 Ok(())
             }
+            _ => Err(SessionError::UnexpectedReply),
+        }
+    }
+
+    /// Returns once `events` has something to read, the server signals, or
+    /// `timeout` passes, by the reference sequence of the wake-up protocol
+    /// (`docs/protocol.md` §2.9): `Wait` first (so a revoked queue is told
+    /// so, and a ring the server sees unread is [`Woken::Ready`] at once),
+    /// then the waiting flag, checked against the ring once more, then
+    /// [`Transport::block_for`]; the flag is cleared again before it
+    /// returns. The timeout is the client's own: the server is not asked to
+    /// signal at it.
+    pub fn wait_for(
+        &mut self,
+        queue: u32,
+        events: &mut EventQueue,
+        min_events: u32,
+        timeout: Duration,
+    ) -> Result<Woken, SessionError<T::Error>> {
+        match self.request(&Request::Wait { queue, min_events, timeout_ns: 0 })? {
+            Reply::Wait { armed: false, .. } => return Ok(Woken::Ready),
+            Reply::Wait { armed: true, .. } => {}
+            _ => return Err(SessionError::UnexpectedReply),
+        }
+        // `false`: an event landed since the server looked; the flag is
+        // already cleared.
+        if !events.prepare_wait().map_err(SessionError::Ring)? {
+            return Ok(Woken::Ready);
+        }
+        let signalled = self.transport.block_for(timeout);
+        events.cancel_wait();
+        match signalled.map_err(SessionError::Transport)? {
+            true => Ok(Woken::Ready),
+            false => Ok(Woken::TimedOut),
+        }
+    }
+
+    /// The counters of `target` (one of this client's queues, a source, or
+    /// the server).
+    pub fn stats(&mut self, target: StatsTarget) -> Result<Stats, SessionError<T::Error>> {
+        match self.request(&Request::Stats(target))? {
+            Reply::Stats(stats) => Ok(stats),
             _ => Err(SessionError::UnexpectedReply),
         }
     }

@@ -18,10 +18,12 @@ use evq_abi::event::{
     encode_dentry, encode_mount, encode_rename, process, system, vfs, Category, CategorySet, ExitPayload, Priority,
     Rename, MAX_PAYLOAD,
 };
-use evq_abi::msg::{BatchBuilder, Event, Filter, Reply, Request, StatsTarget, MAX_MSG_BYTES};
+use evq_abi::msg::{Event, Filter, Reply, Request, StatsTarget, MAX_MSG_BYTES};
 use evq_abi::ring::RingGeometry;
 use evq_client::EventQueue;
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
+use evq_source::{Link, PublishError, Publisher};
+use evq_system::{ROOT_CATEGORIES, ROOT_NAME};
 use evq_testkit::HeapRings;
 use zerocopy::IntoBytes;
 
@@ -66,6 +68,23 @@ impl Endpoint {
     }
 }
 
+/// A source's link is its endpoint: the calls go over the channel, and
+/// after `Busy` it waits out one of the server's ticks.
+impl Link for Endpoint {
+    type Error = std::convert::Infallible;
+
+    fn call(&mut self, request: &Request<'_>) -> Result<Reply, Self::Error> {
+        Ok(Endpoint::call(self, request).0)
+    }
+
+    fn back_off(&mut self) {
+        thread::sleep(TICK);
+    }
+}
+
+/// How often the server ticks when no message comes.
+const TICK: Duration = Duration::from_millis(10);
+
 fn main() {
     let started = Instant::now();
     let now = move || started.elapsed().as_nanos() as u64;
@@ -81,7 +100,8 @@ fn main() {
     let reader = thread::spawn(move || watch(client, notify_rx, ready_tx));
     // The workload starts once the watcher is subscribed.
     ready_rx.recv().expect("watcher subscribed");
-    run_workload(&vfs, &root);
+    let (mut vfs, mut root) = (Publisher::new(vfs), Publisher::new(root));
+    run_workload(&mut vfs, &mut root);
     let received = reader.join().expect("watcher");
     drop((vfs, root));
     let stats = server.join().expect("server");
@@ -105,8 +125,8 @@ fn serve(inbox: Receiver<Message>, notify: Sender<()>, now: impl Fn() -> u64) ->
     server
         .register_source(SourceSpec {
             badge: ROOT,
-            name: "root",
-            allowed: CategorySet::of(&[Category::Process, Category::System]),
+            name: ROOT_NAME,
+            allowed: ROOT_CATEGORIES,
             supervisor: true,
             budget_per_tick: 0,
         })
@@ -116,10 +136,7 @@ fn serve(inbox: Receiver<Message>, notify: Sender<()>, now: impl Fn() -> u64) ->
 
     let mut notifications: HashMap<Badge, Sender<()>> = HashMap::from([(CLIENT, notify)]);
     loop {
-        let timeout = server
-            .next_deadline()
-            .map(|d| Duration::from_nanos(d.saturating_sub(now())))
-            .unwrap_or(Duration::from_millis(10));
+        let timeout = server.next_deadline().map(|d| Duration::from_nanos(d.saturating_sub(now()))).unwrap_or(TICK);
         let message = match inbox.recv_timeout(timeout) {
             Ok(m) => m,
             Err(RecvTimeoutError::Timeout) => {
@@ -211,57 +228,57 @@ fn watch(server: Endpoint, notification: Receiver<()>, ready: Sender<()>) -> usi
 }
 
 /// A scripted file-system session, as the VFS domain would report it, and
-/// the root task's process events around it.
-fn run_workload(vfs_ep: &Endpoint, root: &Endpoint) {
-    let publish = |ep: &Endpoint, category, kind, type_flags, object_id, payload: &[u8]| {
-        let event = Event { category, kind, type_flags, priority: Priority::Normal, object_id, payload };
-        ep.call(&Request::Publish(event)).0
+/// the root task's process events around it, each published through the
+/// source's `evq_source::Publisher`.
+fn run_workload(vfs_ep: &mut Publisher<Endpoint>, root: &mut Publisher<Endpoint>) {
+    fn event(category: Category, kind: u8, type_flags: u8, object_id: u64, payload: &[u8]) -> Event<'_> {
+        Event { category, kind, type_flags, priority: Priority::Normal, object_id, payload }
+    }
+    let publish = |p: &mut Publisher<Endpoint>, e: Event<'_>| {
+        if let Err(e) = p.publish_one(e) {
+            println!("  (the server refused a scripted event: {e})");
+        }
     };
     let mut buf = [0u8; MAX_PAYLOAD];
-    publish(root, Category::Process, process::START, 0, 7, b"");
+    publish(root, event(Category::Process, process::START, 0, 7, b""));
     let dir = vfs::flags::IS_DIR;
     let n = encode_dentry(1, b"docs", &mut buf).expect("name");
-    publish(vfs_ep, Category::Vfs, vfs::CREATE, dir, 2, &buf[..n]);
+    publish(vfs_ep, event(Category::Vfs, vfs::CREATE, dir, 2, &buf[..n]));
     let n = encode_dentry(2, b"notes.txt", &mut buf).expect("name");
-    publish(vfs_ep, Category::Vfs, vfs::CREATE, 0, 3, &buf[..n]);
-    publish(vfs_ep, Category::Vfs, vfs::ATTRIB, vfs::flags::ATTR_SIZE | vfs::flags::ATTR_MTIME, 3, &buf[..n]);
+    publish(vfs_ep, event(Category::Vfs, vfs::CREATE, 0, 3, &buf[..n]));
+    publish(vfs_ep, event(Category::Vfs, vfs::ATTRIB, vfs::flags::ATTR_SIZE | vfs::flags::ATTR_MTIME, 3, &buf[..n]));
     let n = encode_rename(
         &Rename { old_parent: 2, old_name: b"notes.txt", new_parent: 1, new_name: b"todo.txt" },
         &mut buf,
     )
     .expect("names");
-    publish(vfs_ep, Category::Vfs, vfs::RENAME, 0, 3, &buf[..n]);
+    publish(vfs_ep, event(Category::Vfs, vfs::RENAME, 0, 3, &buf[..n]));
     let n = encode_mount(1, 2, b"mnt", &mut buf).expect("name");
-    publish(vfs_ep, Category::Vfs, vfs::MOUNT, dir, 4, &buf[..n]);
-    // A batch: three files created under the mount in one message.
-    let mut body = [0u8; MAX_MSG_BYTES];
+    publish(vfs_ep, event(Category::Vfs, vfs::MOUNT, dir, 4, &buf[..n]));
+    // Three files created under the mount, published together: one
+    // `PublishBatch` message.
     let mut names = [[0u8; 64]; 3];
     let mut lens = [0usize; 3];
     for (i, name) in ["a.log", "b.log", "c.log"].iter().enumerate() {
         lens[i] = encode_dentry(4, name.as_bytes(), &mut names[i]).expect("name");
     }
-    let mut batch = BatchBuilder::new(&mut body).expect("room");
-    for i in 0..3 {
-        let event = Event {
-            category: Category::Vfs,
-            kind: vfs::CREATE,
-            type_flags: 0,
-            priority: Priority::Normal,
-            object_id: 10 + i as u64,
-            payload: &names[i][..lens[i]],
-        };
-        batch.push(&event).expect("fits");
+    let created: Vec<Event<'_>> =
+        (0..3).map(|i| event(Category::Vfs, vfs::CREATE, 0, 10 + i as u64, &names[i][..lens[i]])).collect();
+    if let Err(e) = vfs_ep.publish(&created) {
+        println!("  (the server refused the batch: {e})");
     }
-    let len = batch.finish();
-    vfs_ep.call_raw(evq_abi::msg::label::PUBLISH_BATCH, &body[..len]);
     let n = encode_mount(1, 2, b"mnt", &mut buf).expect("name");
-    publish(vfs_ep, Category::Vfs, vfs::UNMOUNT, dir, 4, &buf[..n]);
+    publish(vfs_ep, event(Category::Vfs, vfs::UNMOUNT, dir, 4, &buf[..n]));
     let n = encode_dentry(1, b"todo.txt", &mut buf).expect("name");
-    publish(vfs_ep, Category::Vfs, vfs::DELETE, 0, 3, &buf[..n]);
+    publish(vfs_ep, event(Category::Vfs, vfs::DELETE, 0, 3, &buf[..n]));
     // A forged event: the VFS domain may not publish process events.
-    let forged = publish(vfs_ep, Category::Process, process::EXIT, 0, 7, b"");
-    println!("  (vfs forging a process event was refused: {forged:?})");
+    match vfs_ep.publish_one(event(Category::Process, process::EXIT, 0, 7, b"")) {
+        Err(PublishError::Refused { code, detail, .. }) => {
+            println!("  (vfs forging a process event was refused: Error {{ code: {}, detail: {detail} }})", code.name())
+        }
+        other => println!("  (vfs forging a process event was not refused: {other:?})"),
+    }
     let code = ExitPayload { code: 0u64.into() };
-    publish(root, Category::Process, process::EXIT, 0, 7, code.as_bytes());
-    publish(root, Category::System, system::SHUTDOWN, 0, 0, b"");
+    publish(root, event(Category::Process, process::EXIT, 0, 7, code.as_bytes()));
+    publish(root, event(Category::System, system::SHUTDOWN, 0, 0, b""));
 }

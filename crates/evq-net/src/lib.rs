@@ -6,9 +6,13 @@
 //!
 //! - [`Interface`] keeps the link state and the rx/tx counters of one
 //!   interface and turns them into network events: `LINK_UP`/`LINK_DOWN` on
-//!   a change, and `RX`/`TX` with a [`CountersPayload`] per frame. The
-//!   server coalesces those per interface for a client that asks, summing
-//!   the counts, so the driver does not batch them itself.
+//!   a change, and `RX`/`TX` with a [`CountersPayload`], either per frame
+//!   (a driver that moves the frames itself) or for what changed between
+//!   two readings of a NIC's or kernel's running totals
+//!   ([`Interface::totals`]: the hosted driver, which reads the kernel's
+//!   link statistics). The server coalesces those per interface for a
+//!   client that asks, summing the counts, so the driver does not batch
+//!   them itself.
 //! - [`arp_request`] builds the frame a freshly started interface sends to
 //!   make traffic of its own: an ARP request for its gateway (QEMU's user
 //!   network answers for 10.0.2.2), and [`parse_arp_reply`] recognises the
@@ -81,6 +85,23 @@ pub fn parse_arp_reply(frame: &[u8], mac: Mac) -> Option<ArpReply> {
     })
 }
 
+/// Packets and bytes, as a NIC or a kernel counts them for one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+impl Totals {
+    /// What was counted since `earlier`. Counters that wrapped past
+    /// `u64::MAX` are counted across the wrap.
+    pub const fn since(self, earlier: Totals) -> Totals {
+        Totals { packets: self.packets.wrapping_sub(earlier.packets), bytes: self.bytes.wrapping_sub(earlier.bytes) }
+    }
+}
+
 /// One interface's state, and the events it owes the server.
 #[derive(Clone, Debug)]
 pub struct Interface {
@@ -89,6 +110,10 @@ pub struct Interface {
     rx: CountersPayload,
     tx: CountersPayload,
     payload: CountersPayload,
+    /// The last reading of the running totals, rx then tx.
+    reading: Option<(Totals, Totals)>,
+    /// The payloads of the last reading's events, rx then tx.
+    deltas: [CountersPayload; 2],
 }
 
 impl Interface {
@@ -100,6 +125,8 @@ impl Interface {
             rx: CountersPayload::default(),
             tx: CountersPayload::default(),
             payload: CountersPayload::default(),
+            reading: None,
+            deltas: [CountersPayload::default(); 2],
         }
     }
 
@@ -131,6 +158,38 @@ impl Interface {
     pub fn sent(&mut self, bytes: usize) -> Event<'_> {
         add(&mut self.tx, bytes);
         self.one(network::TX, bytes)
+    }
+
+    /// A reading of the interface's running totals, received (`rx`) and
+    /// sent (`tx`), as a NIC or kernel keeps them: an `RX` event, then a
+    /// `TX` event, for the packets and bytes counted since the last
+    /// reading, each only if packets moved in its direction. The first
+    /// reading is the baseline: what was counted before the interface was
+    /// watched is not reported. What was counted since the baseline adds to
+    /// [`rx_total`](Self::rx_total) and [`tx_total`](Self::tx_total).
+    pub fn totals(&mut self, rx: Totals, tx: Totals) -> impl Iterator<Item = Event<'_>> + '_ {
+        let last = self.reading.replace((rx, tx));
+        let moved = match last {
+            Some((last_rx, last_tx)) => [rx.since(last_rx), tx.since(last_tx)],
+            None => [Totals::default(); 2],
+        };
+        for (i, delta) in moved.iter().enumerate() {
+            self.deltas[i] = CountersPayload { packets: delta.packets.into(), bytes: delta.bytes.into() };
+            let total = if i == 0 { &mut self.rx } else { &mut self.tx };
+            total.packets = total.packets.get().saturating_add(delta.packets).into();
+            total.bytes = total.bytes.get().saturating_add(delta.bytes).into();
+        }
+        let id = self.id;
+        self.deltas.iter().zip([network::RX, network::TX]).filter(|(d, _)| d.packets.get() > 0).map(
+            move |(payload, kind)| Event {
+                category: Category::Network,
+                kind,
+                type_flags: 0,
+                priority: Priority::Normal,
+                object_id: id,
+                payload: payload.as_bytes(),
+            },
+        )
     }
 
     /// Everything received so far.

@@ -82,9 +82,9 @@ impl<E: core::fmt::Display> core::fmt::Display for PublishError<E> {
         match self {
             PublishError::Link(e) => write!(f, "{e}"),
             PublishError::Refused { code, detail, sent } => {
-                write!(f, "the server refused the events after {sent}: {} (detail {detail})", code.name())
+                write!(f, "the server refused the events after {sent}: {code} (detail {detail})")
             }
-            PublishError::Invalid { error, sent } => write!(f, "event {sent} cannot be published: {error:?}"),
+            PublishError::Invalid { error, sent } => write!(f, "event {sent} cannot be published: {error}"),
             PublishError::Unexpected(reply) => write!(f, "the server answered a publish with {reply:?}"),
         }
     }
@@ -123,6 +123,19 @@ impl<L: Link> Publisher<L> {
     /// What this publisher has done so far.
     pub fn stats(&self) -> PublishStats {
         self.stats
+    }
+
+    /// The supervisor's other message: tells the server the client with
+    /// `badge` is gone (`ClientGone`), so that its queues and rings are
+    /// revoked. `Ok(false)` when the server no longer knew it (a console
+    /// slot that was never used again, a client already reported).
+    pub fn client_gone(&mut self, badge: u64) -> Result<bool, PublishError<L::Error>> {
+        match self.link.call(&Request::ClientGone { client: badge }).map_err(PublishError::Link)? {
+            Reply::Done => Ok(true),
+            Reply::Error { code: ErrorCode::InvalidArgument, .. } => Ok(false),
+            Reply::Error { code, detail } => Err(PublishError::Refused { code, detail, sent: 0 }),
+            other => Err(PublishError::Unexpected(other)),
+        }
     }
 
     /// Publishes one event: [`Publisher::publish`] of one.

@@ -26,6 +26,7 @@ impl Link for Scripted {
         let objects = match Request::decode(l, &body[..len]).map_err(|_| "does not decode")? {
             Request::Publish(e) => vec![e.object_id],
             Request::PublishBatch(b) => b.iter().map(|e| e.object_id).collect(),
+            Request::ClientGone { client } => vec![client],
             _ => return Err("not a publish"),
         };
         let n = objects.len() as u32;
@@ -189,4 +190,20 @@ fn an_outbox_keeps_events_whose_payloads_are_gone_and_publishes_them_as_one_batc
     small.push(&event(1, &[1, 2, 3])).unwrap();
     assert_eq!(small.push(&event(2, &[4, 5])), Err(OutboxFull));
     assert_eq!(small.len(), 1);
+}
+
+#[test]
+fn client_gone_is_sent_and_its_answer_read() {
+    let mut link = Scripted::default();
+    link.answers.push_back(Reply::Done);
+    link.answers.push_back(Reply::Error { code: ErrorCode::InvalidArgument, detail: 0 });
+    link.answers.push_back(Reply::Error { code: ErrorCode::NotPermitted, detail: 0 });
+    let mut p = Publisher::new(link);
+    assert_eq!(p.client_gone(0x21), Ok(true));
+    assert_eq!(p.client_gone(0x21), Ok(false), "already forgotten");
+    assert_eq!(p.client_gone(0x22), Err(PublishError::Refused { code: ErrorCode::NotPermitted, detail: 0, sent: 0 }));
+    assert_eq!(
+        p.link().messages.iter().map(|(l, o)| (*l, o[0])).collect::<Vec<_>>(),
+        vec![(label::CLIENT_GONE, 0x21), (label::CLIENT_GONE, 0x21), (label::CLIENT_GONE, 0x22)]
+    );
 }

@@ -134,6 +134,24 @@ pub enum DecodeError {
     BadErrorCode(u32),
 }
 
+impl core::fmt::Display for DecodeError {
+    /// The problem in words, with the limit it broke.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::UnknownLabel(l) => write!(f, "label {l:#06x} is not a VFS message"),
+            Self::BadLength { expected, actual } => write!(f, "the body is {actual} bytes where {expected} are needed"),
+            Self::ReservedNonZero => f.write_str("a reserved field or padding byte is not zero"),
+            Self::BadMode(m) => write!(f, "mode {m:#o} has bits outside {MODE_MASK:#o}"),
+            Self::BadMask(m) => write!(f, "attribute mask {m:#x} has bits outside {:#x}", set_attr::ALL),
+            Self::TooLong(n) => {
+                write!(f, "{n} bytes is more than one message carries ({MAX_READ} read, {MAX_WRITE} written)")
+            }
+            Self::BadKind(k) => write!(f, "inode kind {k} is not 1 (file) or 2 (directory)"),
+            Self::BadErrorCode(c) => write!(f, "error code {c} is not one the VFS protocol defines"),
+        }
+    }
+}
+
 impl DecodeError {
     /// A stable number for the error, sent as the `detail` of an
     /// [`ErrorCode::BadRequest`] reply.

@@ -847,3 +847,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn decode_errors_are_told_in_words_with_their_limits() {
+    assert_eq!(DecodeError::BadMode(0o17777).to_string(), "mode 0o17777 has bits outside 0o7777");
+    assert_eq!(
+        DecodeError::TooLong(2000).to_string(),
+        "2000 bytes is more than one message carries (952 read, 936 written)"
+    );
+    assert_eq!(ErrorCode::NoEntry.to_string(), "NoEntry");
+}

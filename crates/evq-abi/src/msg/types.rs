@@ -79,6 +79,31 @@ pub enum DecodeError {
     BadInfoMask(u32),
 }
 
+impl core::fmt::Display for DecodeError {
+    /// The problem in words, with the limit it broke.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::UnknownLabel(l) => write!(f, "label {l:#06x} is not a message of this protocol"),
+            Self::BadLength { expected, actual } => write!(f, "the body is {actual} bytes where {expected} are needed"),
+            Self::ReservedNonZero => f.write_str("a reserved field or padding byte is not zero"),
+            Self::BadCategory(c) => write!(f, "category {c} cannot be published or subscribed to"),
+            Self::BadKind { category, kind } => write!(f, "kind {kind} is not defined in category {category}"),
+            Self::BadPriority(p) => write!(f, "priority {p} is not 0 (normal) or 1 (critical)"),
+            Self::PayloadTooLong(n) => {
+                write!(f, "a payload of {n} bytes is longer than the {} allowed", crate::event::MAX_PAYLOAD)
+            }
+            Self::BadCount(n) => write!(f, "a count of {n} is outside 1..={}", super::MAX_BATCH),
+            Self::BadFlags(v) => write!(f, "flags {v:#x} have an unknown bit"),
+            Self::BadTypeMask(m) => write!(f, "type mask {m:#x} is empty or names undefined kinds"),
+            Self::FilterOutsideMask => f.write_str("the info filter has bits outside the info mask"),
+            Self::BadStatsTarget(t) => write!(f, "statistics target {t} is not 0 (queue), 1 (source) or 2 (server)"),
+            Self::BadPageCount(n) => write!(f, "{n} pages is not a power of two from 1 to 64"),
+            Self::BadErrorCode(c) => write!(f, "error code {c} is not one this protocol defines"),
+            Self::BadInfoMask(m) => write!(f, "info mask {m:#x} has bits outside the type flags (0x00ff0000)"),
+        }
+    }
+}
+
 impl DecodeError {
     /// A stable number for the error, sent as the `detail` of a
     /// [`ErrorCode::Malformed`] reply.

@@ -53,6 +53,16 @@ pub enum SetupError {
     NameTooLong,
 }
 
+impl core::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SetupError::TableFull => f.write_str("the server's table is full"),
+            SetupError::DuplicateBadge => f.write_str("the badge is registered already"),
+            SetupError::NameTooLong => write!(f, "the name is longer than {MAX_SOURCE_NAME} bytes"),
+        }
+    }
+}
+
 /// Something the shell must do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {

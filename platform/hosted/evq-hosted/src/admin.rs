@@ -12,8 +12,11 @@
 //! launcher holds it.
 //!
 //! Messages are 16 bytes: `[op: u32][reserved: u32][badge: u64]`, little
-//! endian; [`OP_ENDPOINT`] carries the socket with `SCM_RIGHTS`.
+//! endian; [`OP_ENDPOINT`] carries the socket with `SCM_RIGHTS`. The status
+//! is JSON; its counters are the core's own ([`evq_abi::msg::Counters`]),
+//! under the same names.
 
+use evq_abi::msg::Counters;
 use serde::{Deserialize, Serialize};
 
 /// "Here is the server's end of the endpoint for `badge`" (one descriptor
@@ -37,39 +40,6 @@ pub fn decode(msg: &[u8]) -> Option<(u32, u64)> {
     let op = u32::from_le_bytes(msg[..4].try_into().ok()?);
     let badge = u64::from_le_bytes(msg[8..].try_into().ok()?);
     Some((op, badge))
-}
-
-/// One set of the core's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Events accepted.
-    pub published: u64,
-    /// Events no queue took.
-    pub filtered: u64,
-    /// Ring writes.
-    pub delivered: u64,
-    /// Events merged into newer ones.
-    pub coalesced: u64,
-    /// Events dropped (full or corrupt rings, discarded held events).
-    pub dropped: u64,
-    /// Messages refused.
-    pub rejected: u64,
-    /// Events refused by back-pressure.
-    pub throttled: u64,
-}
-
-impl From<evq_server::Counters> for Counters {
-    fn from(c: evq_server::Counters) -> Self {
-        Counters {
-            published: c.published,
-            filtered: c.filtered,
-            delivered: c.delivered,
-            coalesced: c.coalesced,
-            dropped: c.dropped,
-            rejected: c.rejected,
-            throttled: c.throttled,
-        }
-    }
 }
 
 /// One source's counters.
@@ -123,5 +93,23 @@ mod tests {
     fn messages_round_trip_and_bad_lengths_do_not_decode() {
         assert_eq!(decode(&encode(OP_ENDPOINT, 0x21)), Some((OP_ENDPOINT, 0x21)));
         assert_eq!(decode(&[0u8; 15]), None);
+    }
+
+    #[test]
+    fn the_status_json_names_each_counter_as_the_core_does() {
+        let counters = Counters::from_array([1, 2, 3, 4, 5, 6, 7]);
+        let source = SourceStatus { id: 2, name: "vfs".into(), counters };
+        let json: serde_json::Value = serde_json::to_value(&source).unwrap();
+        let names: Vec<&str> = json["counters"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = Counters::NAMES.to_vec();
+        want.sort_unstable();
+        let mut names = names;
+        names.sort_unstable();
+        assert_eq!(names, want);
+        for (name, value) in Counters::NAMES.iter().zip(counters.to_array()) {
+            assert_eq!(json["counters"][name], value, "{name}");
+        }
+        let back: SourceStatus = serde_json::from_value(json).unwrap();
+        assert_eq!(back, source);
     }
 }

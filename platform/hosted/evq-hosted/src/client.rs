@@ -1,69 +1,112 @@
-//! A client domain's shell: its endpoint, its notification, and the rings it
-//! was granted, mapped.
+//! A client domain's shell: `evq_client::Session` over the hosted
+//! [`Transport`]: the client's endpoint for calls, the memfd that comes with
+//! a `CreateQueue` reply mapped as the queue's ring, and its eventfd to
+//! block on. The conversation itself (creating, subscribing, the wake-up
+//! protocol, statistics) is the core's.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::ptr::NonNull;
+use std::time::Duration;
 
-use evq_abi::msg::{ErrorCode, Filter, Reply, Request, Stats, StatsTarget};
-use evq_abi::ring::RingGeometry;
+use evq_abi::msg::{Filter, Reply, Request, Stats, StatsTarget};
 use evq_abi::PAGE_SIZE;
-use evq_client::{EventError, EventQueue, ReceivedEvent};
+use evq_client::{EventError, EventQueue, ReceivedEvent, Session, SessionError, Transport};
+
+pub use evq_client::Woken;
 
 use crate::sys::{self, Mapping};
 use crate::wire::{CallError, Endpoint};
 
-/// Why a client operation failed.
+/// Why the hosted transport failed.
 #[derive(Debug)]
-pub enum ClientError {
+pub enum HostError {
     /// The call itself failed.
     Call(CallError),
-    /// The server answered with an error.
-    Refused(ErrorCode, u32),
-    /// The server answered something that does not fit the request.
-    Unexpected(Reply),
     /// The granted ring memory is missing, unsealed, too short, or does not
-    /// hold a ring this client understands.
+    /// map.
     BadRing(String),
-    /// Reading the ring failed.
-    Ring(EventError),
-    /// The notification failed.
-    Io(io::Error),
+    /// Waiting on the notification failed.
+    Notification(io::Error),
 }
 
-impl std::fmt::Display for ClientError {
+impl std::fmt::Display for HostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ClientError::Call(e) => write!(f, "{e}"),
-            ClientError::Refused(code, detail) => {
-                write!(f, "the server refused: {code:?} (detail {detail})")
-            }
-            ClientError::Unexpected(r) => write!(f, "unexpected reply {r:?}"),
-            ClientError::BadRing(m) => write!(f, "granted ring: {m}"),
-            ClientError::Ring(e) => write!(f, "ring: {e:?}"),
-            ClientError::Io(e) => write!(f, "notification: {e}"),
+            HostError::Call(e) => write!(f, "{e}"),
+            HostError::BadRing(m) => write!(f, "granted ring: {m}"),
+            HostError::Notification(e) => write!(f, "notification: {e}"),
         }
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for HostError {}
 
-impl From<CallError> for ClientError {
-    fn from(e: CallError) -> Self {
-        ClientError::Call(e)
+/// Why a client operation failed: the session's error over the hosted
+/// transport.
+pub type ClientError = SessionError<HostError>;
+
+/// The hosted [`Transport`]: a client's endpoint and notification, and the
+/// ring memory that came with the last `CreateQueue` reply.
+#[derive(Debug)]
+pub struct HostTransport {
+    endpoint: Endpoint,
+    notification: OwnedFd,
+    /// The memfd granted with the last `CreateQueue` reply, until mapped.
+    granted: Option<OwnedFd>,
+    /// The ring mapped last, until its queue takes it.
+    mapped: Option<Mapping>,
+}
+
+impl HostTransport {
+    /// A transport over a client's capabilities.
+    pub fn new(endpoint: Endpoint, notification: OwnedFd) -> Self {
+        Self { endpoint, notification, granted: None, mapped: None }
+    }
+
+    /// The endpoint, for raw calls.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
-impl From<EventError> for ClientError {
-    fn from(e: EventError) -> Self {
-        ClientError::Ring(e)
-    }
-}
+impl Transport for HostTransport {
+    type Error = HostError;
 
-fn ok(reply: Reply) -> Result<Reply, ClientError> {
-    match reply {
-        Reply::Error { code, detail } => Err(ClientError::Refused(code, detail)),
-        r => Ok(r),
+    fn call(&mut self, request: &Request<'_>) -> Result<Reply, HostError> {
+        let (reply, fds) = self.endpoint.request(request).map_err(HostError::Call)?;
+        if matches!(request, Request::CreateQueue { .. }) {
+            // The ring's memfd, if the queue was made; any other descriptor
+            // a reply carries is closed.
+            self.granted = fds.into_iter().next();
+        }
+        Ok(reply)
+    }
+
+    fn map_ring(&mut self, _queue: u32, frames: u32) -> Result<(NonNull<u8>, usize), HostError> {
+        let fd = self.granted.take().ok_or_else(|| HostError::BadRing("no memfd came with the reply".into()))?;
+        let len = frames as usize * PAGE_SIZE;
+        // The server is not trusted either: a ring that could shrink under
+        // us could fault our reads.
+        sys::check_sealed(fd.as_fd(), len).map_err(|e| HostError::BadRing(e.to_string()))?;
+        let map = Mapping::shared(fd.as_fd(), len).map_err(|e| HostError::BadRing(e.to_string()))?;
+        // The mapping stays (with the queue, `Client::create_queue`); the
+        // descriptor is not needed any more.
+        let region = (map.base(), map.len());
+        self.mapped = Some(map);
+        Ok(region)
+    }
+
+    fn block(&mut self) {
+        while let Ok(false) = self.block_for(Duration::from_secs(3600)) {}
+    }
+
+    fn block_for(&mut self, timeout: Duration) -> Result<bool, HostError> {
+        let ready = sys::poll(&[self.notification.as_fd()], Some(timeout)).map_err(HostError::Notification)?;
+        if ready[0] {
+            sys::drain(self.notification.as_fd()).map_err(HostError::Notification)?;
+        }
+        Ok(ready[0])
     }
 }
 
@@ -89,109 +132,61 @@ impl HostedQueue {
 
     /// The mapped region: its base and length (for tests that play a
     /// hostile client).
-    pub fn region(&self) -> (std::ptr::NonNull<u8>, usize) {
+    pub fn region(&self) -> (NonNull<u8>, usize) {
         (self.map.base(), self.map.len())
     }
 }
 
-/// What a wait ended with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Woken {
-    /// The ring may have events (or a signal came).
-    Ready,
-    /// The timeout passed.
-    TimedOut,
-}
-
-/// A client: its endpoint and its notification.
+/// A client: an `evq_client::Session` over its capabilities.
 pub struct Client {
-    endpoint: Endpoint,
-    notification: OwnedFd,
+    session: Session<HostTransport>,
 }
 
 impl Client {
     /// A client over its capabilities.
     pub fn new(endpoint: Endpoint, notification: OwnedFd) -> Self {
-        Self { endpoint, notification }
+        Self { session: Session::new(HostTransport::new(endpoint, notification)) }
     }
 
     /// The endpoint, for raw calls.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    pub fn endpoint(&mut self) -> &Endpoint {
+        self.session.transport().endpoint()
     }
 
     /// Creates a queue with a ring of `pages` data pages and maps the ring.
-    pub fn create_queue(&self, pages: u32) -> Result<HostedQueue, ClientError> {
-        let geometry = RingGeometry::new(pages).map_err(|_| ClientError::BadRing(format!("{pages} pages")))?;
-        let (reply, fds) = self.endpoint.call(&Request::CreateQueue { geometry })?;
-        let Reply::QueueCreated { queue, frames, .. } = ok(reply)? else {
-            return Err(ClientError::BadRing("no QueueCreated".into()));
-        };
-        let fd = fds.into_iter().next().ok_or_else(|| ClientError::BadRing("no memfd came with the reply".into()))?;
-        let len = frames as usize * PAGE_SIZE;
-        // The server is not trusted either: a ring that could shrink under
-        // us could fault our reads.
-        sys::check_sealed(fd.as_fd(), len).map_err(|e| ClientError::BadRing(e.to_string()))?;
-        let map = Mapping::shared(fd.as_fd(), len).map_err(|e| ClientError::BadRing(e.to_string()))?;
-        // The mapping stays; the descriptor is not needed any more.
-        drop(fd);
-        // SAFETY: the mapping lives as long as the queue (dropped after the
-        // reader), and this process touches it only through the reader's
-        // atomics.
-        let events =
-            unsafe { EventQueue::attach(map.base(), map.len()) }.map_err(|e| ClientError::BadRing(format!("{e:?}")))?;
+    pub fn create_queue(&mut self, pages: u32) -> Result<HostedQueue, ClientError> {
+        let made = self.session.create_queue(pages);
+        let map = self.session.transport().mapped.take();
+        self.session.transport().granted = None;
+        let (queue, events) = made?;
+        let map = map.ok_or(SessionError::Transport(HostError::BadRing("the ring was not mapped".into())))?;
         Ok(HostedQueue { queue, events, map })
     }
 
     /// Subscribes `queue` with `filter`; returns the subscription id.
-    pub fn subscribe(&self, queue: &HostedQueue, filter: Filter) -> Result<u8, ClientError> {
-        match ok(self.endpoint.call(&Request::Subscribe { queue: queue.queue, filter })?.0)? {
-            Reply::Subscribed { subscription } => Ok(subscription),
-            r => Err(ClientError::Unexpected(r)),
-        }
+    pub fn subscribe(&mut self, queue: &HostedQueue, filter: Filter) -> Result<u8, ClientError> {
+        self.session.subscribe(queue.queue, filter)
     }
 
-    /// Destroys a queue.
-    pub fn destroy(&self, queue: HostedQueue) -> Result<(), ClientError> {
-        let id = queue.queue;
-        drop(queue);
-        ok(self.endpoint.call(&Request::DestroyQueue { queue: id })?.0).map(drop)
+    /// Destroys a queue; its ring is unmapped once the server has revoked
+    /// it.
+    pub fn destroy(&mut self, queue: HostedQueue) -> Result<(), ClientError> {
+        let HostedQueue { queue, events, map } = queue;
+        let done = self.session.destroy_queue(queue, events);
+        drop(map);
+        done
     }
 
     /// Statistics for `target`.
-    pub fn stats(&self, target: StatsTarget) -> Result<Stats, ClientError> {
-        match ok(self.endpoint.call(&Request::Stats(target))?.0)? {
-            Reply::Stats(s) => Ok(s),
-            r => Err(ClientError::Unexpected(r)),
-        }
+    pub fn stats(&mut self, target: StatsTarget) -> Result<Stats, ClientError> {
+        self.session.stats(target)
     }
 
     /// Sleeps until `queue` may have events, by the wake-up protocol
-    /// (`docs/protocol.md` §2.9), or until `timeout` passes. Returns at once
-    /// if the ring is not empty.
-    pub fn wait(&self, queue: &mut HostedQueue, timeout: Duration) -> Result<Woken, ClientError> {
-        let deadline = Instant::now() + timeout;
-        let request = Request::Wait { queue: queue.queue, min_events: 1, timeout_ns: 0 };
-        match ok(self.endpoint.call(&request)?.0)? {
-            Reply::Wait { armed: false, .. } => return Ok(Woken::Ready),
-            Reply::Wait { armed: true, .. } => {}
-            r => return Err(ClientError::Unexpected(r)),
-        }
-        if !queue.events.prepare_wait()? {
-            return Ok(Woken::Ready);
-        }
-        let woken = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ready = sys::poll(&[self.notification.as_fd()], Some(left)).map_err(ClientError::Io)?;
-            if ready[0] {
-                sys::drain(self.notification.as_fd()).map_err(ClientError::Io)?;
-                break Woken::Ready;
-            }
-            if left.is_zero() {
-                break Woken::TimedOut;
-            }
-        };
-        queue.events.cancel_wait();
-        Ok(woken)
+    /// (`docs/protocol.md` §2.9), or until `timeout` passes
+    /// (`evq_client::Session::wait_for`). Returns at once if the server
+    /// sees unread slots.
+    pub fn wait(&mut self, queue: &mut HostedQueue, timeout: Duration) -> Result<Woken, ClientError> {
+        self.session.wait_for(queue.queue, &mut queue.events, 1, timeout)
     }
 }

@@ -11,7 +11,9 @@
 //! domain gone (a client's queues are reclaimed) and the slot is free again.
 //!
 //! The console is the launcher's, like a serial console is the root task's:
-//! no domain holds it.
+//! no domain holds it. This module is its protocol and the connection a
+//! process outside the system holds; the launcher's side is
+//! `launcher::console`.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -22,9 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::ServerStatus;
 use crate::client::Client;
-use crate::source::Publisher;
 use crate::sys;
-use crate::wire::Endpoint;
+use crate::wire::{Endpoint, Publisher};
 
 /// The largest console datagram.
 pub const MAX_MESSAGE: usize = 1 << 16;
@@ -137,9 +138,7 @@ pub fn default_path() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         return Path::new(&dir).join("evq-console");
     }
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
-    PathBuf::from(format!("/tmp/evq-{uid}-console"))
+    PathBuf::from(format!("/tmp/evq-{}-console", sys::uid()))
 }
 
 /// A connection to a launcher's console.

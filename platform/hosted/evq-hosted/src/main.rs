@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use evq_abi::event::Category;
-use evq_abi::msg::Filter;
+use evq_abi::msg::{Counters, Filter};
 use evq_client::{kind_name, ReceivedEvent};
 use evq_hosted::client::Woken;
 use evq_hosted::console::{self, Console, Status};
@@ -147,7 +147,7 @@ enum NetCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Domain { name } => evq_hosted::domain::run(&name).map(|()| 0),
+        Cmd::Domain { name } => evq_hosted::domains::run(&name).map(|()| 0),
         Cmd::Run { system, console, no_seccomp, no_netns, verbose } => {
             run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose)
         }
@@ -277,7 +277,7 @@ fn tail(
     let filters = filters(categories, kinds)?;
     let console = Console::connect(path)?;
     let names: Vec<(u32, String)> = console.status()?.server.sources.into_iter().map(|s| (s.id, s.name)).collect();
-    let (slot, client) = console.attach_client(slot)?;
+    let (slot, mut client) = console.attach_client(slot)?;
     let e = |e: evq_hosted::client::ClientError| io::Error::other(e.to_string());
     let mut queue = client.create_queue(8).map_err(e)?;
     for f in filters {
@@ -290,7 +290,7 @@ fn tail(
     let stdout = io::stdout();
     loop {
         let mut shutdown = false;
-        while let Some(event) = queue.next_event().map_err(|x| io::Error::other(format!("ring: {x:?}")))? {
+        while let Some(event) = queue.next_event().map_err(|x| io::Error::other(x.to_string()))? {
             let source = names.iter().find(|(id, _)| *id == event.source_id).map(|(_, n)| n.as_str()).unwrap_or("?");
             let mut out = stdout.lock();
             if json {
@@ -310,7 +310,7 @@ fn tail(
         }
         if client.wait(&mut queue, Duration::from_millis(500)).map_err(e)? == Woken::TimedOut {
             // The launcher hangs up the console when the system stops.
-            if evq_hosted::sys::poll(&[console.fd()], Some(Duration::ZERO))?[0] {
+            if evq_hosted::host::poll(&[console.fd()], Some(Duration::ZERO))?[0] {
                 return Ok(0);
             }
         }
@@ -323,20 +323,17 @@ fn print_stats(status: &Status) {
         "server: {} clients, {} queues, {} subscriptions, {} held, ring pool {}/{} pages, {} descriptors open",
         s.clients, s.queues, s.subscriptions, s.staged, s.pool_pages_used, s.pool_pages, s.open_fds
     );
-    println!(
-        "{:<4} {:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
-        "id", "source", "published", "filtered", "delivered", "coalesced", "dropped", "rejected", "throttled"
-    );
-    let row = |id: String, name: &str, c: &evq_hosted::admin::Counters| {
-        println!(
-            "{:<4} {:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
-            id, name, c.published, c.filtered, c.delivered, c.coalesced, c.dropped, c.rejected, c.throttled
-        )
+    // One column per counter, in the core's order and under its names.
+    const WIDTHS: [usize; Counters::COUNT] = [9, 9, 9, 9, 8, 8, 9];
+    let row = |id: &str, name: &str, cells: [String; Counters::COUNT]| {
+        let cells: Vec<String> = cells.iter().zip(WIDTHS).map(|(c, w)| format!("{c:>w$}")).collect();
+        println!("{id:<4} {name:<16} {}", cells.join(" "));
     };
+    row("id", "source", Counters::NAMES.map(String::from));
     for src in &s.sources {
-        row(src.id.to_string(), &src.name, &src.counters);
+        row(&src.id.to_string(), &src.name, src.counters.to_array().map(|v| v.to_string()));
     }
-    row(String::new(), "total", &s.totals);
+    row("", "total", s.totals.to_array().map(|v| v.to_string()));
 }
 
 fn stats(path: &Path, json: bool) -> io::Result<i32> {
@@ -441,7 +438,7 @@ fn demo_script(exe: &Path, path: &Path) -> io::Result<i32> {
     if let Some(device) = status.domains.iter().find(|d| d.image == evq_hosted::boot::image::DEVICE) {
         if let Some(pid) = device.pid {
             step(&format!("crashing the device driver (SIGSEGV to pid {pid})"));
-            evq_hosted::sys::kill(pid, libc::SIGSEGV)?;
+            evq_hosted::host::kill(pid, libc::SIGSEGV)?;
             until(&console, Duration::from_secs(10), |s| {
                 s.domains.iter().any(|d| d.name == device.name && d.state.starts_with("killed"))
             })?;

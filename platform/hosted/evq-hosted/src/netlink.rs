@@ -2,8 +2,11 @@
 //! one link, and read link messages (flags and 64-bit counters).
 
 use std::io;
-use std::mem::size_of;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use evq_net::Totals;
+
+use crate::sys;
 
 const NLMSG_HDR: usize = 16;
 const IFINFO: usize = 16;
@@ -19,7 +22,7 @@ const NLA_F_NESTED: u16 = 1 << 15;
 
 /// A link as a `RTM_NEWLINK` message describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     /// Interface index.
     pub index: u32,
     /// Interface flags (`IFF_*`).
@@ -27,7 +30,7 @@ pub struct Link {
     /// Its name.
     pub name: String,
     /// Received and sent packets and bytes, if the message carried them.
-    pub stats: Option<Counters>,
+    pub stats: Option<LinkStats>,
 }
 
 impl Link {
@@ -38,21 +41,17 @@ impl Link {
     }
 }
 
-/// A link's counters.
+/// A link's running totals, as the kernel counts them (`IFLA_STATS64`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Packets received.
-    pub rx_packets: u64,
-    /// Packets sent.
-    pub tx_packets: u64,
-    /// Bytes received.
-    pub rx_bytes: u64,
-    /// Bytes sent.
-    pub tx_bytes: u64,
+pub(crate) struct LinkStats {
+    /// Received.
+    pub rx: Totals,
+    /// Sent.
+    pub tx: Totals,
 }
 
 /// A message being built.
-pub struct Builder {
+pub(crate) struct Builder {
     buf: Vec<u8>,
     nests: Vec<usize>,
 }
@@ -123,34 +122,16 @@ impl Builder {
 
 /// A new `NETLINK_ROUTE` socket, joined to the link multicast group if
 /// `watch_links`.
-pub fn socket(watch_links: bool) -> io::Result<OwnedFd> {
-    // SAFETY: plain system call.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: an all-zero sockaddr_nl is valid.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as u16;
-    addr.nl_groups = if watch_links { libc::RTMGRP_LINK as u32 } else { 0 };
-    // SAFETY: a valid sockaddr_nl of the size given.
-    let r = unsafe {
-        libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), size_of::<libc::sockaddr_nl>() as libc::socklen_t)
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(fd)
+pub(crate) fn socket(watch_links: bool) -> io::Result<OwnedFd> {
+    sys::netlink_route(if watch_links { libc::RTMGRP_LINK as u32 } else { 0 })
 }
 
 /// Sends a request that expects an acknowledgement, and waits for it.
-pub fn request_ack(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
+pub(crate) fn request_ack(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
     send(fd, msg)?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = crate::sys::read(fd, &mut buf)?;
+        let n = sys::read(fd, &mut buf)?;
         for (ty, payload) in messages(&buf[..n]) {
             if ty == libc::NLMSG_ERROR as u16 && payload.len() >= 4 {
                 let code = i32::from_ne_bytes(payload[..4].try_into().unwrap_or_default());
@@ -161,17 +142,12 @@ pub fn request_ack(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
 }
 
 /// Sends one message to the kernel.
-pub fn send(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
-    // SAFETY: sends from a live buffer.
-    let n = unsafe { libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+pub(crate) fn send(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
+    sys::send_plain(fd, msg).map(drop)
 }
 
 /// The messages in a datagram: `(type, payload)`.
-pub fn messages(mut data: &[u8]) -> Vec<(u16, &[u8])> {
+pub(crate) fn messages(mut data: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     while data.len() >= NLMSG_HDR {
         let len = u32::from_ne_bytes(data[..4].try_into().unwrap_or_default()) as usize;
@@ -186,7 +162,7 @@ pub fn messages(mut data: &[u8]) -> Vec<(u16, &[u8])> {
 }
 
 /// Reads a `RTM_NEWLINK` payload.
-pub fn parse_link(payload: &[u8]) -> Option<Link> {
+pub(crate) fn parse_link(payload: &[u8]) -> Option<Link> {
     if payload.len() < IFINFO {
         return None;
     }
@@ -206,8 +182,10 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
             IFLA_STATS64 if data.len() >= 32 => {
                 let word = |i: usize| u64::from_ne_bytes(data[i * 8..i * 8 + 8].try_into().unwrap_or_default());
                 // struct rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes, …
-                link.stats =
-                    Some(Counters { rx_packets: word(0), tx_packets: word(1), rx_bytes: word(2), tx_bytes: word(3) });
+                link.stats = Some(LinkStats {
+                    rx: Totals { packets: word(0), bytes: word(2) },
+                    tx: Totals { packets: word(1), bytes: word(3) },
+                });
             }
             _ => {}
         }
@@ -217,17 +195,17 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
 }
 
 /// A request for the link named `name`.
-pub fn get_link_by_name(name: &str) -> Vec<u8> {
+pub(crate) fn get_link_by_name(name: &str) -> Vec<u8> {
     Builder::link(libc::RTM_GETLINK, 0, 0, 0, 0).name(IFLA_IFNAME, name).finish().to_vec()
 }
 
 /// A request for link `index`.
-pub fn get_link(index: u32) -> Vec<u8> {
+pub(crate) fn get_link(index: u32) -> Vec<u8> {
     Builder::link(libc::RTM_GETLINK, 0, index as i32, 0, 0).finish().to_vec()
 }
 
 /// A request to set link `index` up or down.
-pub fn set_link(index: u32, up: bool) -> Vec<u8> {
+pub(crate) fn set_link(index: u32, up: bool) -> Vec<u8> {
     let flag = libc::IFF_UP as u32;
     Builder::link(libc::RTM_NEWLINK, libc::NLM_F_ACK as u16, index as i32, if up { flag } else { 0 }, flag)
         .finish()
@@ -235,7 +213,7 @@ pub fn set_link(index: u32, up: bool) -> Vec<u8> {
 }
 
 /// A request to make a veth pair `name` ⇄ `peer`.
-pub fn new_veth(name: &str, peer: &str) -> Vec<u8> {
+pub(crate) fn new_veth(name: &str, peer: &str) -> Vec<u8> {
     let flags = (libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16;
     let mut b = Builder::link(libc::RTM_NEWLINK, flags, 0, 0, 0);
     b.name(IFLA_IFNAME, name);
@@ -247,12 +225,12 @@ pub fn new_veth(name: &str, peer: &str) -> Vec<u8> {
 
 /// Asks for the link named `name` on `fd` and waits for the answer
 /// (passing over link notifications about other links that arrive first).
-pub fn query(fd: BorrowedFd<'_>, name: &str) -> io::Result<Link> {
+pub(crate) fn query(fd: BorrowedFd<'_>, name: &str) -> io::Result<Link> {
     let request = get_link_by_name(name);
     send(fd, &request)?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = crate::sys::read(fd, &mut buf)?;
+        let n = sys::read(fd, &mut buf)?;
         for (ty, payload) in messages(&buf[..n]) {
             if ty == libc::RTM_NEWLINK {
                 if let Some(link) = parse_link(payload).filter(|l| l.name == name) {
@@ -281,6 +259,21 @@ mod tests {
         assert_eq!(parsed[0].0, libc::RTM_GETLINK);
         let link = parse_link(parsed[0].1).expect("link");
         assert_eq!(link.name, "lo");
+    }
+
+    #[test]
+    fn a_links_64_bit_statistics_read_as_rx_and_tx_totals() {
+        // struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes,
+        // tx_bytes; the rest of its words are not read.
+        let words: Vec<u8> = [11u64, 22, 3300, 4400, 9, 9].iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let msg =
+            Builder::link(libc::RTM_NEWLINK, 0, 5, libc::IFF_UP as u32, 0).attr(IFLA_STATS64, &words).finish().to_vec();
+        let parsed = messages(&msg);
+        let link = parse_link(parsed[0].1).expect("link");
+        assert_eq!((link.index, link.running()), (5, false));
+        let stats = link.stats.expect("stats");
+        assert_eq!(stats.rx, Totals { packets: 11, bytes: 3300 });
+        assert_eq!(stats.tx, Totals { packets: 22, bytes: 4400 });
     }
 
     #[test]

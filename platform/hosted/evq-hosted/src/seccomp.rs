@@ -17,6 +17,8 @@
 
 use std::io;
 
+use crate::sys;
+
 /// Whether the kernel offers seccomp filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Support {
@@ -67,8 +69,6 @@ const DENIED: &[libc::c_long] = &[
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7FFF_0000;
-const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
-const SECCOMP_GET_ACTION_AVAIL: libc::c_long = 2;
 
 const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
@@ -108,10 +108,7 @@ fn program() -> Vec<libc::sock_filter> {
 
 /// Whether this kernel offers seccomp filters (asked without installing one).
 pub fn support() -> Support {
-    let action = SECCOMP_RET_ERRNO;
-    // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from the pointer.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action as *const u32) };
-    if r == 0 {
+    if sys::seccomp_action_available(SECCOMP_RET_ERRNO) {
         Support::Available
     } else {
         Support::Unavailable
@@ -133,18 +130,8 @@ pub fn confine(who: &str) -> io::Result<()> {
     if support() == Support::Unavailable {
         return Ok(());
     }
-    let filter = program();
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
-    // SAFETY: plain prctl; required before an unprivileged filter.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::other(format!("{who}: seccomp is available but no_new_privs failed: {e}")));
-    }
-    // SAFETY: `prog` points at a live, well-formed filter for the call.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::other(format!("{who}: seccomp is available but installing the filter failed: {e}")));
-    }
-    Ok(())
+    sys::no_new_privs()
+        .map_err(|e| io::Error::other(format!("{who}: seccomp is available but no_new_privs failed: {e}")))?;
+    sys::seccomp_install(&program())
+        .map_err(|e| io::Error::other(format!("{who}: seccomp is available but installing the filter failed: {e}")))
 }

@@ -1,9 +1,14 @@
-//! Messages on the hosted platform: one seqpacket datagram per message.
+//! Messages on the hosted platform: one seqpacket datagram per message,
+//! the [`Endpoint`] a domain calls the server on, and the [`TICK`] the
+//! server keeps time by.
 //!
 //! A datagram is the label as a little-endian `u32` followed by the body
 //! (`docs/protocol.md` §1.2 and "Hosted framing"). Every evq label fits in
 //! 16 bits, so the label's upper two bytes are zero in every valid message:
 //! read as 16-bit fields, the head is `[label: u16][reserved: u16]`.
+//!
+//! A source publishes through [`Publisher`]: `evq_source`'s publisher over
+//! its endpoint, which is its [`evq_source::Link`].
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -12,6 +17,15 @@ use std::time::Duration;
 use evq_abi::msg::{DecodeError, Reply, Request, MAX_MSG_BYTES};
 
 use crate::sys;
+
+/// The server's tick: its shell ticks the core this often (source budgets
+/// refill, coalescing windows and wait timeouts are checked), and a source
+/// the server answered `Busy` waits this long before it sends the rest.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// A source's publisher: [`evq_source::Publisher`] over the source's
+/// endpoint.
+pub type Publisher = evq_source::Publisher<Endpoint>;
 
 /// Bytes before the body.
 pub const HEAD: usize = 4;
@@ -49,6 +63,8 @@ pub fn unframe(datagram: &[u8]) -> (u32, &[u8]) {
 pub enum CallError {
     /// The socket failed, or the server is gone.
     Io(io::Error),
+    /// The request does not encode (an event that is not one).
+    Encode(evq_abi::msg::EncodeError),
     /// The reply does not decode as a reply to the request.
     BadReply(DecodeError),
 }
@@ -57,8 +73,9 @@ impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Io(e) => write!(f, "endpoint: {e}"),
+            CallError::Encode(e) => write!(f, "endpoint: the request does not encode: {e}"),
             CallError::BadReply(e) => {
-                write!(f, "endpoint: the server's reply does not decode: {e:?}")
+                write!(f, "endpoint: the server's reply does not decode: {e}")
             }
         }
     }
@@ -101,10 +118,11 @@ impl Endpoint {
         Ok(Self { fd })
     }
 
-    /// Sends `request` and waits for the reply.
-    pub fn call(&self, request: &Request<'_>) -> Result<(Reply, Vec<OwnedFd>), CallError> {
+    /// Sends `request` and waits for the reply, and the descriptors that
+    /// came with it.
+    pub fn request(&self, request: &Request<'_>) -> Result<(Reply, Vec<OwnedFd>), CallError> {
         let mut body = [0u8; MAX_MSG_BYTES];
-        let (label, len) = request.encode(&mut body).map_err(|e| CallError::Io(io::Error::other(format!("{e:?}"))))?;
+        let (label, len) = request.encode(&mut body).map_err(CallError::Encode)?;
         let raw = self.call_raw(label, &body[..len])?;
         let reply = Reply::decode(label, raw.label, &raw.body).map_err(CallError::BadReply)?;
         Ok((reply, raw.fds))
@@ -137,6 +155,20 @@ impl Endpoint {
     /// The socket, for polling.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+impl evq_source::Link for Endpoint {
+    type Error = CallError;
+
+    fn call(&mut self, request: &Request<'_>) -> Result<Reply, CallError> {
+        // A source is granted nothing: descriptors with a reply are closed.
+        self.request(request).map(|(reply, _)| reply)
+    }
+
+    /// Sleeps one [`TICK`]: by then the server has refilled the budgets.
+    fn back_off(&mut self) {
+        std::thread::sleep(TICK);
     }
 }
 

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use evq_abi::event::{
     decode_dentry, decode_mount, decode_rename, device, encode_dentry, encode_mount, encode_rename, network, process,
-    system as sys_kind, vfs, Category, CountersPayload, FaultPayload, Priority, Rename, MAX_PAYLOAD,
+    system as sys_kind, vfs, Category, CountersPayload, ExitPayload, FaultPayload, Priority, Rename, MAX_PAYLOAD,
 };
 use evq_abi::msg::{label, ErrorCode, Event, Filter, StatsTarget};
 use evq_hosted::client::{Client, ClientError, HostedQueue};
 use evq_hosted::console::{self, Console, Status};
-use evq_hosted::domain::probe_bits;
+use evq_hosted::domains::probe_bits;
 use zerocopy::FromBytes;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -217,7 +217,7 @@ struct Got {
 }
 
 /// Reads events until `n` have arrived (or fails after the deadline).
-fn receive(client: &Client, q: &mut HostedQueue, n: usize) -> Vec<Got> {
+fn receive(client: &mut Client, q: &mut HostedQueue, n: usize) -> Vec<Got> {
     let deadline = Instant::now() + DEADLINE;
     let mut out = Vec::new();
     while out.len() < n {
@@ -232,7 +232,7 @@ fn receive(client: &Client, q: &mut HostedQueue, n: usize) -> Vec<Got> {
 }
 
 /// Reads events until one satisfies `want`; returns them all.
-fn until_event(client: &Client, q: &mut HostedQueue, want: impl Fn(&Got) -> bool) -> Vec<Got> {
+fn until_event(client: &mut Client, q: &mut HostedQueue, want: impl Fn(&Got) -> bool) -> Vec<Got> {
     let deadline = Instant::now() + DEADLINE;
     let mut out: Vec<Got> = Vec::new();
     while !out.iter().any(&want) {
@@ -260,7 +260,7 @@ fn drain(q: &mut HostedQueue) -> Vec<Got> {
     out
 }
 
-fn subscribe(client: &Client, q: &HostedQueue, category: Category) {
+fn subscribe(client: &mut Client, q: &HostedQueue, category: Category) {
     client.subscribe(q, Filter::all_of(category)).expect("subscribe");
 }
 
@@ -286,9 +286,9 @@ fn device_event(object: u64) -> Event<'static> {
 #[test]
 fn a_scripted_source_session_arrives_exactly_and_in_order_one_by_one_and_batched() {
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(4).expect("queue");
-    subscribe(&client, &q, Category::Vfs);
+    subscribe(&mut client, &q, Category::Vfs);
     let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
     let mut bufs = vec![[0u8; MAX_PAYLOAD]; 8];
     let dir = vfs::flags::IS_DIR;
@@ -319,7 +319,7 @@ fn a_scripted_source_session_arrives_exactly_and_in_order_one_by_one_and_batched
     }
     script.publish(&script_events).expect("publish batch");
     let sid = source_id(&sys.status(), "script");
-    let got = receive(&client, &mut q, 2 * script_events.len());
+    let got = receive(&mut client, &mut q, 2 * script_events.len());
     for (i, g) in got.iter().enumerate() {
         let want = &script_events[i % script_events.len()];
         assert_eq!(
@@ -343,18 +343,18 @@ fn a_scripted_source_session_arrives_exactly_and_in_order_one_by_one_and_batched
 #[test]
 fn two_clients_see_only_their_own_subscriptions_and_rings() {
     let sys = System::start();
-    let (_, a) = sys.console.attach_client(None).expect("client a");
-    let (_, b) = sys.console.attach_client(None).expect("client b");
+    let (_, mut a) = sys.console.attach_client(None).expect("client a");
+    let (_, mut b) = sys.console.attach_client(None).expect("client b");
     let mut qa = a.create_queue(1).expect("queue a");
     let mut qb = b.create_queue(1).expect("queue b");
-    subscribe(&a, &qa, Category::Vfs);
+    subscribe(&mut a, &qa, Category::Vfs);
     // B wants only directory creations.
     let mut only_dirs = Filter::all_of(Category::Vfs);
     only_dirs.type_mask = 1 << vfs::CREATE;
     only_dirs.info_mask = u32::from(vfs::flags::IS_DIR) << 16;
     only_dirs.info_filter = only_dirs.info_mask;
     b.subscribe(&qb, only_dirs).expect("subscribe b");
-    subscribe(&b, &qb, Category::Device);
+    subscribe(&mut b, &qb, Category::Device);
     let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
     let (_, mut flood) = sys.console.attach_source(Some("flood")).expect("source");
     let mut buf = [0u8; 64];
@@ -363,8 +363,8 @@ fn two_clients_see_only_their_own_subscriptions_and_rings() {
     script.publish(&[vfs_event(vfs::CREATE, vfs::flags::IS_DIR, 6, &buf[..n])]).unwrap();
     script.publish(&[vfs_event(vfs::DELETE, 0, 5, &buf[..n])]).unwrap();
     flood.publish(&[device_event(9)]).unwrap();
-    let got_a: Vec<u64> = receive(&a, &mut qa, 3).iter().map(|g| g.object).collect();
-    let got_b: Vec<(Category, u64)> = receive(&b, &mut qb, 2).iter().map(|g| (g.category, g.object)).collect();
+    let got_a: Vec<u64> = receive(&mut a, &mut qa, 3).iter().map(|g| g.object).collect();
+    let got_b: Vec<(Category, u64)> = receive(&mut b, &mut qb, 2).iter().map(|g| (g.category, g.object)).collect();
     assert_eq!(got_a, vec![5, 6, 5]);
     assert_eq!(got_b, vec![(Category::Vfs, 6), (Category::Device, 9)]);
     // Neither may touch the other's queue.
@@ -396,9 +396,9 @@ fn a_system_of_64_clients_starts_and_every_client_gets_the_event() {
     let sys = System::start_with(&text);
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
-        let (_, client) = sys.console.attach_client(None).expect("client");
+        let (_, mut client) = sys.console.attach_client(None).expect("client");
         let queue = client.create_queue(1).expect("queue");
-        subscribe(&client, &queue, Category::Device);
+        subscribe(&mut client, &queue, Category::Device);
         clients.push((client, queue));
     }
     assert_eq!(sys.status().server.clients, CLIENTS);
@@ -443,7 +443,7 @@ fn a_client_killed_mid_stream_has_its_queue_and_memfd_reclaimed() {
     assert_eq!(after.server.pool_pages_used, base.pool_pages_used);
     assert_eq!(after.server.endpoints, base.endpoints);
     // The slot is free again, and works for the next process.
-    let (_, again) = sys.console.attach_client(None).expect("attach again");
+    let (_, mut again) = sys.console.attach_client(None).expect("attach again");
     let q = again.create_queue(1).expect("queue");
     assert_eq!(sys.status().server.queues, base.queues + 1);
     again.destroy(q).unwrap();
@@ -463,23 +463,23 @@ fn corrupt_tail(q: &HostedQueue, value: u32) {
 #[test]
 fn a_client_that_corrupts_its_tail_is_revoked_while_others_go_on() {
     let sys = System::start();
-    let (_, bad) = sys.console.attach_client(None).expect("client");
-    let (_, good) = sys.console.attach_client(None).expect("client");
+    let (_, mut bad) = sys.console.attach_client(None).expect("client");
+    let (_, mut good) = sys.console.attach_client(None).expect("client");
     let mut qbad = bad.create_queue(1).expect("queue");
     let mut qgood = good.create_queue(8).expect("queue");
-    subscribe(&bad, &qbad, Category::Vfs);
-    subscribe(&good, &qgood, Category::Vfs);
+    subscribe(&mut bad, &qbad, Category::Vfs);
+    subscribe(&mut good, &qgood, Category::Vfs);
     let base = sys.status().server;
     let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
     let mut buf = [0u8; 64];
     let n = encode_dentry(1, b"f", &mut buf).unwrap();
     script.publish(&[vfs_event(vfs::CREATE, 0, 1, &buf[..n])]).unwrap();
-    assert_eq!(receive(&bad, &mut qbad, 1).len(), 1);
+    assert_eq!(receive(&mut bad, &mut qbad, 1).len(), 1);
     corrupt_tail(&qbad, 0xFFFF_0000);
     // Enough events that the server must read the bad tail again.
     let events: Vec<_> = (0..150).map(|i| vfs_event(vfs::CREATE, 0, 100 + i, &buf[..n])).collect();
     script.publish(&events).unwrap();
-    let got = receive(&good, &mut qgood, 151);
+    let got = receive(&mut good, &mut qgood, 151);
     assert_eq!(got.iter().map(|g| g.seq).collect::<Vec<_>>(), (0..151).collect::<Vec<_>>());
     // The corrupt queue is revoked: its client is told so on every request.
     let s = sys.until("the queue is revoked", |s| s.server.revoked == 1);
@@ -491,25 +491,25 @@ fn a_client_that_corrupts_its_tail_is_revoked_while_others_go_on() {
     // Destroying it frees its slot; the client can start over.
     bad.destroy(qbad).expect("destroy a revoked queue");
     let mut fresh = bad.create_queue(1).expect("a new queue");
-    subscribe(&bad, &fresh, Category::Vfs);
+    subscribe(&mut bad, &fresh, Category::Vfs);
     script.publish(&[vfs_event(vfs::DELETE, 0, 1, &buf[..n])]).unwrap();
-    assert_eq!(receive(&bad, &mut fresh, 1)[0].kind, vfs::DELETE);
-    assert_eq!(receive(&good, &mut qgood, 1)[0].kind, vfs::DELETE);
+    assert_eq!(receive(&mut bad, &mut fresh, 1)[0].kind, vfs::DELETE);
+    assert_eq!(receive(&mut good, &mut qgood, 1)[0].kind, vfs::DELETE);
 }
 
 #[test]
 fn a_flooding_source_is_held_back_and_every_loss_is_counted() {
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(1).expect("queue");
-    subscribe(&client, &q, Category::Device);
+    subscribe(&mut client, &q, Category::Device);
     let base = sys.status().server;
     let (_, mut flood) = sys.console.attach_source(Some("flood")).expect("source");
     const N: u64 = 3000;
     let events: Vec<_> = (0..N).map(device_event).collect();
     // The publisher re-sends what back-pressure refused, a tick later.
     flood.publish(&events).expect("flood");
-    assert!(flood.busy_replies > 0, "a budget of 20 a tick must push back on batches of 59");
+    assert!(flood.stats().busy > 0, "a budget of 20 a tick must push back on batches of 59");
     let s = sys.status();
     let fid = source_id(&s, "flood");
     let counters = s.server.sources.iter().find(|x| x.id == fid).unwrap().counters;
@@ -518,18 +518,18 @@ fn a_flooding_source_is_held_back_and_every_loss_is_counted() {
     // The ring (512 slots) cannot hold 3000 events: most were dropped, and counted.
     let got = drain(&mut q);
     let stats = client.stats(StatsTarget::Queue(q.queue)).expect("queue stats");
-    assert!(stats.dropped > 0);
-    assert_eq!(got.len() as u64 + stats.dropped, N);
+    assert!(stats.counters.dropped > 0);
+    assert_eq!(got.len() as u64 + stats.counters.dropped, N);
     assert_eq!(counters.delivered, got.len() as u64);
-    assert_eq!(counters.dropped, stats.dropped);
+    assert_eq!(counters.dropped, stats.counters.dropped);
     // The next event carries the loss since the last one delivered, and
     // the sequence numbers account for every event.
     flood.publish(&[device_event(N)]).unwrap();
-    let last = receive(&client, &mut q, 1);
+    let last = receive(&mut client, &mut q, 1);
     let lost_seen: u64 = got.iter().chain(&last).map(|g| g.lost_before).sum();
-    assert_eq!(lost_seen, stats.dropped);
+    assert_eq!(lost_seen, stats.counters.dropped);
     assert_eq!(last[0].seq, N);
-    assert_eq!(q.events().lost_total(), stats.dropped);
+    assert_eq!(q.events().lost_total(), stats.counters.dropped);
     // The server's memory stayed where it was: fixed tables, no new rings or descriptors.
     let after = sys.status().server;
     assert_eq!((after.rings, after.pool_pages_used, after.staged), (base.rings, base.pool_pages_used, 0));
@@ -547,10 +547,10 @@ fn error_of(label: u32, body: &[u8]) -> (u32, u32) {
 #[test]
 fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(1).expect("queue");
-    subscribe(&client, &q, Category::Vfs);
-    let (_, script) = sys.console.attach_source(Some("script")).expect("source");
+    subscribe(&mut client, &q, Category::Vfs);
+    let (_, mut script) = sys.console.attach_source(Some("script")).expect("source");
     let before = sys.status().server.totals.rejected;
     let malformed = ErrorCode::Malformed as u32;
     let cases: Vec<(&str, Vec<u8>, (u32, u32))> = vec![
@@ -584,7 +584,7 @@ fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
         ),
     ];
     for (what, datagram, want) in &cases {
-        let reply = script.endpoint().call_datagram(datagram).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let reply = script.link().call_datagram(datagram).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(error_of(reply.label, &reply.body), *want, "{what}");
     }
     // A client publishing, and a client's request with a descriptor attached
@@ -593,7 +593,7 @@ fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
     let reply = client.endpoint().call_datagram(&publish).unwrap();
     assert_eq!(error_of(reply.label, &reply.body), (ErrorCode::UnknownSender as u32, 0), "a client publishing");
     let fds_before = sys.status().server.open_fds;
-    let stray = evq_hosted::sys::eventfd().unwrap();
+    let stray = evq_hosted::host::eventfd().unwrap();
     let bad_stats = [&label::STATS.to_le_bytes()[..], &[9, 0, 0, 0, 0, 0, 0, 0]].concat();
     let reply = client.endpoint().call_with_fds(&bad_stats, &[stray.as_fd()]).unwrap();
     assert_eq!(error_of(reply.label, &reply.body), (malformed, 12), "stats target 9, with a descriptor");
@@ -605,23 +605,22 @@ fn every_kind_of_malformed_message_gets_an_error_and_the_server_goes_on() {
     assert_eq!(drain(&mut q), vec![]);
     let mut buf = [0u8; 32];
     let n = encode_dentry(1, b"ok", &mut buf).unwrap();
-    let mut script = script;
     script.publish(&[vfs_event(vfs::CREATE, 0, 77, &buf[..n])]).unwrap();
-    let got = receive(&client, &mut q, 1);
+    let got = receive(&mut client, &mut q, 1);
     assert_eq!((got[0].object, got[0].seq), (77, 0));
 }
 
 #[test]
 fn a_crashed_driver_is_a_process_event_and_the_server_goes_on() {
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(1).expect("queue");
-    subscribe(&client, &q, Category::Process);
-    subscribe(&client, &q, Category::Device);
+    subscribe(&mut client, &q, Category::Process);
+    subscribe(&mut client, &q, Category::Device);
     let status = sys.status();
     let device = status.domains.iter().find(|d| d.name == "device").unwrap();
-    evq_hosted::sys::kill(sys.pid_of("device"), libc::SIGSEGV).unwrap();
-    let got = receive(&client, &mut q, 1);
+    evq_hosted::host::kill(sys.pid_of("device"), libc::SIGSEGV).unwrap();
+    let got = receive(&mut client, &mut q, 1);
     assert_eq!(
         (got[0].category, got[0].kind, got[0].object),
         (Category::Process, process::FAULT, u64::from(device.id))
@@ -635,15 +634,74 @@ fn a_crashed_driver_is_a_process_event_and_the_server_goes_on() {
     // The server goes on: another source's events still arrive.
     let (_, mut flood) = sys.console.attach_source(Some("flood")).unwrap();
     flood.publish(&[device_event(3)]).unwrap();
-    let got = until_event(&client, &mut q, |g| g.category == Category::Device);
+    let got = until_event(&mut client, &mut q, |g| g.category == Category::Device);
     assert_eq!(got.last().map(|g| g.object), Some(3));
+}
+
+/// What the supervisor core defines for a fault, on both platforms:
+/// `FAULT`, then (for a client) `ClientGone`, then `EXIT` with 128 + the
+/// fault kind.
+#[test]
+fn a_crashed_client_domain_is_a_fault_then_gone_then_an_exit() {
+    let text = format!(
+        "{SYSTEM}\n[[domain]]\nname = \"watch\"\nimage = \"evq-watch\"\npriority = 100\nrole = \"client\"\nbadge = 0x24\n"
+    );
+    let sys = System::start_with(&text);
+    // The watcher has its queue and a subscription per category.
+    let base = sys.until("the watcher subscribed", |s| {
+        s.server.subscriptions == Category::PUBLISHABLE.len() && s.domains.iter().any(|d| d.name == "watch")
+    });
+    let watch = base.domains.iter().find(|d| d.name == "watch").unwrap();
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&mut client, &q, Category::Process);
+    let base = sys.status().server;
+    evq_hosted::host::kill(watch.pid.expect("running"), libc::SIGSEGV).unwrap();
+    let object = u64::from(watch.id);
+    let got: Vec<Got> = until_event(&mut client, &mut q, |g| g.kind == process::EXIT && g.object == object)
+        .into_iter()
+        .filter(|g| g.object == object)
+        .collect();
+    assert_eq!(got.iter().map(|g| g.kind).collect::<Vec<_>>(), vec![process::FAULT, process::EXIT]);
+    let fault = FaultPayload::read_from_bytes(&got[0].payload).unwrap();
+    assert_eq!(fault.kind.get(), process::fault::VM);
+    let exit = ExitPayload::read_from_bytes(&got[1].payload).unwrap();
+    assert_eq!(exit.code.get(), 128 + u64::from(process::fault::VM));
+    // The client was reported gone before its exit was published: its queue
+    // and subscriptions are already freed.
+    let after = sys.status().server;
+    assert_eq!(after.queues, base.queues - 1);
+    assert_eq!(after.subscriptions, base.subscriptions - Category::PUBLISHABLE.len());
+    assert_eq!(after.clients, base.clients - 1);
+}
+
+/// A line longer than the device core's `MAX_INPUT` comes in pieces of it.
+#[test]
+fn a_long_line_typed_comes_in_pieces_of_the_cores_input_size() {
+    use std::io::Write;
+    let sys = System::start();
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    let mut input = Filter::all_of(Category::Device);
+    input.type_mask = 1 << device::INPUT;
+    client.subscribe(&q, input).unwrap();
+    let Some(pty) = sys.status().pty else {
+        eprintln!("no pseudo-terminal on this machine: the device driver has no input to report");
+        return;
+    };
+    let line: Vec<u8> = (0..150u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut term = std::fs::OpenOptions::new().write(true).open(&pty).expect("open the terminal");
+    term.write_all(&[&line[..], b"\n"].concat()).unwrap();
+    let max = evq_device::MAX_INPUT;
+    let got: Vec<Vec<u8>> = receive(&mut client, &mut q, 3).into_iter().map(|g| g.payload).collect();
+    assert_eq!(got, vec![line[..max].to_vec(), line[max..2 * max].to_vec(), line[2 * max..].to_vec()]);
 }
 
 #[test]
 fn the_device_driver_reports_lines_typed_into_its_terminal() {
     use std::io::Write;
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(1).expect("queue");
     let mut input = Filter::all_of(Category::Device);
     input.type_mask = 1 << device::INPUT;
@@ -654,20 +712,20 @@ fn the_device_driver_reports_lines_typed_into_its_terminal() {
     };
     let mut term = std::fs::OpenOptions::new().write(true).open(&pty).expect("open the terminal");
     term.write_all(b"first line\nsecond\r\n").unwrap();
-    let got = receive(&client, &mut q, 2);
+    let got = receive(&mut client, &mut q, 2);
     assert_eq!(
         got.iter().map(|g| g.payload.clone()).collect::<Vec<_>>(),
         vec![b"first line".to_vec(), b"second".to_vec()]
     );
-    assert!(got.iter().all(|g| g.object == evq_hosted::domain::devices::TERMINAL));
+    assert!(got.iter().all(|g| g.object == evq_hosted::domains::devices::TERMINAL));
 }
 
 #[test]
 fn the_network_driver_reports_real_traffic_and_link_changes() {
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(2).expect("queue");
-    subscribe(&client, &q, Category::Network);
+    subscribe(&mut client, &q, Category::Network);
     let status = sys.status();
     let veth = status.network.starts_with("veth");
     eprintln!("network driver: {}", status.network);
@@ -677,7 +735,7 @@ fn the_network_driver_reports_real_traffic_and_link_changes() {
     let deadline = Instant::now() + DEADLINE;
     while rx < 4 {
         assert!(Instant::now() < deadline, "no rx counted");
-        for g in receive(&client, &mut q, 1) {
+        for g in receive(&mut client, &mut q, 1) {
             if g.kind == network::RX {
                 rx += CountersPayload::read_from_bytes(&g.payload).unwrap().packets.get();
             }
@@ -685,9 +743,9 @@ fn the_network_driver_reports_real_traffic_and_link_changes() {
     }
     if veth {
         sys.console.request(&console::Request::Link { up: false }).unwrap();
-        until_event(&client, &mut q, |g| g.kind == network::LINK_DOWN);
+        until_event(&mut client, &mut q, |g| g.kind == network::LINK_DOWN);
         sys.console.request(&console::Request::Link { up: true }).unwrap();
-        until_event(&client, &mut q, |g| g.kind == network::LINK_UP);
+        until_event(&mut client, &mut q, |g| g.kind == network::LINK_UP);
     } else {
         let (reply, _) = sys.console.request(&console::Request::Link { up: false }).unwrap();
         assert!(matches!(reply, console::Reply::Error { .. }), "loopback's link is never touched");
@@ -714,10 +772,10 @@ fn domains_hold_only_their_capabilities_and_are_confined() {
 #[test]
 fn the_system_reports_its_life_as_events() {
     let sys = System::start();
-    let (name, client) = sys.console.attach_client(None).expect("client");
+    let (name, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(1).expect("queue");
-    subscribe(&client, &q, Category::Process);
-    subscribe(&client, &q, Category::System);
+    subscribe(&mut client, &q, Category::Process);
+    subscribe(&mut client, &q, Category::System);
     let id = sys.status().domains.iter().find(|d| d.name == name).unwrap().id;
     // Another console process attaches and leaves.
     let other = sys.connect();
@@ -725,7 +783,7 @@ fn the_system_reports_its_life_as_events() {
     let other_id = sys.status().domains.iter().find(|d| d.name == other_name).unwrap().id;
     drop(_c);
     drop(other);
-    let got = receive(&client, &mut q, 2);
+    let got = receive(&mut client, &mut q, 2);
     assert_eq!(
         got.iter().map(|g| (g.kind, g.object)).collect::<Vec<_>>(),
         vec![(process::START, u64::from(other_id)), (process::EXIT, u64::from(other_id))]
@@ -747,9 +805,9 @@ fn fs(sys: &System, args: &[&str]) -> String {
 #[test]
 fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() {
     let sys = System::start();
-    let (_, client) = sys.console.attach_client(None).expect("client");
+    let (_, mut client) = sys.console.attach_client(None).expect("client");
     let mut q = client.create_queue(4).expect("queue");
-    subscribe(&client, &q, Category::Vfs);
+    subscribe(&mut client, &q, Category::Vfs);
     let session: &[&[&str]] = &[
         &["mkdir", "/docs"],
         &["touch", "/docs/notes.txt"],
@@ -790,7 +848,7 @@ fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() 
         (vfs::DELETE, 0, "D:todo.txt"),
         (vfs::DELETE, IS_DIR, "1:docs"),
     ];
-    let got = receive(&client, &mut q, want.len());
+    let got = receive(&mut client, &mut q, want.len());
     let docs = got[0].object;
     let notes = got[1].object;
     let mounted_root = {

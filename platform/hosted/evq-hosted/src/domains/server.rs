@@ -5,40 +5,27 @@
 //! body)`, where the badge is the one the socket was handed over for, and
 //! carries out the core's actions: the reply (with the ring's memfd for
 //! `GrantRing`), an eventfd signal for `Signal`. It decides nothing else.
+//! It ticks the core every [`TICK`].
 
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Duration;
 
-use evq_abi::event::{Category, CategorySet};
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
-use evq_system::{Grant, Role, System, ROOT_BADGE};
+use evq_system::{Grant, Role, System, ROOT_BADGE, ROOT_CATEGORIES, ROOT_NAME};
 
 use crate::admin::{self, ServerStatus, SourceStatus};
 use crate::boot::{self, Cap};
 use crate::rings::MemfdRings;
 use crate::sys;
-use crate::wire::{self, HEAD, RECV_BUF};
-
-/// The server's tick period: source budgets refill, coalescing windows and
-/// wait timeouts are checked, every tick.
-pub const TICK: Duration = Duration::from_millis(10);
-
-/// The name the launcher's own source (process and system events) is
-/// registered under.
-pub const ROOT_NAME: &str = "root";
-
-/// The categories the launcher may publish: it reports processes and the
-/// system's life.
-pub const ROOT_CATEGORIES: CategorySet = CategorySet::of(&[Category::Process, Category::System]);
+use crate::wire::{self, HEAD, RECV_BUF, TICK};
 
 /// Registers the system's sources and clients in a server core, in the
 /// order every shell uses: the root task first (source id 1), then the
 /// described sources in description order (ids 2, 3, …), then the clients
 /// the launcher starts.
 pub fn register(server: &mut Server<MemfdRings>, system: &System<'_>) -> io::Result<()> {
-    let err = |what: &str, e| io::Error::other(format!("registering {what}: {e:?}"));
+    let err = |what: &str, e: evq_server::SetupError| io::Error::other(format!("registering {what}: {e}"));
     server
         .register_source(SourceSpec {
             badge: ROOT_BADGE,
@@ -189,7 +176,7 @@ impl Shell {
         let s = &self.server;
         let sources = (0..=evq_server::limits::MAX_SOURCES as u32)
             .filter_map(|id| {
-                s.source_stats(id).map(|(name, c)| SourceStatus { id, name: name.into(), counters: c.into() })
+                s.source_stats(id).map(|(name, counters)| SourceStatus { id, name: name.into(), counters })
             })
             .collect();
         ServerStatus {
@@ -205,7 +192,7 @@ impl Shell {
             replies_lost: self.replies_lost,
             revoked: self.revoked,
             sources,
-            totals: s.totals().into(),
+            totals: s.totals(),
         }
     }
 

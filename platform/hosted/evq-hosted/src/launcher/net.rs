@@ -16,15 +16,13 @@
 //! there are no link changes to report. [`Net::describe`] says which.
 
 use std::io;
-use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use crate::domains::DEFAULT_IFACE;
 use crate::{netlink, sys};
 
 /// The peer of the watched interface, in the launcher's namespace.
-pub const PEER: &str = "evq0";
-/// The watched interface when the description names none.
-pub const DEFAULT_IFACE: &str = "evq1";
+pub(crate) const PEER: &str = "evq0";
 
 enum Mode {
     Veth { control: OwnedFd, packet: OwnedFd, peer_index: u32 },
@@ -32,7 +30,7 @@ enum Mode {
 }
 
 /// The interface the network driver watches, and the launcher's handles on it.
-pub struct Net {
+pub(crate) struct Net {
     iface: String,
     domain: OwnedFd,
     mode: Mode,
@@ -41,7 +39,7 @@ pub struct Net {
 impl Net {
     /// Makes the namespace and veth pair if `try_netns` and permitted, else
     /// falls back to loopback.
-    pub fn setup(iface: &str, try_netns: bool) -> io::Result<Net> {
+    pub(crate) fn setup(iface: &str, try_netns: bool) -> io::Result<Net> {
         let iface = if iface.is_empty() { DEFAULT_IFACE } else { iface };
         let refused = if try_netns {
             match veth_namespace(iface) {
@@ -51,17 +49,17 @@ impl Net {
         } else {
             "network namespaces were not asked for".to_string()
         };
-        let udp = udp_loopback()?;
+        let udp = sys::udp_loopback()?;
         Ok(Net { iface: "lo".into(), domain: netlink::socket(true)?, mode: Mode::Loopback { reason: refused, udp } })
     }
 
     /// The driver's rtnetlink socket.
-    pub fn domain_socket(&self) -> BorrowedFd<'_> {
+    pub(crate) fn domain_socket(&self) -> BorrowedFd<'_> {
         self.domain.as_fd()
     }
 
     /// Which interface, and how it came to be.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.mode {
             Mode::Veth { .. } => format!("veth {} (peer {PEER}) in a network namespace of its own", self.iface),
             Mode::Loopback { reason, .. } => format!("loopback lo ({reason})"),
@@ -69,7 +67,7 @@ impl Net {
     }
 
     /// Sets the peer's link up or down (veth only).
-    pub fn set_link(&mut self, up: bool) -> io::Result<String> {
+    pub(crate) fn set_link(&mut self, up: bool) -> io::Result<String> {
         match &self.mode {
             Mode::Veth { control, peer_index, .. } => {
                 netlink::request_ack(control.as_fd(), &netlink::set_link(*peer_index, up))?;
@@ -82,7 +80,7 @@ impl Net {
     }
 
     /// Sends `packets` frames the watched interface will count.
-    pub fn traffic(&mut self, packets: u32) -> io::Result<String> {
+    pub(crate) fn traffic(&mut self, packets: u32) -> io::Result<String> {
         match &self.mode {
             Mode::Veth { packet, .. } => {
                 // Broadcast, from a locally administered address, with the
@@ -99,11 +97,7 @@ impl Net {
             }
             Mode::Loopback { udp, .. } => {
                 for _ in 0..packets {
-                    // SAFETY: sends from a live buffer on a connected socket.
-                    let r = unsafe { libc::send(udp.as_raw_fd(), b"evq!".as_ptr().cast(), 4, 0) };
-                    if r < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
+                    sys::send_plain(udp.as_fd(), b"evq!")?;
                     let mut buf = [0u8; 16];
                     let _ = sys::read(udp.as_fd(), &mut buf);
                 }
@@ -113,66 +107,31 @@ impl Net {
     }
 }
 
-/// A UDP socket on loopback connected to itself, non-blocking.
-fn udp_loopback() -> io::Result<OwnedFd> {
-    // SAFETY: plain system calls on a descriptor we own; the address
-    // structures are valid for their sizes.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = OwnedFd::from_raw_fd(fd);
-        let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as u16;
-        addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
-        let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut got = len;
-        libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &mut got);
-        if libc::connect(fd.as_raw_fd(), (&raw const addr).cast(), len) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(fd)
-    }
-}
-
 /// In a child process: a new network namespace (in a new user namespace if
 /// need be) with a veth pair, and the three sockets the launcher needs from
 /// it, sent back over a socket pair. The namespace lives as long as they do.
 fn veth_namespace(iface: &str) -> io::Result<Net> {
     let (parent, child) = sys::seqpacket_pair()?;
-    // SAFETY: the launcher is single-threaded when it sets up, so the child
-    // may allocate; it only makes system calls and exits with `_exit`.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        drop(parent);
-        let code = match in_namespace(iface) {
-            Ok(fds) => {
-                let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
-                let sent = sys::send(child.as_fd(), b"ok", &borrowed, false);
-                i32::from(sent.is_err())
-            }
-            Err(e) => {
-                let _ = sys::send(child.as_fd(), e.to_string().as_bytes(), &[], false);
-                1
-            }
-        };
-        // SAFETY: leaves the child at once, running no destructors of the
-        // parent's state.
-        unsafe { libc::_exit(code) };
-    }
+    let helper = || match in_namespace(iface) {
+        Ok(fds) => {
+            let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+            let sent = sys::send(child.as_fd(), b"ok", &borrowed, false);
+            i32::from(sent.is_err())
+        }
+        Err(e) => {
+            let _ = sys::send(child.as_fd(), e.to_string().as_bytes(), &[], false);
+            1
+        }
+    };
+    // SAFETY: the launcher is single-threaded when it sets up (it starts no
+    // thread, and `Net::setup` runs before any domain), so the child may
+    // allocate.
+    let pid = unsafe { sys::fork_run(helper) }?;
     drop(child);
     let mut buf = [0u8; 512];
     let got = sys::recv(parent.as_fd(), &mut buf, 3, false);
-    let mut status = 0;
-    // SAFETY: reaps exactly the child forked above.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
+    // Reaped here, not by the launcher's SIGCHLD handling: it is no domain.
+    let _ = sys::wait_child(pid);
     let got = got?.ok_or_else(|| io::Error::other("the namespace helper died"))?;
     if &buf[..got.len] != b"ok" || got.fds.len() != 3 {
         return Err(io::Error::other(String::from_utf8_lossy(&buf[..got.len]).into_owned()));
@@ -187,11 +146,9 @@ fn veth_namespace(iface: &str) -> io::Result<Net> {
 }
 
 fn in_namespace(iface: &str) -> io::Result<Vec<OwnedFd>> {
-    // SAFETY: plain unshare; this process is single-threaded.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
-        let first = io::Error::last_os_error();
-        // SAFETY: as above, without a user namespace (root without userns).
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+    if let Err(first) = sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) {
+        // Without a user namespace (root where user namespaces are refused).
+        if sys::unshare(libc::CLONE_NEWNET).is_err() {
             return Err(io::Error::other(format!("unshare: {first}")));
         }
     }
@@ -208,26 +165,6 @@ fn in_namespace(iface: &str) -> io::Result<Vec<OwnedFd>> {
     netlink::request_ack(control.as_fd(), &netlink::set_link(watched.index, true))?;
     netlink::request_ack(control.as_fd(), &netlink::set_link(peer.index, true))?;
     let domain = netlink::socket(true)?;
-    let packet = packet_socket(peer.index)?;
+    let packet = sys::packet_socket(peer.index)?;
     Ok(vec![control, domain, packet])
-}
-
-fn packet_socket(index: u32) -> io::Result<OwnedFd> {
-    // SAFETY: plain system calls; the address structure is valid for its size.
-    unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = OwnedFd::from_raw_fd(fd);
-        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_protocol = 0;
-        addr.sll_ifindex = index as i32;
-        let len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(fd)
-    }
 }

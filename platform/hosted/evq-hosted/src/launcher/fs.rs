@@ -1,102 +1,42 @@
-//! The VFS domain on the hosted platform, and the launcher's client of it.
-//!
-//! The domain runs the `evq-vfs` core, the same as on seL4, behind a request
-//! socket ([`Cap::VfsRequests`]) with the hosted framing of [`crate::wire`].
-//! For each request the shell calls `Vfs::handle_message`, publishes every
-//! event the core hands it to the event server (as one source, in order),
-//! and only then replies, so that when a request's reply arrives its events
-//! are already in the subscribers' rings.
-//!
-//! The launcher holds the other end of the request socket and turns
-//! `evq fs` commands (paths) into requests (inodes) with [`forward`].
+//! The launcher's client of the VFS domain: `evq fs` commands (paths)
+//! turned into the domain's requests (inodes), resolving paths with
+//! `Lookup`s, over the launcher's end of the domain's request socket
+//! (`docs/hosted.md`, "Limits and choices").
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use evq_abi::event::Category;
-use evq_abi::msg::{Event, MAX_MSG_BYTES};
-use evq_system::{Domain, System};
-use evq_vfs::Vfs;
+use evq_abi::msg::MAX_MSG_BYTES;
 use evq_vfs_api::{ErrorCode, Reply, Request, SetAttrs, ROOT_INODE};
 
-use crate::boot::{self, Cap};
-use crate::source::Publisher;
-use crate::wire::{self, Endpoint, HEAD, RECV_BUF};
-use crate::{seccomp, sys};
+use crate::sys;
+use crate::wire::{self, HEAD, RECV_BUF};
 
-struct Owned {
-    kind: u8,
-    type_flags: u8,
-    priority: evq_abi::event::Priority,
-    object_id: u64,
-    payload: Vec<u8>,
-}
+/// How long the launcher waits for the VFS domain's reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs the VFS domain.
-pub fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
-    let caps = boot::layout(system, me);
-    let mut publisher = Publisher::new(Endpoint::new(boot::take(&caps, "endpoint", boot::is_endpoint)?)?);
-    let requests = boot::take(&caps, "request socket", |c| *c == Cap::VfsRequests)?;
-    seccomp::confine(me.name)?;
-    let started = sys::monotonic_ns();
-    let mut vfs = Box::new(Vfs::new(1));
-    let mut buf = [0u8; RECV_BUF];
-    loop {
-        let Some(got) = sys::recv(requests.as_fd(), &mut buf, 0, false)? else {
-            return Ok(());
-        };
-        let len = if got.truncated { RECV_BUF } else { got.len };
-        let (label, body) = wire::unframe(&buf[..len]);
-        let now = sys::monotonic_ns() - started + 1;
-        let mut events = Vec::new();
-        let mut out = [0u8; MAX_MSG_BYTES];
-        let (reply_label, n) = vfs.handle_message(now, label, body, &mut out, &mut |e: Event<'_>| {
-            events.push(Owned {
-                kind: e.kind,
-                type_flags: e.type_flags,
-                priority: e.priority,
-                object_id: e.object_id,
-                payload: e.payload.to_vec(),
-            })
-        });
-        let events: Vec<Event<'_>> = events
-            .iter()
-            .map(|o| Event {
-                category: Category::Vfs,
-                kind: o.kind,
-                type_flags: o.type_flags,
-                priority: o.priority,
-                object_id: o.object_id,
-                payload: &o.payload,
-            })
-            .collect();
-        if let Err(e) = publisher.publish(&events) {
-            // The server is gone or refuses the VFS its own category: a
-            // broken system, not a request's fault.
-            return Err(io::Error::other(format!("publishing: {e}")));
-        }
-        let mut frame = [0u8; HEAD + MAX_MSG_BYTES];
-        let m = wire::frame(reply_label, &out[..n], &mut frame);
-        sys::send(requests.as_fd(), &frame[..m], &[], false)?;
+/// Sends `request` and waits for the reply; returns the request's label and
+/// the reply's label and body (in `buf`).
+fn exchange<'b>(fd: &OwnedFd, request: &Request<'_>, buf: &'b mut [u8; RECV_BUF]) -> io::Result<(u32, u32, &'b [u8])> {
+    let mut body = [0u8; MAX_MSG_BYTES];
+    let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut out = [0u8; HEAD + MAX_MSG_BYTES];
+    let n = wire::frame(label, &body[..len], &mut out);
+    sys::send(fd.as_fd(), &out[..n], &[], false)?;
+    if !sys::poll(&[fd.as_fd()], Some(REPLY_TIMEOUT))?[0] {
+        return Err(io::Error::other("the VFS domain does not answer"));
     }
+    let got = sys::recv(fd.as_fd(), buf, 0, false)?.ok_or_else(|| io::Error::other("the VFS domain is gone"))?;
+    let (rlabel, rbody) = wire::unframe(&buf[..got.len]);
+    Ok((label, rlabel, rbody))
 }
 
 /// One request to the VFS domain over the launcher's end of its socket.
 fn call(fd: &OwnedFd, request: &Request<'_>) -> io::Result<Result<Reply<'static>, (ErrorCode, u32)>> {
-    let mut body = [0u8; MAX_MSG_BYTES];
-    let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(format!("{e:?}")))?;
-    let mut out = [0u8; HEAD + MAX_MSG_BYTES];
-    let n = wire::frame(label, &body[..len], &mut out);
-    sys::send(fd.as_fd(), &out[..n], &[], false)?;
-    let ready = sys::poll(&[fd.as_fd()], Some(Duration::from_secs(10)))?;
-    if !ready[0] {
-        return Err(io::Error::other("the VFS domain does not answer"));
-    }
     let mut buf = [0u8; RECV_BUF];
-    let got = sys::recv(fd.as_fd(), &mut buf, 0, false)?.ok_or_else(|| io::Error::other("the VFS domain is gone"))?;
-    let (rlabel, rbody) = wire::unframe(&buf[..got.len]);
-    let reply = Reply::decode(label, rlabel, rbody).map_err(|e| io::Error::other(format!("bad reply: {e:?}")))?;
+    let (label, rlabel, rbody) = exchange(fd, request, &mut buf)?;
+    let reply = Reply::decode(label, rlabel, rbody).map_err(|e| io::Error::other(format!("bad reply: {e}")))?;
     Ok(match reply {
         Reply::Error { code, detail } => Err((code, detail)),
         Reply::Done => Ok(Reply::Done),
@@ -107,7 +47,7 @@ fn call(fd: &OwnedFd, request: &Request<'_>) -> io::Result<Result<Reply<'static>
 }
 
 fn refused(what: &str, (code, detail): (ErrorCode, u32)) -> io::Error {
-    io::Error::other(format!("{what}: {code:?} (detail {detail})"))
+    io::Error::other(format!("{what}: {code} (detail {detail})"))
 }
 
 /// The directory inode and last name of `path` (absolute, `/`-separated).
@@ -153,7 +93,7 @@ fn done(what: String, reply: Result<Reply<'static>, (ErrorCode, u32)>) -> io::Re
 /// (appends, making the file if need be), `mv FROM TO`, `ln FILE NEWPATH`
 /// (a hard link), `rm PATH` (a file, or an empty directory), `chmod MODE
 /// PATH` (octal), `mount DIR`, `umount DIR`, `cat FILE`.
-pub fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
+pub(super) fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
     let fd = vfs.ok_or_else(|| io::Error::other("this system has no VFS domain"))?;
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let usage = || io::Error::other(format!("usage: evq fs {}", forward_usage(a.first().copied())));
@@ -226,15 +166,9 @@ pub fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
             let mut out = Vec::new();
             loop {
                 let request = Request::Read { inode, offset: out.len() as u64, len: evq_vfs_api::MAX_READ as u32 };
-                let mut body = [0u8; MAX_MSG_BYTES];
-                let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(format!("{e:?}")))?;
-                let mut frame = [0u8; HEAD + MAX_MSG_BYTES];
-                let n = wire::frame(label, &body[..len], &mut frame);
-                sys::send(fd.as_fd(), &frame[..n], &[], false)?;
                 let mut buf = [0u8; RECV_BUF];
-                let got = sys::recv(fd.as_fd(), &mut buf, 0, false)?.ok_or_else(|| io::Error::other("VFS gone"))?;
-                let (rl, rb) = wire::unframe(&buf[..got.len]);
-                match Reply::decode(label, rl, rb).map_err(|e| io::Error::other(format!("{e:?}")))? {
+                let (label, rl, rb) = exchange(fd, &request, &mut buf)?;
+                match Reply::decode(label, rl, rb).map_err(|e| io::Error::other(format!("bad reply: {e}")))? {
                     Reply::Data([]) => break,
                     Reply::Data(d) => out.extend_from_slice(d),
                     Reply::Error { code, detail } => return Err(refused(&format!("cat {path}"), (code, detail))),

@@ -1,0 +1,66 @@
+//! `evq __domain NAME`: what a domain process runs. It reads the boot
+//! information (the system description), finds itself in it, takes its
+//! capabilities from their fixed descriptors, installs the seccomp filter,
+//! and runs its image's shell, one module each:
+//!
+//! | image | module | core |
+//! |---|---|---|
+//! | `evq-server` | `server.rs` | `evq-server` |
+//! | `evq-vfs` | `vfs.rs` | `evq-vfs` |
+//! | `evq-device` | `device.rs` | `evq-device`'s line assembler and events |
+//! | `evq-network` | `network.rs` | `evq-net`'s interface |
+//! | `evq-watch` | `watch.rs` | `evq-client`'s session |
+//! | `evq-probe` | `probe.rs` | none: it checks its own confinement ([`probe_bits`]) |
+//!
+//! Every source publishes through `evq_source`'s publisher over its
+//! endpoint ([`crate::wire::Publisher`]).
+
+mod device;
+mod network;
+mod probe;
+mod server;
+mod vfs;
+mod watch;
+
+pub use device::{devices, STATE_ONLINE};
+pub use network::{COUNTER_PERIOD, DEFAULT_IFACE};
+pub use probe::probe_bits;
+
+use std::io;
+
+use evq_system::{Domain, System};
+
+use crate::boot::{self, image};
+use crate::sys;
+use crate::wire::{Endpoint, Publisher};
+
+/// Runs domain `name` of the system in the boot information.
+pub fn run(name: &str) -> io::Result<()> {
+    // A crash signal kills the domain at once, to be reported as a fault
+    // (the runtime's own SIGSEGV handler would let a sent one pass).
+    sys::default_crash_signals();
+    let text = boot::read_boot_info()?;
+    let system = evq_system::parse(&text).map_err(|e| io::Error::other(e.to_string()))?;
+    let (_, me) = system.domain(name).ok_or_else(|| io::Error::other(format!("no domain {name:?}")))?;
+    let result = match me.image {
+        image::SERVER => server::run(&system, name),
+        image::DEVICE => device::run(&system, me),
+        image::NETWORK => network::run(&system, me),
+        image::VFS => vfs::run(&system, me),
+        image::WATCH => watch::run(&system, me),
+        image::PROBE => probe::run(&system, me),
+        other => Err(io::Error::other(format!("the evq binary has no image {other:?}"))),
+    };
+    result.map_err(|e| io::Error::new(e.kind(), format!("domain {name}: {e}")))
+}
+
+/// A source domain's publisher, over its endpoint.
+fn publisher(system: &System<'_>, me: &Domain<'_>) -> io::Result<Publisher> {
+    let caps = boot::layout(system, me);
+    Ok(Publisher::new(Endpoint::new(boot::take(&caps, "endpoint", boot::is_endpoint)?)?))
+}
+
+/// A publish's failure, as the `io::Error` a domain ends with.
+fn publish_failed(e: evq_source::PublishError<crate::wire::CallError>) -> io::Error {
+    io::Error::other(format!("publishing: {e}"))
+}

@@ -1,0 +1,127 @@
+//! The launcher's side of the console (`crate::console` is its protocol):
+//! one JSON request per datagram from processes outside the system, and
+//! the attach slots they hold until their connection closes.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use evq_system::Domain;
+
+use super::{err, role_name, Launcher, State};
+use crate::boot::image;
+use crate::console::{Reply, Request, MAX_MESSAGE};
+use crate::sys;
+
+impl Launcher {
+    /// Handles one console datagram; `true` when asked to stop.
+    pub(super) fn console_message(&mut self, conn: u64) -> io::Result<bool> {
+        let Some(pos) = self.conns.iter().position(|c| c.id == conn) else {
+            return Ok(false);
+        };
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let got = sys::recv(self.conns[pos].fd.as_fd(), &mut buf, 0, true);
+        let got = match got {
+            Ok(Some(g)) => g,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Ok(None) | Err(_) => {
+                self.conns.remove(pos);
+                self.detach_all(conn)?;
+                return Ok(false);
+            }
+        };
+        let (reply, fds, stop) = match serde_json::from_slice::<Request>(&buf[..got.len]) {
+            Ok(request) => self.console_request(conn, request)?,
+            Err(e) => (Reply::Error { message: format!("bad request: {e}") }, Vec::new(), false),
+        };
+        let out = serde_json::to_vec(&reply).map_err(io::Error::other)?;
+        let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+        if sys::send(self.conns[pos].fd.as_fd(), &out, &borrowed, true).is_err() {
+            self.log("a console reply could not be sent");
+        }
+        Ok(stop)
+    }
+
+    fn console_request(&mut self, conn: u64, request: Request) -> io::Result<(Reply, Vec<OwnedFd>, bool)> {
+        let done = |output: String| Reply::Done { output };
+        let refuse = |message: String| Reply::Error { message };
+        Ok(match request {
+            Request::Attach { domain, role } => match self.attach(conn, domain.as_deref(), &role) {
+                Ok((reply, fds)) => (reply, fds, false),
+                Err(e) => (refuse(e.to_string()), Vec::new(), false),
+            },
+            Request::Status => (Reply::Status(Box::new(self.status()?)), Vec::new(), false),
+            Request::Shutdown => (done("stopping".into()), Vec::new(), true),
+            Request::Link { up } => match self.net.as_mut().map(|n| n.set_link(up)) {
+                Some(Ok(s)) => (done(s), Vec::new(), false),
+                Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
+                None => (refuse("this system has no network driver".into()), Vec::new(), false),
+            },
+            Request::Traffic { packets } => match self.net.as_mut().map(|n| n.traffic(packets)) {
+                Some(Ok(s)) => (done(s), Vec::new(), false),
+                Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
+                None => (refuse("this system has no network driver".into()), Vec::new(), false),
+            },
+            Request::Fs { args } => match super::fs::forward(self.vfs.as_ref().map(|v| &v.0), &args) {
+                Ok(s) => (done(s), Vec::new(), false),
+                Err(e) => (refuse(e.to_string()), Vec::new(), false),
+            },
+        })
+    }
+
+    fn attach(&mut self, conn: u64, name: Option<&str>, role: &str) -> io::Result<(Reply, Vec<OwnedFd>)> {
+        let index = match name {
+            Some(n) => {
+                let (id, d) = self.system.domain(n).ok_or_else(|| err(format!("no domain {n:?}")))?;
+                if d.image != image::ATTACH {
+                    return Err(err(format!("{n} is not an attach slot (its image is {:?})", d.image)));
+                }
+                if !matches!(self.states[id as usize - 1], State::Free) {
+                    return Err(err(format!("{n} is taken")));
+                }
+                id as usize - 1
+            }
+            None => self
+                .system
+                .domains
+                .iter()
+                .enumerate()
+                .position(|(i, d)| {
+                    d.image == image::ATTACH && role_name(&d.role) == role && matches!(self.states[i], State::Free)
+                })
+                .ok_or_else(|| err(format!("no free {role} slot: every attach slot of that role is taken")))?,
+        };
+        let d: &'static Domain<'static> = &self.system.domains[index];
+        let Some(badge) = d.badge() else {
+            return Err(err(format!("{} has no endpoint", d.name)));
+        };
+        let (srv, dom) = sys::seqpacket_pair()?;
+        self.give_endpoint(badge, srv)?;
+        let mut fds = vec![dom];
+        if let Some(note) = self.client_notes.get(d.name) {
+            // A stale signal from the slot's last holder would only cause
+            // one spurious wake-up; clear it anyway.
+            let _ = sys::drain(note.as_fd());
+            fds.push(note.try_clone()?);
+        }
+        let pid = self.conns.iter().find(|c| c.id == conn).and_then(|c| sys::peer_pid(c.fd.as_fd()).ok());
+        self.states[index] = State::Attached { conn, pid };
+        self.attached(index)?;
+        self.log(&format!("{} attached (pid {pid:?})", d.name));
+        Ok((Reply::Attached { domain: d.name.into(), id: index as u32 + 1, badge }, fds))
+    }
+
+    /// A console connection closed: the slots it held are free again, and
+    /// their domains are reported gone.
+    fn detach_all(&mut self, conn: u64) -> io::Result<()> {
+        for index in 0..self.states.len() {
+            if !matches!(self.states[index], State::Attached { conn: c, .. } if c == conn) {
+                continue;
+            }
+            self.states[index] = State::Free;
+            let d = &self.system.domains[index];
+            self.log(&format!("{} detached", d.name));
+            self.detached(index)?;
+        }
+        Ok(())
+    }
+}
