@@ -23,6 +23,7 @@ pub(super) mod request {
     pub mod publish {
         use super::*;
         pub const LAYOUT: Layout = Layout::with_tail::<EventDesc>("Event", "padded payload");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<Event<'_>, DecodeError> {
             let (event, used) = batch::decode_event_prefix(body)?;
             if used != body.len() {
@@ -30,6 +31,7 @@ pub(super) mod request {
             }
             Ok(event)
         }
+        #[inline]
         pub fn encode(event: Event<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
             batch::encode_event(&event, out)
         }
@@ -38,9 +40,11 @@ pub(super) mod request {
     pub mod publish_batch {
         use super::*;
         pub const LAYOUT: Layout = Layout::with_tail::<BatchHead>("Batch", "events");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<Batch<'_>, DecodeError> {
             batch::decode_batch(body)
         }
+        #[inline]
         pub fn encode(batch: Batch<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
             batch::encode_batch(&batch, out)
         }
@@ -49,9 +53,11 @@ pub(super) mod request {
     pub mod client_gone {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<ClientGoneBody>("ClientGone");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u64,), DecodeError> {
             Ok((exact::<ClientGoneBody>(body)?.client.get(),))
         }
+        #[inline]
         pub fn encode(client: u64, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &ClientGoneBody { client: client.into() })
         }
@@ -60,6 +66,7 @@ pub(super) mod request {
     pub mod create_queue {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<CreateQueueBody>("CreateQueue");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(RingGeometry,), DecodeError> {
             let b = exact::<CreateQueueBody>(body)?;
             if b.flags.get() != 0 {
@@ -68,6 +75,7 @@ pub(super) mod request {
             let pages = b.pages.get();
             Ok((RingGeometry::new(pages).map_err(|_| DecodeError::BadPageCount(pages))?,))
         }
+        #[inline]
         pub fn encode(geometry: RingGeometry, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &CreateQueueBody { pages: geometry.data_pages().into(), flags: 0.into() })
         }
@@ -76,11 +84,13 @@ pub(super) mod request {
     pub mod destroy_queue {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<QueueBody>("Queue");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32,), DecodeError> {
             let b = exact::<QueueBody>(body)?;
             zero(b.reserved.as_bytes())?;
             Ok((b.queue.get(),))
         }
+        #[inline]
         pub fn encode(queue: u32, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &QueueBody { queue: queue.into(), reserved: 0.into() })
         }
@@ -91,6 +101,7 @@ pub(super) mod request {
         use crate::msg::batch::category;
         use crate::msg::subscribe_flags;
         pub const LAYOUT: Layout = Layout::fixed::<SubscribeBody>("Subscribe");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, Filter), DecodeError> {
             let b = exact::<SubscribeBody>(body)?;
             zero(&[b.reserved0])?;
@@ -127,6 +138,7 @@ pub(super) mod request {
             }
             Ok((b.queue.get(), filter))
         }
+        #[inline]
         pub fn encode(queue: u32, filter: Filter, out: &mut [u8]) -> Result<usize, EncodeError> {
             let flags = filter.object_id.map_or(0, |_| subscribe_flags::OBJECT)
                 | filter.source_id.map_or(0, |_| subscribe_flags::SOURCE);
@@ -152,10 +164,12 @@ pub(super) mod request {
     pub mod unsubscribe {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<SubscriptionBody>("Subscription");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u8), DecodeError> {
             let b = exact::<SubscriptionBody>(body)?;
             Ok((b.queue.get(), subscription_id(b.subscription.get())?))
         }
+        #[inline]
         pub fn encode(queue: u32, subscription: u8, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &SubscriptionBody { queue: queue.into(), subscription: u32::from(subscription).into() })
         }
@@ -164,11 +178,13 @@ pub(super) mod request {
     pub mod set_priority {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<SetPriorityBody>("SetPriority");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u8, Priority), DecodeError> {
             let b = exact::<SetPriorityBody>(body)?;
             zero(&b.reserved)?;
             Ok((b.queue.get(), subscription_id(b.subscription.get())?, priority(b.priority)?))
         }
+        #[inline]
         pub fn encode(queue: u32, subscription: u8, priority: Priority, out: &mut [u8]) -> Result<usize, EncodeError> {
             let body = SetPriorityBody {
                 queue: queue.into(),
@@ -183,11 +199,13 @@ pub(super) mod request {
     pub mod set_coalescing {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<SetCoalescingBody>("SetCoalescing");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u64), DecodeError> {
             let b = exact::<SetCoalescingBody>(body)?;
             zero(b.reserved.as_bytes())?;
             Ok((b.queue.get(), b.window_ns.get()))
         }
+        #[inline]
         pub fn encode(queue: u32, window_ns: u64, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &SetCoalescingBody { queue: queue.into(), reserved: 0.into(), window_ns: window_ns.into() })
         }
@@ -196,6 +214,7 @@ pub(super) mod request {
     pub mod wait {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<WaitBody>("Wait");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u32, u64), DecodeError> {
             let b = exact::<WaitBody>(body)?;
             if b.min_events.get() == 0 {
@@ -203,6 +222,7 @@ pub(super) mod request {
             }
             Ok((b.queue.get(), b.min_events.get(), b.timeout_ns.get()))
         }
+        #[inline]
         pub fn encode(queue: u32, min_events: u32, timeout_ns: u64, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &WaitBody { queue: queue.into(), min_events: min_events.into(), timeout_ns: timeout_ns.into() })
         }
@@ -211,6 +231,7 @@ pub(super) mod request {
     pub mod stats {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<StatsBody>("Stats");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<StatsTarget, DecodeError> {
             let b = exact::<StatsBody>(body)?;
             Ok(match (b.target.get(), b.id.get()) {
@@ -221,6 +242,7 @@ pub(super) mod request {
                 (t, _) => return Err(DecodeError::BadStatsTarget(t)),
             })
         }
+        #[inline]
         pub fn encode(target: StatsTarget, out: &mut [u8]) -> Result<usize, EncodeError> {
             let (target, id) = match target {
                 StatsTarget::Queue(q) => (0, q),
@@ -234,10 +256,12 @@ pub(super) mod request {
     pub mod ring_frames {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<RingFramesBody>("RingFrames");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u32), DecodeError> {
             let b = exact::<RingFramesBody>(body)?;
             Ok((b.queue.get(), b.first.get()))
         }
+        #[inline]
         pub fn encode(queue: u32, first: u32, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &RingFramesBody { queue: queue.into(), first: first.into() })
         }
@@ -255,11 +279,13 @@ pub(super) mod reply {
     pub mod published {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<PublishedBody>("Published");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32,), DecodeError> {
             let b = exact::<PublishedBody>(body)?;
             zero(b.reserved.as_bytes())?;
             Ok((b.accepted.get(),))
         }
+        #[inline]
         pub fn encode(accepted: u32, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &PublishedBody { accepted: accepted.into(), reserved: 0.into() })
         }
@@ -268,10 +294,12 @@ pub(super) mod reply {
     pub mod queue_created {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<QueueCreatedBody>("QueueCreated").and_frames();
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u32, u32, u32), DecodeError> {
             let b = exact::<QueueCreatedBody>(body)?;
             Ok((b.queue.get(), b.slot_count.get(), b.frames.get(), b.reserved_slots.get()))
         }
+        #[inline]
         pub fn encode(
             queue: u32,
             slot_count: u32,
@@ -292,11 +320,13 @@ pub(super) mod reply {
     pub mod subscribed {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<SubscribedBody>("Subscribed");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u8,), DecodeError> {
             let b = exact::<SubscribedBody>(body)?;
             zero(b.reserved.as_bytes())?;
             Ok((subscription_id(b.subscription.get())?,))
         }
+        #[inline]
         pub fn encode(subscription: u8, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &SubscribedBody { subscription: u32::from(subscription).into(), reserved: 0.into() })
         }
@@ -305,6 +335,7 @@ pub(super) mod reply {
     pub mod wait {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<WaitReplyBody>("WaitReply");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(bool, u32), DecodeError> {
             let b = exact::<WaitReplyBody>(body)?;
             let armed = match b.armed.get() {
@@ -314,6 +345,7 @@ pub(super) mod reply {
             };
             Ok((armed, b.unread_slots.get()))
         }
+        #[inline]
         pub fn encode(armed: bool, unread_slots: u32, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &WaitReplyBody { armed: u32::from(armed).into(), unread_slots: unread_slots.into() })
         }
@@ -322,6 +354,7 @@ pub(super) mod reply {
     pub mod stats {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<StatsReplyBody>("Stats");
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<Stats, DecodeError> {
             let b = exact::<StatsReplyBody>(body)?;
             Ok(Stats {
@@ -330,6 +363,7 @@ pub(super) mod reply {
                 slot_count: b.slot_count.get(),
             })
         }
+        #[inline]
         pub fn encode(s: Stats, out: &mut [u8]) -> Result<usize, EncodeError> {
             let body = StatsReplyBody {
                 counters: s.counters.to_array().map(U64::new),
@@ -343,6 +377,7 @@ pub(super) mod reply {
     pub mod ring_frames {
         use super::*;
         pub const LAYOUT: Layout = Layout::fixed::<FramesBody>("Frames").and_frames();
+        #[inline]
         pub fn decode(body: &[u8]) -> Result<(u32, u32), DecodeError> {
             let b = exact::<FramesBody>(body)?;
             let count = b.count.get();
@@ -351,6 +386,7 @@ pub(super) mod reply {
             }
             Ok((b.first.get(), count))
         }
+        #[inline]
         pub fn encode(first: u32, count: u32, out: &mut [u8]) -> Result<usize, EncodeError> {
             put(out, &FramesBody { first: first.into(), count: count.into() })
         }
