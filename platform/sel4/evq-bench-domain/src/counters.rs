@@ -43,9 +43,10 @@ pub fn init() {
     const EXCLUDE_EL1: u64 = 1 << 31; // PMEVTYPER.P
     const INCLUDE_EL2: u64 = 1 << 27; // PMCCFILTR.NSH
     const ENABLE: u64 = 1 << 31 | 1; // PMCNTENSET: cycle counter, counter 0
-    const START: u64 = 1 | 1 << 1 | 1 << 2; // PMCR: enable, reset events, reset cycles
-                                            // SAFETY: the kernel gives EL0 the PMU (`KernelArmExportPMUUser`); these
-                                            // writes configure counters that nothing else in the system uses.
+                                     // PMCR: enable, reset events, reset cycles.
+    const START: u64 = 1 | 1 << 1 | 1 << 2;
+    // SAFETY: the kernel gives EL0 the PMU (`KernelArmExportPMUUser`); these
+    // writes configure counters that nothing else in the system uses.
     unsafe {
         core::arch::asm!(
             "msr pmevtyper0_el0, {ev}",

@@ -16,10 +16,10 @@
 #![no_main]
 
 use evq_abi::event::TimePayload;
-use evq_abi::msg::{Event, Request};
+use evq_abi::msg::Event;
 use evq_device::LineAssembler;
 use evq_sel4_runtime::info::DeviceInfo;
-use evq_sel4_runtime::{domain_main, exit, info, publish, DomainInfo};
+use evq_sel4_runtime::{domain_main, exit, DomainInfo, EndpointLink};
 
 domain_main!(main, stack = 64 * 1024);
 
@@ -33,7 +33,7 @@ fn main(info: &'static DomainInfo) -> ! {
         exit(1)
     };
     let irqs = sel4::cap::Notification::from_bits(info.irq_notification_slot);
-    let mut publisher = Publisher { server: sel4::cap::Endpoint::from_bits(info::slot::SERVER) };
+    let mut publisher = Publisher(evq_sel4_runtime::publisher());
     let mut drivers = match Drivers::new(uart, rtc) {
         Some(d) => d,
         None => {
@@ -74,9 +74,8 @@ fn ack(device: &DeviceInfo) {
     }
 }
 
-struct Publisher {
-    server: sel4::cap::Endpoint,
-}
+/// The domain's publisher, with what it publishes.
+struct Publisher(evq_source::Publisher<EndpointLink>);
 
 impl Publisher {
     fn time(&mut self, unix_seconds: u64) {
@@ -87,8 +86,8 @@ impl Publisher {
     /// Publishes one event, waiting out back-pressure; an event the server
     /// refuses for good is reported, not dropped silently.
     fn publish(&mut self, event: Event<'_>) {
-        if let Err(e) = publish(self.server, &Request::Publish(event)) {
-            sel4::debug_println!("evq-device: the server refused an event: {e:?}");
+        if let Err(e) = self.0.publish_one(event) {
+            sel4::debug_println!("evq-device: the server refused an event: {e}");
         }
     }
 }

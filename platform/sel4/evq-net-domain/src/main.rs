@@ -25,10 +25,10 @@ mod dma;
 #[cfg(target_arch = "x86_64")]
 mod pci;
 
-use evq_abi::msg::{Event, Request};
+use evq_abi::msg::Event;
 use evq_net::{arp_request, parse_arp_reply, Interface};
 use evq_sel4_runtime::info::DeviceInfo;
-use evq_sel4_runtime::{domain_main, exit, info, publish, DomainInfo, IngestPublisher};
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, EndpointLink, IngestPublisher};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::Transport;
 
@@ -56,12 +56,12 @@ fn main(info: &'static DomainInfo) -> ! {
         sel4::debug_println!("evq-net: no registers, interrupt or DMA memory");
         exit(1)
     }
-    let server = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
     let irqs = sel4::cap::Notification::from_bits(info.irq_notification_slot);
     sel4::cap::Notification::from_bits(go).wait();
 
     let probes = info.args.as_str().parse::<u32>().unwrap_or(1).clamp(1, 64);
-    let publisher = Publisher { server, ingest: IngestPublisher::new(info), via_ring: 0 };
+    let publisher =
+        Publisher { server: evq_sel4_runtime::publisher(), ingest: IngestPublisher::new(info), via_ring: 0 };
     match transport(info, virtio) {
         Ok(t) => run(t, virtio, irqs, publisher, probes),
         Err(why) => {
@@ -229,21 +229,23 @@ fn send<T: Transport>(
 /// Where events go: the ingest rings where the description gives them
 /// (a signal per batch instead of a call per event), the endpoint otherwise.
 struct Publisher {
-    server: sel4::cap::Endpoint,
+    server: evq_source::Publisher<EndpointLink>,
     ingest: Option<IngestPublisher>,
     via_ring: u64,
 }
 
 impl Publisher {
     fn publish(&mut self, event: Event<'_>) {
-        let result = match self.ingest.as_mut() {
-            Some(ring) => ring.publish(event),
-            None => publish(self.server, &Request::Publish(event)),
-        };
-        match result {
-            Ok(()) if self.ingest.is_some() => self.via_ring += 1,
-            Ok(()) => {}
-            Err(e) => sel4::debug_println!("evq-net: the server refused an event: {e:?}"),
+        match self.ingest.as_mut() {
+            Some(ring) => match ring.publish(event) {
+                Ok(()) => self.via_ring += 1,
+                Err(e) => sel4::debug_println!("evq-net: an event did not go onto the ingest rings: {e}"),
+            },
+            None => {
+                if let Err(e) = self.server.publish_one(event) {
+                    sel4::debug_println!("evq-net: the server refused an event: {e}");
+                }
+            }
         }
     }
 

@@ -31,8 +31,8 @@ impl core::fmt::Display for BuildError {
         match self {
             BuildError::BadImage => f.write_str("the image is not a 64-bit executable"),
             BuildError::Out(OutOf::Slots) => f.write_str("the root task's CNode is full"),
-            BuildError::Out(OutOf::Memory(e)) => write!(f, "retype failed (out of memory?): {e:?}"),
-            BuildError::Kernel(e) => write!(f, "the kernel refused: {e:?}"),
+            BuildError::Out(OutOf::Memory(e)) => write!(f, "retype failed (out of memory?): {e}"),
+            BuildError::Kernel(e) => write!(f, "the kernel refused: {e}"),
             BuildError::Overlap => f.write_str("the image overlaps the info page or the ring window"),
         }
     }
@@ -145,15 +145,17 @@ impl Domain {
         let vspace = objects.fixed::<sel4::cap_type::VSpace>()?;
         init_thread::slot::ASID_POOL.cap().asid_pool_assign(vspace)?;
 
-        let mut footprint = usize::MAX..0;
+        // The pages the segments cover: from the lowest start to the highest end.
+        let (mut lowest, mut highest) = (usize::MAX, 0);
         for segment in elf.segments() {
             let s = segment.ok_or(BuildError::BadImage)?;
-            footprint.start = footprint.start.min(round_down(s.vaddr, PAGE_SIZE));
-            footprint.end = footprint.end.max((s.vaddr + s.memsz).next_multiple_of(PAGE_SIZE));
+            lowest = lowest.min(round_down(s.vaddr, PAGE_SIZE));
+            highest = highest.max((s.vaddr + s.memsz).next_multiple_of(PAGE_SIZE));
         }
-        if footprint.start >= footprint.end {
+        if lowest >= highest {
             return Err(BuildError::BadImage);
         }
+        let footprint = lowest..highest;
         let ipc_buffer_addr = footprint.end;
         let window = info::RING_WINDOW_ADDR..info::RING_WINDOW_ADDR + ring_window_pages * PAGE_SIZE;
         let info_page = info::DOMAIN_INFO_ADDR..info::DOMAIN_INFO_ADDR + PAGE_SIZE;

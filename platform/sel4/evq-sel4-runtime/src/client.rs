@@ -32,6 +32,18 @@ pub enum Sel4Error {
     Map(sel4::Error),
 }
 
+impl core::fmt::Display for Sel4Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Sel4Error::Encode => f.write_str("the request does not encode"),
+            Sel4Error::Decode => f.write_str("the server's reply does not decode"),
+            Sel4Error::NoFrame => f.write_str("a reply that should carry a frame carried none"),
+            Sel4Error::NoRoom => f.write_str("the ring does not fit the ring window, or the CNode is full"),
+            Sel4Error::Map(e) => write!(f, "the kernel refused to map a frame: {e}"),
+        }
+    }
+}
+
 /// The transport.
 pub struct Sel4Transport {
     server: sel4::cap::Endpoint,

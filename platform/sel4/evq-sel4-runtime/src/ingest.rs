@@ -11,12 +11,41 @@
 
 use core::sync::atomic::{fence, Ordering};
 
-use evq_abi::msg::{Event, Request};
+use evq_abi::msg::{EncodeError, Event, Request};
 use sel4_shared_memory::SharedMemoryRef;
 use sel4_shared_ring_buffer::roles::{RingBuffersRole, Use};
 use sel4_shared_ring_buffer::{Descriptor, RawRingBuffer, RingBuffers};
 
-use crate::{info, DomainInfo, PublishError};
+use crate::{info, DomainInfo};
+
+/// Why an event did not go onto the ingest rings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IngestError {
+    /// The event does not encode as a `Publish` body.
+    Encode(EncodeError),
+    /// The free ring's indices are impossible (the server wrote them).
+    FreeRing,
+    /// The server handed out a buffer that is not one of the region's.
+    NotABuffer {
+        /// The buffer's offset, as its descriptor gave it.
+        offset: usize,
+    },
+    /// The used ring's indices are impossible.
+    UsedRing,
+}
+
+impl core::fmt::Display for IngestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            IngestError::Encode(e) => write!(f, "the event does not encode: {e}"),
+            IngestError::FreeRing => f.write_str("the free ring's indices are impossible"),
+            IngestError::NotABuffer { offset } => {
+                write!(f, "the server handed out a buffer at offset {offset:#x}, which is not one")
+            }
+            IngestError::UsedRing => f.write_str("the used ring's indices are impossible"),
+        }
+    }
+}
 
 /// The source's end of its ingest rings.
 pub struct IngestPublisher {
@@ -50,9 +79,9 @@ impl IngestPublisher {
     /// buffer to give, the source signals it and yields until it has: the
     /// rings are the back-pressure. The server is not signalled until
     /// [`IngestPublisher::flush`].
-    pub fn publish(&mut self, event: Event<'_>) -> Result<(), PublishError> {
+    pub fn publish(&mut self, event: Event<'_>) -> Result<(), IngestError> {
         let mut body = [0u8; info::INGEST_BUFFER_BYTES];
-        let (_, len) = Request::Publish(event).encode(&mut body).map_err(|_| PublishError::Malformed)?;
+        let (_, len) = Request::Publish(event).encode(&mut body).map_err(IngestError::Encode)?;
         let desc = loop {
             match self.rings.free_mut().dequeue() {
                 Ok(Some(desc)) => break desc,
@@ -60,14 +89,14 @@ impl IngestPublisher {
                     self.flush();
                     sel4::r#yield();
                 }
-                Err(_) => return Err(PublishError::Malformed),
+                Err(_) => return Err(IngestError::FreeRing),
             }
         };
         let offset = desc.encoded_addr();
         if offset % info::INGEST_BUFFER_BYTES != 0 || offset + info::INGEST_BUFFER_BYTES > self.data_bytes {
             // The server handed out a buffer that is not one: it is the
             // server's to answer for, and this event goes no further.
-            return Err(PublishError::Malformed);
+            return Err(IngestError::NotABuffer { offset });
         }
         for (i, byte) in body[..len].iter().enumerate() {
             // SAFETY: inside the buffer the descriptor names, which lies in
@@ -84,7 +113,7 @@ impl IngestPublisher {
                     self.flush();
                     sel4::r#yield();
                 }
-                Err(_) => return Err(PublishError::Malformed),
+                Err(_) => return Err(IngestError::UsedRing),
             }
         }
         self.unsignalled = true;

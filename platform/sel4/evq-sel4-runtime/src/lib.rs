@@ -4,8 +4,10 @@
 //! maps it), then calls the domain's `main` with its [`DomainInfo`].
 //!
 //! On top of that: evq's messages over seL4 IPC (a label and a body in the
-//! message registers, [`evq_abi::msg`]), and leaving through the root task
-//! ([`exit`]), which turns it into a process event.
+//! message registers, [`evq_abi::msg`]; `evq-sel4-ipc`, re-exported here),
+//! the publisher a source reaches the event server with ([`publisher`]:
+//! `evq_source::Publisher` over the source's badged endpoint), and leaving
+//! through the root task ([`exit`]), which turns it into a process event.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -17,10 +19,11 @@ extern crate sel4_panicking;
 mod client;
 mod ingest;
 pub use client::{Sel4Error, Sel4Transport};
-pub use ingest::{ingest_region, IngestPublisher};
+pub use ingest::{ingest_region, IngestError, IngestPublisher};
 
-use evq_abi::msg::{BatchBuilder, ErrorCode, Reply, Request, MAX_MSG_BYTES};
 pub use evq_domain_info::{self as info, DomainInfo};
+pub use evq_sel4_ipc::{call, CallError, EndpointLink, Message};
+use evq_source::Publisher;
 use sel4::CapTypeForFrameObjectOfFixedSize;
 
 #[doc(hidden)]
@@ -112,70 +115,11 @@ pub fn exit(code: i64) -> ! {
     }
 }
 
-/// A message as evq's ABI sees it: a label and a body of whole words.
-#[derive(Clone, Copy)]
-pub struct Message {
-    /// The label.
-    pub label: u32,
-    /// Body bytes; `len` of them count.
-    pub body: [u8; MAX_MSG_BYTES],
-    /// The body's length, a multiple of 8.
-    pub len: usize,
-}
-
-impl Message {
-    /// An empty message.
-    pub const fn new() -> Self {
-        Self { label: 0, body: [0; MAX_MSG_BYTES], len: 0 }
-    }
-
-    /// The body.
-    pub fn body(&self) -> &[u8] {
-        &self.body[..self.len]
-    }
-
-    /// Copies the message registers `info` names out of the IPC buffer.
-    /// A label that does not fit 32 bits arrives as `u32::MAX`, which no
-    /// evq message uses, so the decoder refuses it.
-    pub fn from_ipc(info: &sel4::MessageInfo) -> Self {
-        let mut m = Self::new();
-        m.read_ipc(info);
-        m
-    }
-
-    /// [`Message::from_ipc`] into this message, for a loop that keeps one
-    /// rather than zeroing a new one per message.
-    pub fn read_ipc(&mut self, info: &sel4::MessageInfo) {
-        self.label = u32::try_from(info.label()).unwrap_or(u32::MAX);
-        self.len = (info.length() * 8).min(MAX_MSG_BYTES);
-        sel4::with_ipc_buffer(|ipc| self.body[..self.len].copy_from_slice(&ipc.msg_bytes()[..self.len]));
-    }
-
-    /// Writes the message into the IPC buffer, with `caps` as extra
-    /// capabilities, and returns its `MessageInfo`.
-    pub fn to_ipc(&self, caps: &[sel4::CPtr]) -> sel4::MessageInfo {
-        let words = self.len.div_ceil(8);
-        sel4::with_ipc_buffer_mut(|ipc| {
-            ipc.msg_bytes_mut()[..self.len].copy_from_slice(&self.body[..self.len]);
-            for (i, cap) in caps.iter().enumerate() {
-                ipc.caps_or_badges_mut()[i] = cap.bits();
-            }
-        });
-        sel4::MessageInfo::new(self.label.into(), 0, caps.len(), words)
-    }
-}
-
-impl Default for Message {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Calls `endpoint` with `request` and returns the reply, and how many
-/// capabilities arrived with it in the receive slot set beforehand.
-pub fn call(endpoint: sel4::cap::Endpoint, request: &Message) -> (Message, usize) {
-    let info = endpoint.call(request.to_ipc(&[]));
-    (Message::from_ipc(&info), info.extra_caps())
+/// The publisher of a source domain: `evq_source::Publisher` over its
+/// badged endpoint to the event server (slot [`info::slot::SERVER`]),
+/// waiting out back-pressure by yielding.
+pub fn publisher() -> Publisher<EndpointLink> {
+    EndpointLink::publisher(sel4::cap::Endpoint::from_bits(info::slot::SERVER))
 }
 
 /// Sets where the next capability this domain receives lands: `slot` of its
@@ -184,63 +128,4 @@ pub fn receive_into(slot: u64) {
     let cnode = sel4::cap::CNode::from_bits(info::slot::CNODE);
     let target = cnode.absolute_cptr(sel4::cap::Unspecified::from_bits(slot));
     sel4::with_ipc_buffer_mut(|ipc| ipc.set_recv_slot(&target));
-}
-
-/// Why the server did not take an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PublishError {
-    /// It refused, with this code and detail (not `Busy`: that is retried).
-    Refused(ErrorCode, u32),
-    /// The request did not encode, or the reply did not decode.
-    Malformed,
-}
-
-/// Publishes `request` (`Publish` or `PublishBatch`) on `server` until the
-/// server has every event: back-pressure (`Busy`, with the number of events
-/// it took) is waited out by yielding, and only the events not yet taken are
-/// sent again, so nothing is lost and nothing is published twice.
-pub fn publish(server: sel4::cap::Endpoint, request: &Request<'_>) -> Result<(), PublishError> {
-    publish_counting(server, request, &mut 0)
-}
-
-/// [`publish`], adding to `busy` each time the server pushed back.
-pub fn publish_counting(
-    server: sel4::cap::Endpoint,
-    request: &Request<'_>,
-    busy: &mut u64,
-) -> Result<(), PublishError> {
-    let mut m = Message::new();
-    let (label, len) = request.encode(&mut m.body).map_err(|_| PublishError::Malformed)?;
-    m.label = label;
-    m.len = len;
-    loop {
-        let (reply, _) = call(server, &m);
-        match Reply::decode(m.label, reply.label, reply.body()) {
-            Ok(Reply::Published { .. }) => return Ok(()),
-            Ok(Reply::Error { code: ErrorCode::Busy, detail: taken }) => {
-                *busy += 1;
-                if taken > 0 {
-                    m = rest_of_batch(&m, taken as usize)?;
-                }
-                sel4::r#yield();
-            }
-            Ok(Reply::Error { code, detail }) => return Err(PublishError::Refused(code, detail)),
-            _ => return Err(PublishError::Malformed),
-        }
-    }
-}
-
-/// The events of batch `m` from the `skip`-th on, as a new batch.
-fn rest_of_batch(m: &Message, skip: usize) -> Result<Message, PublishError> {
-    let Ok(Request::PublishBatch(batch)) = Request::decode(m.label, m.body()) else {
-        return Err(PublishError::Malformed);
-    };
-    let mut rest = Message::new();
-    let mut builder = BatchBuilder::new(&mut rest.body).map_err(|_| PublishError::Malformed)?;
-    for event in batch.iter().skip(skip) {
-        builder.push(&event).map_err(|_| PublishError::Malformed)?;
-    }
-    rest.len = builder.finish();
-    rest.label = m.label;
-    Ok(rest)
 }

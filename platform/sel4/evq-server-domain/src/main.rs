@@ -25,9 +25,10 @@ mod ingest;
 mod pool;
 
 use evq_abi::event::CategorySet;
-use evq_abi::msg::{label, ErrorCode, Reply};
+use evq_abi::msg::{label, ErrorCode, Reply, Request};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
 use evq_server::{Action, Config, Server, SourceSpec};
+use evq_system::{ROOT_BADGE, ROOT_CATEGORIES, ROOT_NAME};
 
 use ingest::{Ingest, Taken};
 use pool::FramePool;
@@ -51,18 +52,29 @@ fn main(info: &'static DomainInfo) -> ! {
     for peer in info.peers() {
         let registered = match peer.role {
             info::role::CLIENT => server.register_client(peer.badge),
-            role => server
+            // The root task, as the supervisor source: its identity is the
+            // system's (`evq_system`), the same on every platform.
+            info::role::ROOT => server
+                .register_source(SourceSpec {
+                    badge: ROOT_BADGE,
+                    name: ROOT_NAME,
+                    allowed: ROOT_CATEGORIES,
+                    supervisor: true,
+                    budget_per_tick: 0,
+                })
+                .map(|_| ()),
+            _ => server
                 .register_source(SourceSpec {
                     badge: peer.badge,
                     name: peer.name.as_str(),
                     allowed: CategorySet(peer.categories),
-                    supervisor: role == info::role::ROOT,
+                    supervisor: false,
                     budget_per_tick: peer.budget_per_tick,
                 })
                 .map(|_| ()),
         };
         if let Err(e) = registered {
-            sel4::debug_println!("evq-server: cannot register {}: {e:?}", peer.name.as_str());
+            sel4::debug_println!("evq-server: cannot register {}: {e}", peer.name.as_str());
             exit(1)
         }
     }
@@ -123,16 +135,24 @@ fn serve(info: &'static DomainInfo, server: &mut Server<FramePool>) -> ! {
 }
 
 /// Offers every source's ingested events to the core, as `Publish`
-/// messages from its badge.
+/// requests from its badge.
 fn drain_ingests(info: &DomainInfo, server: &mut Server<FramePool>, now_ns: u64, ingests: &mut [Option<Ingest>]) {
     for ingest in ingests.iter_mut().flatten() {
         let before = ingest.taken;
         ingest.drain(&mut |badge, body| {
-            let mut reply = [0u8; 64];
-            let (reply_label, n) =
-                server.handle(now_ns, badge, label::PUBLISH, body, &mut reply, &mut |a| carry_out(info, a, None));
-            match Reply::decode(label::PUBLISH, reply_label, &reply[..n]) {
-                Ok(Reply::Error { code: ErrorCode::Busy, .. }) => Taken::Busy,
+            let act = &mut |a| carry_out(info, a, None);
+            let reply = match Request::decode(label::PUBLISH, body) {
+                Ok(request) => server.request(now_ns, badge, request, act),
+                Err(_) => {
+                    // A body that does not decode is the core's to refuse
+                    // and count, as it does any malformed message; its
+                    // error reply goes nowhere.
+                    server.handle(now_ns, badge, label::PUBLISH, body, &mut [0u8; 64], act);
+                    return Taken::Done;
+                }
+            };
+            match reply {
+                Reply::Error { code: ErrorCode::Busy, .. } => Taken::Busy,
                 _ => Taken::Done,
             }
         });

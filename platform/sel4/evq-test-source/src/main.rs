@@ -8,8 +8,9 @@
 #![no_main]
 
 use evq_abi::event::{encode_dentry, process, vfs, Category, Priority, MAX_PAYLOAD};
-use evq_abi::msg::{label, BatchBuilder, ErrorCode, Event, Request, MAX_MSG_BYTES};
-use evq_sel4_runtime::{domain_main, exit, info, publish, publish_counting, DomainInfo, PublishError};
+use evq_abi::msg::{ErrorCode, Event};
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, EndpointLink};
+use evq_source::{PublishError, Publisher};
 use evq_test_script::{flood_object, AFTER_LOSS_OBJECT, FLOOD, SCRIPT};
 
 domain_main!(main, stack = 64 * 1024);
@@ -23,7 +24,7 @@ fn main(info: &'static DomainInfo) -> ! {
     };
     let go = sel4::cap::Notification::from_bits(go);
     let done = sel4::cap::Notification::from_bits(done);
-    let mut source = Source { server: sel4::cap::Endpoint::from_bits(info::slot::SERVER) };
+    let mut source = Source { publisher: evq_sel4_runtime::publisher() };
 
     go.wait();
     if let Err(why) = source.script() {
@@ -41,7 +42,7 @@ fn main(info: &'static DomainInfo) -> ! {
 
     go.wait();
     let last = Event { object_id: AFTER_LOSS_OBJECT, ..delete() };
-    if publish(source.server, &Request::Publish(last)).is_err() {
+    if source.publisher.publish_one(last).is_err() {
         sel4::debug_println!("TEST_FAIL: test-source: the event after the loss was refused");
         exit(1);
     }
@@ -51,8 +52,11 @@ fn main(info: &'static DomainInfo) -> ! {
 }
 
 struct Source {
-    server: sel4::cap::Endpoint,
+    publisher: Publisher<EndpointLink>,
 }
+
+/// Events in one batch of the flood.
+const FLOOD_BATCH: usize = 25;
 
 fn delete() -> Event<'static> {
     Event {
@@ -83,13 +87,13 @@ impl Source {
                 object_id: s.object_id,
                 payload: &payload[..n],
             };
-            publish(self.server, &Request::Publish(event)).map_err(|_| "a scripted event was refused")?;
+            self.publisher.publish_one(event).map_err(|_| "a scripted event was refused")?;
         }
         // A driver cannot forge another category: the server knows this
         // source by its badge and refuses, whatever the message says.
         let forged = Event { category: Category::Process, kind: process::EXIT, object_id: 1, ..delete() };
-        match publish(self.server, &Request::Publish(forged)) {
-            Err(PublishError::Refused(ErrorCode::NotPermitted, _)) => {
+        match self.publisher.publish_one(forged) {
+            Err(PublishError::Refused { code: ErrorCode::NotPermitted, .. }) => {
                 sel4::debug_println!("evq: test-source: forged process event refused: NotPermitted");
                 Ok(())
             }
@@ -97,26 +101,21 @@ impl Source {
         }
     }
 
-    /// Publishes the flood in batches, as a busy driver would. Its budget
-    /// (`budget_per_tick` in the description) is smaller than a batch, so
-    /// the server must push back, and every event must still get through.
+    /// Publishes the flood in batches of [`FLOOD_BATCH`], as a busy driver
+    /// would. Its budget (`budget_per_tick` in the description) is smaller
+    /// than a batch, so the server must push back, and every event must
+    /// still get through.
     fn flood(&mut self) -> Result<(), &'static str> {
-        let mut busy = 0;
-        let mut i = 0;
-        while i < FLOOD {
-            let mut body = [0u8; MAX_MSG_BYTES];
-            let mut batch = BatchBuilder::new(&mut body).map_err(|_| "batch")?;
-            let mut in_batch = 0;
-            while i + in_batch < FLOOD && in_batch < 25 {
-                let event = Event { object_id: flood_object(i + in_batch), ..delete() };
-                batch.push(&event).map_err(|_| "batch full")?;
-                in_batch += 1;
+        let busy_before = self.publisher.stats().busy;
+        let mut events = [delete(); FLOOD_BATCH];
+        for first in (0..FLOOD).step_by(FLOOD_BATCH) {
+            let n = FLOOD_BATCH.min((FLOOD - first) as usize);
+            for (i, event) in (first..).zip(events[..n].iter_mut()) {
+                event.object_id = flood_object(i);
             }
-            let len = batch.finish();
-            let request = Request::decode(label::PUBLISH_BATCH, &body[..len]).map_err(|_| "batch")?;
-            publish_counting(self.server, &request, &mut busy).map_err(|_| "a flood batch was refused")?;
-            i += in_batch;
+            self.publisher.publish(&events[..n]).map_err(|_| "a flood batch was refused")?;
         }
+        let busy = self.publisher.stats().busy - busy_before;
         if busy == 0 {
             return Err("the server never pushed back on the flood");
         }
