@@ -69,7 +69,7 @@ impl<E: fmt::Display> fmt::Display for SessionError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SessionError::Transport(e) => write!(f, "{e}"),
-            SessionError::Refused(code, detail) => write!(f, "the server refused: {} (detail {detail})", code.name()),
+            SessionError::Refused(code, detail) => write!(f, "the server refused: {code} (detail {detail})"),
             SessionError::UnexpectedReply => f.write_str("the server's reply does not answer the request"),
             SessionError::Attach(e) => write!(f, "the granted ring does not attach: {}", crate::AttachWords(e)),
             SessionError::Ring(e) => write!(f, "{e}"),
@@ -125,26 +125,11 @@ impl<T: Transport> Session<T> {
         }
     }
 
-    /// Returns once `events` has something to read: at once if it has,
-    /// otherwise after the server signals that at least `min_events` are
-    /// ready. The waiting flag is set before the server is asked, so an
-    /// event that lands in between is never slept through.
+    /// Returns once `events` has something to read: at once if the server
+    /// sees unread slots, otherwise after it signals that at least
+    /// `min_events` are ready. [`Session::wait_for`] without a timeout.
     pub fn wait(&mut self, queue: u32, events: &mut EventQueue, min_events: u32) -> Result<(), SessionError<T::Error>> {
-        if !events.prepare_wait().map_err(SessionError::Ring)? {
-            events.cancel_wait();
-            return Ok(());
-        }
-        match self.request(&Request::Wait { queue, min_events, timeout_ns: 0 })? {
-            Reply::Wait { armed: true, .. } => {
-                self.transport.block();
-                Ok(())
-            }
-            Reply::Wait { armed: false, .. } => {
-                events.cancel_wait();
-                Ok(())
-            }
-            _ => Err(SessionError::UnexpectedReply),
-        }
+        self.sleep(queue, events, min_events, None).map(drop)
     }
 
     /// Returns once `events` has something to read, the server signals, or
@@ -162,6 +147,16 @@ impl<T: Transport> Session<T> {
         min_events: u32,
         timeout: Duration,
     ) -> Result<Woken, SessionError<T::Error>> {
+        self.sleep(queue, events, min_events, Some(timeout))
+    }
+
+    fn sleep(
+        &mut self,
+        queue: u32,
+        events: &mut EventQueue,
+        min_events: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Woken, SessionError<T::Error>> {
         match self.request(&Request::Wait { queue, min_events, timeout_ns: 0 })? {
             Reply::Wait { armed: false, .. } => return Ok(Woken::Ready),
             Reply::Wait { armed: true, .. } => {}
@@ -172,7 +167,13 @@ impl<T: Transport> Session<T> {
         if !events.prepare_wait().map_err(SessionError::Ring)? {
             return Ok(Woken::Ready);
         }
-        let signalled = self.transport.block_for(timeout);
+        let signalled = match timeout {
+            None => {
+                self.transport.block();
+                Ok(true)
+            }
+            Some(timeout) => self.transport.block_for(timeout),
+        };
         events.cancel_wait();
         match signalled.map_err(SessionError::Transport)? {
             true => Ok(Woken::Ready),
