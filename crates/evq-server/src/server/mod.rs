@@ -42,6 +42,20 @@ pub struct SourceSpec<'a> {
     pub budget_per_tick: u32,
 }
 
+impl SourceSpec<'static> {
+    /// The root task (the hosted launcher): the supervisor source, with the
+    /// identity the system description gives it on every platform
+    /// ([`evq_system::ROOT_BADGE`], [`evq_system::ROOT_NAME`],
+    /// [`evq_system::ROOT_CATEGORIES`]), and no budget.
+    pub const ROOT: SourceSpec<'static> = SourceSpec {
+        badge: evq_system::ROOT_BADGE,
+        name: evq_system::ROOT_NAME,
+        allowed: evq_system::ROOT_CATEGORIES,
+        supervisor: true,
+        budget_per_tick: 0,
+    };
+}
+
 /// Why a source or client cannot be registered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetupError {

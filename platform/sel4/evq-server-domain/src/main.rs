@@ -28,7 +28,6 @@ use evq_abi::event::CategorySet;
 use evq_abi::msg::{label, ErrorCode, Reply, Request};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
 use evq_server::{Action, Config, Server, SourceSpec};
-use evq_system::{ROOT_BADGE, ROOT_CATEGORIES, ROOT_NAME};
 
 use ingest::{Ingest, Taken};
 use pool::FramePool;
@@ -54,15 +53,7 @@ fn main(info: &'static DomainInfo) -> ! {
             info::role::CLIENT => server.register_client(peer.badge),
             // The root task, as the supervisor source: its identity is the
             // system's (`evq_system`), the same on every platform.
-            info::role::ROOT => server
-                .register_source(SourceSpec {
-                    badge: ROOT_BADGE,
-                    name: ROOT_NAME,
-                    allowed: ROOT_CATEGORIES,
-                    supervisor: true,
-                    budget_per_tick: 0,
-                })
-                .map(|_| ()),
+            info::role::ROOT => server.register_source(SourceSpec::ROOT).map(|_| ()),
             _ => server
                 .register_source(SourceSpec {
                     badge: peer.badge,

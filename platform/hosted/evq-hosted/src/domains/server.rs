@@ -12,7 +12,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
-use evq_system::{Grant, Role, System, ROOT_BADGE, ROOT_CATEGORIES, ROOT_NAME};
+use evq_system::{Grant, Role, System};
 
 use crate::admin::{self, ServerStatus, SourceStatus};
 use crate::boot::{self, Cap};
@@ -26,15 +26,7 @@ use crate::wire::{self, HEAD, RECV_BUF, TICK};
 /// the launcher starts.
 pub fn register(server: &mut Server<MemfdRings>, system: &System<'_>) -> io::Result<()> {
     let err = |what: &str, e: evq_server::SetupError| io::Error::other(format!("registering {what}: {e}"));
-    server
-        .register_source(SourceSpec {
-            badge: ROOT_BADGE,
-            name: ROOT_NAME,
-            allowed: ROOT_CATEGORIES,
-            supervisor: true,
-            budget_per_tick: 0,
-        })
-        .map_err(|e| err(ROOT_NAME, e))?;
+    server.register_source(SourceSpec::ROOT).map_err(|e| err(SourceSpec::ROOT.name, e))?;
     for d in system.domains {
         if let Role::Source { badge, categories, budget_per_tick } = d.role {
             let spec = SourceSpec { badge, name: d.name, allowed: categories, supervisor: false, budget_per_tick };
