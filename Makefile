@@ -34,6 +34,9 @@ test: tools
 	$(CARGO) test --locked --workspace
 	# Tests too slow for a debug build: the ring's counters wrapping past 2^32.
 	$(CARGO) test --locked --release -p evq-ring --test model -- --exact counters_wrap_past_u32_max
+	# The ring's sleep/wake handshakes under the loom model checker (its own
+	# build: --cfg loom swaps the ring's atomics for loom's).
+	RUSTFLAGS="--cfg loom" $(CARGO) test --locked --release -p evq-ring --test loom --target-dir target/loom
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps --quiet
 	@for arch in aarch64 x86_64; do \
 	  prefix=$$(eval echo \$${SEL4_PREFIX_$$arch}); \

@@ -59,8 +59,11 @@ pub mod control {
     pub const TAIL: usize = 0x100;
     /// `u32`: non-zero while the consumer sleeps and wants a signal.
     pub const WAITING: usize = 0x180;
+    /// `u32`, producer-written: non-zero while the producer waits for room
+    /// and wants a signal when the consumer frees slots.
+    pub const ROOM_WANTED: usize = 0x200;
     /// Bytes of the control area in use; the rest of the page is zero.
-    pub const USED: usize = 0x200;
+    pub const USED: usize = 0x280;
 }
 
 /// Why a ring size is refused.

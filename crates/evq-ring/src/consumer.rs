@@ -1,13 +1,16 @@
 //! The client's side of a ring.
 
+use crate::sync::{fence, Ordering};
+#[cfg(not(loom))]
 use core::ptr::NonNull;
-use core::sync::atomic::{fence, Ordering};
 
 use evq_abi::event::meta;
+use evq_abi::event::Category;
 use evq_abi::ring::{
     check_control, control, info, ControlError, EntryHeader, HeaderError, RingGeometry, MAX_ENTRY_SLOTS, SLOT_SIZE,
 };
-use evq_abi::{event::Category, PAGE_SIZE};
+#[cfg(not(loom))]
+use evq_abi::PAGE_SIZE;
 
 use crate::shared::{Access, SharedRegion};
 
@@ -78,6 +81,13 @@ impl EntryBuf {
     }
 }
 
+/// A place in the ring a consumer can go back to ([`Consumer::mark`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    tail: u32,
+    lost_pending: u64,
+}
+
 /// An entry copied out of the ring: its header, its body, and how many
 /// events were lost just before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +126,7 @@ pub struct Consumer {
 unsafe impl Send for Consumer {}
 
 impl Consumer {
+    #[cfg(not(loom))]
     /// Attaches to the ring in `base..base + len`, checking its control page.
     ///
     /// # Safety
@@ -130,6 +141,11 @@ impl Consumer {
         // SAFETY: forwarded from this function's contract; the control page
         // is inside `len` and aligned, checked above.
         let region = unsafe { SharedRegion::new(base, len) };
+        Self::from_region(region, len)
+    }
+
+    /// Attaches to the ring laid out in `region` (`len` bytes).
+    pub(crate) fn from_region(region: SharedRegion, len: usize) -> Result<Self, AttachError> {
         fence(Ordering::Acquire);
         let magic = region.word32(control::MAGIC).load(Ordering::Relaxed);
         let version = region.word32(control::VERSION).load(Ordering::Relaxed) as u16;
@@ -253,6 +269,40 @@ impl Consumer {
         // see them free and overwrite them.
         self.region.word32(control::TAIL).store(self.tail, Ordering::Release);
         self.published_tail = self.tail;
+    }
+
+    /// Where the consumer stands: the point [`Consumer::rewind`] returns to.
+    /// Entries read after it and not yet released can be read again.
+    pub fn mark(&self) -> Mark {
+        Mark { tail: self.tail, lost_pending: self.lost_pending }
+    }
+
+    /// Goes back to `mark`, so that the entries read since are read again
+    /// (a reader that could not pass one on keeps it in the ring). A mark
+    /// from before the last [`Consumer::release`] is refused: those slots
+    /// are the producer's again. Returns whether it went back.
+    pub fn rewind(&mut self, mark: Mark) -> bool {
+        let behind = self.tail.wrapping_sub(mark.tail);
+        if behind > self.tail.wrapping_sub(self.published_tail) {
+            return false;
+        }
+        self.tail = mark.tail;
+        self.lost_pending = mark.lost_pending;
+        true
+    }
+
+    /// After [`Consumer::release`]: clears the producer's room-wanted flag;
+    /// returns whether it was set, in which case the caller must signal the
+    /// producer (it sleeps until slots are freed). The mirror of the
+    /// producer's [`crate::Producer::take_waiter`].
+    pub fn take_room_waiter(&mut self) -> bool {
+        // Pairs with the producer's fence between setting the flag and
+        // re-reading the tail: either it sees our tail, or we see its flag.
+        fence(Ordering::SeqCst);
+        if self.region.word32(control::ROOM_WANTED).load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.region.word32(control::ROOM_WANTED).swap(0, Ordering::SeqCst) != 0
     }
 
     /// Sets the waiting flag before sleeping. Returns `Ok(true)` if the ring

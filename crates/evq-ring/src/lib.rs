@@ -27,12 +27,21 @@
 //! * The region must be 8-byte aligned (a page-aligned mapping always is) and
 //!   needs 64-bit atomics.
 //! * Entries are at most [`evq_abi::ring::MAX_ENTRY_SLOTS`] slots.
-#![no_std]
+#![cfg_attr(not(loom), no_std)]
 #![deny(missing_docs)]
 
 mod consumer;
 mod producer;
 mod shared;
 
-pub use consumer::{AttachError, Consumer, EntryBuf, EntryRef, ReadError};
+/// The atomics the ring is built on: `core`'s, or `loom`'s under the model
+/// checker (`--cfg loom`).
+mod sync {
+    #[cfg(not(loom))]
+    pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+    #[cfg(loom)]
+    pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+}
+
+pub use consumer::{AttachError, Consumer, EntryBuf, EntryRef, Mark, ReadError};
 pub use producer::{EntryKind, Producer, PushError, RegionError};

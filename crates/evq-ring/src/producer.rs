@@ -1,7 +1,8 @@
 //! The server's side of a ring.
 
+use crate::sync::{fence, Ordering};
+#[cfg(not(loom))]
 use core::ptr::NonNull;
-use core::sync::atomic::{fence, Ordering};
 
 use evq_abi::event::meta;
 use evq_abi::ring::{control, info, EntryHeader, RingGeometry, MAX_ENTRY_SLOTS, RING_MAGIC, SLOT_SIZE};
@@ -98,6 +99,7 @@ pub struct Producer {
 unsafe impl Send for Producer {}
 
 impl Producer {
+    #[cfg(not(loom))]
     /// Lays out a fresh ring in `base..base + len` and returns its producer.
     /// The control page is initialised; the data area is left as it is.
     ///
@@ -118,6 +120,21 @@ impl Producer {
         // SAFETY: forwarded from this function's contract; length and
         // alignment checked above.
         let region = unsafe { SharedRegion::new(base, len) };
+        Ok(Self::init(region, geometry))
+    }
+
+    /// A producer and a consumer over one fresh ring of `geometry` made of
+    /// the model checker's atomics (`--cfg loom`, `tests/loom.rs`).
+    #[cfg(loom)]
+    pub fn model(geometry: RingGeometry) -> (Producer, crate::Consumer) {
+        let region = SharedRegion::model(geometry.slot_count());
+        let producer = Self::init(region.clone(), geometry);
+        let consumer = crate::Consumer::from_region(region, geometry.region_bytes()).expect("a fresh ring attaches");
+        (producer, consumer)
+    }
+
+    /// Lays out the control page of `region` and returns the producer.
+    fn init(region: SharedRegion, geometry: RingGeometry) -> Self {
         for off in (0..PAGE_SIZE).step_by(8) {
             region.word64(off).store(0, Ordering::Relaxed);
         }
@@ -129,7 +146,7 @@ impl Producer {
         region.word32(control::RESERVED_SLOTS).store(geometry.reserved_slots(), Ordering::Relaxed);
         // Publish the initialised page before the ring is handed out.
         fence(Ordering::Release);
-        Ok(Self {
+        Self {
             region,
             geometry,
             slot_count: geometry.slot_count(),
@@ -139,7 +156,7 @@ impl Producer {
             tail: 0,
             pending_loss: 0,
             lost_total: 0,
-        })
+        }
     }
 
     /// The ring's geometry.
@@ -212,11 +229,8 @@ impl Producer {
         }
         let len = 1 + body_slots as u32;
         let reserve = if critical { 0 } else { self.reserved_slots };
-        // The common case: nothing lost to report and room before the end of
-        // the slot array, so the entry goes exactly at the head.
-        let simple = self.pending_loss == 0 && len <= self.slot_count - (self.head & self.mask);
+        let (needed, simple) = self.needed(len);
         let loss_len = if self.pending_loss > 0 { meta::LOSS_SLOTS } else { 0 };
-        let needed = if simple { len } else { self.span(loss_len, len) };
         if needed + reserve > self.free_slots() {
             // Our view of the tail may be stale: look again before giving up.
             self.refresh_tail()?;
@@ -297,6 +311,45 @@ impl Producer {
     pub fn take_waiter(&mut self) -> bool {
         fence(Ordering::SeqCst);
         self.region.word32(control::WAITING).swap(0, Ordering::SeqCst) != 0
+    }
+
+    /// Before a producer that found the ring full sleeps until the consumer
+    /// frees slots: sets the ring's room-wanted flag, then looks at the tail
+    /// again. Returns `Ok(true)` if an entry of `slots` slots (a critical
+    /// one if `critical`) still does not fit, so the caller may sleep on the
+    /// notification the consumer signals; otherwise clears the flag and
+    /// returns `Ok(false)`: push again. `slots` is the entry's whole length,
+    /// its header included. The mirror of the consumer's
+    /// [`crate::Consumer::prepare_wait`] (`docs/protocol.md` §2.9).
+    pub fn prepare_room_wait(&mut self, slots: u32, critical: bool) -> Result<bool, PushError> {
+        self.region.word32(control::ROOM_WANTED).store(1, Ordering::Relaxed);
+        // Pairs with the consumer's fence between publishing its tail and
+        // reading the flag: either it sees our flag, or we see its tail.
+        fence(Ordering::SeqCst);
+        self.refresh_tail()?;
+        let reserve = if critical { 0 } else { self.reserved_slots };
+        if self.needed(slots).0 + reserve > self.free_slots() {
+            return Ok(true);
+        }
+        self.cancel_room_wait();
+        Ok(false)
+    }
+
+    /// Clears the room-wanted flag (after waking, or instead of sleeping).
+    pub fn cancel_room_wait(&mut self) {
+        self.region.word32(control::ROOM_WANTED).store(0, Ordering::Relaxed);
+    }
+
+    /// Slots an entry of `len` slots takes from the head, with the loss
+    /// entry owed before it and any skip to keep either contiguous; and
+    /// whether it is the common case, nothing lost to report and room
+    /// before the end of the slot array, so the entry goes exactly at the
+    /// head.
+    #[inline(always)]
+    fn needed(&self, len: u32) -> (u32, bool) {
+        let simple = self.pending_loss == 0 && len <= self.slot_count - (self.head & self.mask);
+        let loss_len = if self.pending_loss > 0 { meta::LOSS_SLOTS } else { 0 };
+        (if simple { len } else { self.span(loss_len, len) }, simple)
     }
 
     #[inline]

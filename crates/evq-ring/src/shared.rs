@@ -3,11 +3,19 @@
 //! Every access is an atomic load, store or swap on a naturally aligned word,
 //! so a peer that scribbles over the region concurrently can at worst make us
 //! read a wrong value, never cause undefined behaviour.
+//!
+//! Built with `--cfg loom`, the region is instead an array of `loom`'s
+//! atomics ([`crate::sync`]), so that the model checker can run the real
+//! producer and consumer over it (`tests/loom.rs`).
 
+#[cfg(not(loom))]
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, AtomicU64};
 
-use evq_abi::{ring::SLOT_SIZE, PAGE_SIZE};
+use crate::sync::{AtomicU32, AtomicU64};
+
+#[cfg(not(loom))]
+use evq_abi::ring::SLOT_SIZE;
+use evq_abi::PAGE_SIZE;
 
 /// What a prefetched slot is wanted for.
 #[derive(Clone, Copy, Debug)]
@@ -19,12 +27,14 @@ pub(crate) enum Access {
 }
 
 /// A ring region: a base pointer and a length, checked once at construction.
+#[cfg(not(loom))]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SharedRegion {
     base: NonNull<u8>,
     len: usize,
 }
 
+#[cfg(not(loom))]
 impl SharedRegion {
     /// # Safety
     ///
@@ -122,5 +132,46 @@ impl SharedRegion {
         // SAFETY: callers pass `pos < slot_count` where
         // `PAGE_SIZE + slot_count * 8 <= len` was checked at construction.
         unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
+    }
+}
+
+/// The region under the model checker: the control page's 32-bit words,
+/// its 64-bit words and the slots, each an atomic of its own (a model has
+/// no raw memory to view both ways). Shared by the producer and consumer
+/// of one model run through `Arc`.
+#[cfg(loom)]
+#[derive(Clone, Debug)]
+pub(crate) struct SharedRegion {
+    words32: loom::sync::Arc<std::vec::Vec<AtomicU32>>,
+    words64: loom::sync::Arc<std::vec::Vec<AtomicU64>>,
+    slots: loom::sync::Arc<std::vec::Vec<AtomicU64>>,
+}
+
+#[cfg(loom)]
+impl SharedRegion {
+    pub(crate) fn model(slot_count: u32) -> Self {
+        let array32: std::vec::Vec<AtomicU32> = (0..PAGE_SIZE / 4).map(|_| AtomicU32::new(0)).collect();
+        let array64: std::vec::Vec<AtomicU64> = (0..PAGE_SIZE / 8).map(|_| AtomicU64::new(0)).collect();
+        let slots: std::vec::Vec<AtomicU64> = (0..slot_count).map(|_| AtomicU64::new(0)).collect();
+        use loom::sync::Arc;
+        Self { words32: Arc::new(array32), words64: Arc::new(array64), slots: Arc::new(slots) }
+    }
+
+    pub(crate) fn word32(&self, off: usize) -> &AtomicU32 {
+        &self.words32[off / 4]
+    }
+
+    pub(crate) fn word64(&self, off: usize) -> &AtomicU64 {
+        &self.words64[off / 8]
+    }
+
+    pub(crate) fn slots(&self, pos: u32, n: usize) -> &[AtomicU64] {
+        &self.slots[pos as usize..pos as usize + n]
+    }
+
+    pub(crate) fn prefetch_slot(&self, _pos: u32, _access: Access) {}
+
+    pub(crate) fn slot(&self, pos: u32) -> &AtomicU64 {
+        &self.slots[pos as usize]
     }
 }

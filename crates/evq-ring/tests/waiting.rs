@@ -157,3 +157,56 @@ fn no_lost_wakeups() {
     // The handshake was actually exercised.
     assert!(sleeps > 10 && wakes > 10, "sleeps={sleeps} wakes={wakes}");
 }
+
+/// The room-wanted word of the control page, as the consumer sees it.
+fn room_wanted(region: &Region) -> u32 {
+    region.load32(evq_abi::ring::control::ROOM_WANTED)
+}
+
+#[test]
+fn a_producer_waits_for_room_only_while_the_ring_is_full_and_is_woken_once() {
+    let (region, g) = ring();
+    let mut p = region.producer(g);
+    let mut c = region.attach().unwrap();
+    let body = make_body(3, 62 * 8);
+    // With room, nothing is flagged: push again.
+    assert_eq!(p.prepare_room_wait(63, false), Ok(false));
+    assert_eq!(room_wanted(&region), 0);
+    while p.try_push(kind_for(3), &body, false).is_ok() {}
+    assert_eq!(p.prepare_room_wait(63, false), Ok(true), "full: sleep");
+    assert_ne!(room_wanted(&region), 0, "the flag is in shared memory");
+    // Nothing freed yet: the consumer has nobody to wake on its own account,
+    // but the flag stays until it frees slots and takes it.
+    let mut buf = EntryBuf::new();
+    assert!(c.read(&mut buf).unwrap().is_some());
+    c.release();
+    assert!(c.take_room_waiter());
+    assert_eq!(room_wanted(&region), 0);
+    assert!(!c.take_room_waiter(), "one signal per wait");
+    assert!(p.try_push(kind_for(3), &body, false).is_ok());
+    // Full again for a normal entry; a critical one may use the reserve.
+    assert_eq!(p.prepare_room_wait(63, false), Ok(true));
+    p.cancel_room_wait();
+    assert_eq!(room_wanted(&region), 0);
+    assert_eq!(p.prepare_room_wait(2, true), Ok(false));
+    assert_eq!(room_wanted(&region), 0);
+}
+
+#[test]
+fn a_consumer_can_go_back_to_a_mark_it_has_not_released() {
+    let (region, g) = ring();
+    let mut p = region.producer(g);
+    let mut c = region.attach().unwrap();
+    for n in 1..=3u64 {
+        p.push(kind_for(n), &make_body(n, 16), false).unwrap();
+    }
+    let mut buf = EntryBuf::new();
+    let mark = c.mark();
+    assert_eq!(c.read(&mut buf).unwrap().unwrap().header.ty(), kind_for(1).ty);
+    assert_eq!(c.read(&mut buf).unwrap().unwrap().header.ty(), kind_for(2).ty);
+    assert!(c.rewind(mark));
+    assert_eq!(c.read(&mut buf).unwrap().unwrap().header.ty(), kind_for(1).ty, "read again");
+    c.release();
+    assert!(!c.rewind(mark), "released slots are the producer's again");
+    assert_eq!(c.read(&mut buf).unwrap().unwrap().header.ty(), kind_for(2).ty);
+}
