@@ -1,7 +1,7 @@
 //! One client queue: its ring, its subscriptions, its coalescing staging
 //! area and its batch wake-up.
 
-use evq_abi::event::{EventRecord, Priority};
+use evq_abi::event::{Category, EventRecord, Priority};
 use evq_abi::msg::{Event, Filter};
 use evq_abi::ring::{info, make_info};
 use evq_ring::{EntryKind, Producer, PushError};
@@ -21,6 +21,13 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
+    /// Whether the subscription's answer depends on more than the event's
+    /// category and kind.
+    fn has_terms(&self) -> bool {
+        let f = &self.filter;
+        f.object_id.is_some() || f.source_id.is_some() || f.info_mask != 0
+    }
+
     /// The watch_queue filter model: category, kind mask, object, source,
     /// then `info & mask == filter` on the entry's info word.
     fn accepts(&self, e: &Stamped<'_>) -> bool {
@@ -31,6 +38,36 @@ impl Subscription {
             && f.source_id.is_none_or(|s| s == e.source_id)
             && info & f.info_mask == f.info_filter
     }
+}
+
+/// Categories, by number (Meta included, never subscribed).
+pub(crate) const CATEGORIES: usize = 7;
+/// Kinds a category may define (the most any defines is 6).
+const KINDS: usize = 8;
+const _: () = {
+    let mut c = 0;
+    while c < Category::PUBLISHABLE.len() {
+        assert!((Category::PUBLISHABLE[c] as usize) < CATEGORIES);
+        assert!(Category::PUBLISHABLE[c].kind_count() as usize <= KINDS);
+        c += 1;
+    }
+};
+
+/// What a queue's subscriptions answer for one (category, kind), worked
+/// out when they change, so that matching an event is one lookup unless a
+/// subscription has an object, source or info term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    /// No subscription is for the category.
+    NotSubscribed,
+    /// Subscribed to the category, but no subscription takes the kind.
+    Filtered,
+    /// Taken by subscription `watch_id` (the lowest that takes it), and
+    /// critical if any that takes it is.
+    Accepted { watch_id: u8, critical: bool },
+    /// A subscription that takes the kind has an object, source or info
+    /// term: every subscription must be tried.
+    Filter,
 }
 
 /// How an event fared against a queue's subscriptions.
@@ -74,7 +111,9 @@ pub(crate) struct Queue {
     pub owner: Badge,
     pub handle: RingHandle,
     pub producer: Producer,
-    pub subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
+    subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
+    /// What the subscriptions answer, by category and kind.
+    answers: [[Answer; KINDS]; CATEGORIES],
     pub stats: Counters,
     /// This queue's index in the server's table, which tags its staged events.
     index: u8,
@@ -92,6 +131,7 @@ impl Queue {
             handle,
             producer,
             subscriptions: Vec::new(),
+            answers: [[Answer::NotSubscribed; KINDS]; CATEGORIES],
             stats: Counters::default(),
             index,
             next_seq: 0,
@@ -109,10 +149,77 @@ impl Queue {
         self.corrupt = true;
     }
 
-    /// Tests the event against every subscription. The accepting
-    /// subscription with the lowest id tags it; it is critical if the event
-    /// or any accepting subscription is.
+    /// The subscriptions.
+    pub fn subscriptions(&self) -> &[Subscription] {
+        &self.subscriptions
+    }
+
+    /// The categories some subscription is for, as bits by number.
+    pub fn categories(&self) -> u32 {
+        self.subscriptions.iter().fold(0, |bits, s| bits | s.filter.category.bit())
+    }
+
+    /// Changes the subscriptions through `change`, then works out the
+    /// answers again. What `change` returns is passed back.
+    pub fn change_subscriptions<R>(
+        &mut self,
+        change: impl FnOnce(&mut Vec<Subscription, MAX_SUBSCRIPTIONS>) -> R,
+    ) -> R {
+        let r = change(&mut self.subscriptions);
+        self.answers = [[Answer::NotSubscribed; KINDS]; CATEGORIES];
+        for sub in &self.subscriptions {
+            let category = sub.filter.category as usize;
+            for kind in 0..KINDS {
+                let answer = &mut self.answers[category][kind];
+                if sub.filter.type_mask & (1 << kind) == 0 {
+                    if *answer == Answer::NotSubscribed {
+                        *answer = Answer::Filtered;
+                    }
+                    continue;
+                }
+                let critical = sub.filter.priority == Priority::Critical;
+                *answer = match *answer {
+                    Answer::Filter => Answer::Filter,
+                    _ if sub.has_terms() => Answer::Filter,
+                    Answer::Accepted { watch_id, critical: c } => {
+                        Answer::Accepted { watch_id: watch_id.min(sub.id), critical: c || critical }
+                    }
+                    Answer::NotSubscribed | Answer::Filtered => Answer::Accepted { watch_id: sub.id, critical },
+                };
+            }
+        }
+        r
+    }
+
+    /// Tests the event against the subscriptions: the answer worked out for
+    /// its category and kind, or, where a subscription has terms, every
+    /// subscription. The accepting subscription with the lowest id tags it;
+    /// it is critical if the event or any accepting subscription is.
+    #[inline]
     pub fn matches(&self, e: &Stamped<'_>) -> Match {
+        let answer = self
+            .answers
+            .get(e.event.category as usize)
+            .and_then(|kinds| kinds.get(usize::from(e.event.kind)))
+            .copied()
+            .unwrap_or(Answer::NotSubscribed);
+        let result = match answer {
+            Answer::NotSubscribed => Match::NotSubscribed,
+            Answer::Filtered => Match::Filtered,
+            Answer::Accepted { watch_id, critical } => Match::Accepted { watch_id, critical },
+            Answer::Filter => self.try_each(e),
+        };
+        match result {
+            Match::Accepted { watch_id, critical } => {
+                Match::Accepted { watch_id, critical: critical || e.event.priority == Priority::Critical }
+            }
+            other => other,
+        }
+    }
+
+    /// Every subscription, for an event some subscription's terms decide.
+    #[cold]
+    fn try_each(&self, e: &Stamped<'_>) -> Match {
         let mut result = Match::NotSubscribed;
         for sub in self.subscriptions.iter().filter(|s| s.filter.category == e.event.category) {
             if !sub.accepts(e) {
@@ -129,9 +236,6 @@ impl Queue {
                 }
                 _ => result = Match::Accepted { watch_id: sub.id, critical },
             }
-        }
-        if let Match::Accepted { critical, .. } = &mut result {
-            *critical |= e.event.priority == Priority::Critical;
         }
         result
     }

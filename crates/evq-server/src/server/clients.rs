@@ -38,8 +38,8 @@ impl<M: RingMemory> Server<M> {
                 Ok(Reply::Done)
             }
             Request::Subscribe { queue, filter } => {
-                let q = self.live(from, queue)?;
-                subscribe(q, filter)
+                let index = self.live_index(from, queue)?;
+                self.change_subscriptions(index, |subs| subscribe(subs, filter))
             }
             Request::RingFrames { queue, first } => {
                 let q = self.live(from, queue)?;
@@ -52,16 +52,20 @@ impl<M: RingMemory> Server<M> {
                 Ok(Reply::RingFrames { first, count })
             }
             Request::Unsubscribe { queue, subscription } => {
-                let q = self.live(from, queue)?;
-                let i = find_subscription(q, subscription)?;
-                q.subscriptions.swap_remove(i);
-                Ok(Reply::Done)
+                let index = self.live_index(from, queue)?;
+                self.change_subscriptions(index, |subs| {
+                    let i = find_subscription(subs, subscription)?;
+                    subs.swap_remove(i);
+                    Ok(Reply::Done)
+                })
             }
             Request::SetPriority { queue, subscription, priority } => {
-                let q = self.live(from, queue)?;
-                let i = find_subscription(q, subscription)?;
-                q.subscriptions[i].filter.priority = priority;
-                Ok(Reply::Done)
+                let index = self.live_index(from, queue)?;
+                self.change_subscriptions(index, |subs| {
+                    let i = find_subscription(subs, subscription)?;
+                    subs[i].filter.priority = priority;
+                    Ok(Reply::Done)
+                })
             }
             Request::SetCoalescing { queue, window_ns } => {
                 let index = self.live_index(from, queue)?;
@@ -200,6 +204,21 @@ impl<M: RingMemory> Server<M> {
         }
     }
 
+    /// Changes the subscriptions of live queue `index` and keeps the
+    /// category index in step: queue `index` is in `by_category[c]` while a
+    /// subscription of its is for category `c`.
+    pub(super) fn change_subscriptions(
+        &mut self,
+        index: usize,
+        change: impl FnOnce(&mut Subscriptions) -> Result<Reply>,
+    ) -> Result<Reply> {
+        let QueueSlot::Live(q) = &mut self.queues[index] else { return Err(error(ErrorCode::Revoked, 0)) };
+        let reply = q.change_subscriptions(change);
+        let categories = q.categories();
+        self.index_categories(index, categories);
+        reply
+    }
+
     // -- Queue table. -------------------------------------------------------------
 
     pub(super) fn queue_id(&self, index: usize) -> u32 {
@@ -273,15 +292,17 @@ impl<M: RingMemory> Server<M> {
     }
 }
 
-fn subscribe(q: &mut Queue, filter: Filter) -> Result<Reply> {
-    let Some(id) = (0..MAX_SUBSCRIPTIONS as u8).find(|id| q.subscriptions.iter().all(|s| s.id != *id)) else {
+type Subscriptions = heapless::Vec<Subscription, MAX_SUBSCRIPTIONS>;
+
+fn subscribe(subs: &mut Subscriptions, filter: Filter) -> Result<Reply> {
+    let Some(id) = (0..MAX_SUBSCRIPTIONS as u8).find(|id| subs.iter().all(|s| s.id != *id)) else {
         return Err(error(ErrorCode::TableFull, MAX_SUBSCRIPTIONS as u32));
     };
     // Cannot fail: a free id means a free entry.
-    let _ = q.subscriptions.push(Subscription { id, filter });
+    let _ = subs.push(Subscription { id, filter });
     Ok(Reply::Subscribed { subscription: id })
 }
 
-fn find_subscription(q: &Queue, id: u8) -> Result<usize> {
-    q.subscriptions.iter().position(|s| s.id == id).ok_or(error(ErrorCode::NoSuchSubscription, u32::from(id)))
+fn find_subscription(subs: &Subscriptions, id: u8) -> Result<usize> {
+    subs.iter().position(|s| s.id == id).ok_or(error(ErrorCode::NoSuchSubscription, u32::from(id)))
 }

@@ -10,7 +10,7 @@ use heapless::Vec;
 use crate::limits::{MAX_CLIENTS, MAX_QUEUES, MAX_SOURCES, MAX_SOURCE_NAME};
 use crate::memory::{RingHandle, RingMemory};
 use crate::origin::{Badge, Stamped};
-use crate::queue::{Outcomes, Queue};
+use crate::queue::{Outcomes, Queue, CATEGORIES};
 use crate::staging::Staging;
 
 /// The source id the server uses for the events it raises itself (memory
@@ -184,9 +184,11 @@ pub struct Server<M: RingMemory> {
     other_rejected: u64,
     clients: Vec<Client, MAX_CLIENTS>,
     queues: [QueueSlot; MAX_QUEUES],
-    /// Which slots of `queues` are live, a bit each: an event is offered to
-    /// these only, not to every slot of the table.
+    /// Which slots of `queues` are live, a bit each.
     live: [u64; LIVE_WORDS],
+    /// By category number, which live queues have a subscription for it: an
+    /// event is offered to these only, not to every queue.
+    by_category: [[u64; LIVE_WORDS]; CATEGORIES],
     generations: [u32; MAX_QUEUES],
     staging: Staging,
     pool_pages_used: u32,
@@ -213,6 +215,7 @@ impl<M: RingMemory> Server<M> {
             clients: Vec::new(),
             queues: core::array::from_fn(|_| QueueSlot::Free),
             live: [0; LIVE_WORDS],
+            by_category: [[0; LIVE_WORDS]; CATEGORIES],
             generations: [0; MAX_QUEUES],
             staging: Staging::default(),
             pool_pages_used: 0,
@@ -361,7 +364,7 @@ impl<M: RingMemory> Server<M> {
 
     /// Subscriptions over all queues.
     pub fn subscription_count(&self) -> usize {
-        self.live_queues().map(|q| q.subscriptions.len()).sum()
+        self.live_queues().map(|q| q.subscriptions().len()).sum()
     }
 
     /// Events held back for coalescing over all queues.

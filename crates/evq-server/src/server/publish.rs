@@ -78,7 +78,8 @@ impl<M: RingMemory> Server<M> {
         let sid = e.source_id as usize;
         let mut taken = false;
         let mut out = Outcomes { sources: &mut self.source_stats };
-        for index in set_bits(self.live) {
+        let Some(candidates) = self.by_category.get(e.event.category as usize).copied() else { return };
+        for index in set_bits(candidates) {
             let QueueSlot::Live(q) = &mut self.queues[index] else { continue };
             match q.matches(e) {
                 Match::NotSubscribed => {}
@@ -102,6 +103,20 @@ impl<M: RingMemory> Server<M> {
             self.live[word] |= bit;
         } else {
             self.live[word] &= !bit;
+            self.index_categories(index, 0);
+        }
+    }
+
+    /// Puts queue `index` in the category index for the categories in
+    /// `categories` (bits by number) and takes it out of the others.
+    pub(super) fn index_categories(&mut self, index: usize, categories: u32) {
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        for (c, queues) in self.by_category.iter_mut().enumerate() {
+            if categories & (1 << c) != 0 {
+                queues[word] |= bit;
+            } else {
+                queues[word] &= !bit;
+            }
         }
     }
 
