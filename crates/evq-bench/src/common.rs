@@ -12,9 +12,68 @@ pub fn quick() -> bool {
     std::env::var_os("EVQ_BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty())
 }
 
-/// A count from the environment, or `default`.
-pub fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.trim().replace('_', "").parse().ok()).unwrap_or(default)
+/// A count from the environment variable `name` (digits, `_` allowed
+/// between them), or `default` when it is unset or empty. Anything else is
+/// refused, in words naming the variable and what it takes.
+pub fn env_u64(name: &str, default: u64) -> Result<u64, String> {
+    let bad = |v: &dyn std::fmt::Debug| {
+        format!("{name}={v:?} is not a count: give a whole number such as {default} (digits, `_` between them allowed), or unset it for {default}")
+    };
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Err(std::env::VarError::NotUnicode(v)) => Err(bad(&v)),
+        Ok(v) => match parse_count(&v) {
+            Some(n) => Ok(n.unwrap_or(default)),
+            None => Err(bad(&v)),
+        },
+    }
+}
+
+/// `Some(Some(n))` for a count, `Some(None)` for an empty value.
+fn parse_count(v: &str) -> Option<Option<u64>> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Some(None);
+    }
+    if !v.bytes().all(|b| b.is_ascii_digit() || b == b'_') || !v.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    v.replace('_', "").parse().ok().map(Some)
+}
+
+/// A list of values from the environment variable `name`: one of `valid`'s
+/// names, or several separated by commas, in `valid`'s order; all of them
+/// when it is unset or empty. A name not in `valid` is refused, in words
+/// naming the variable and every valid value.
+pub fn env_choice<T: Copy>(name: &str, valid: &[(&str, T)]) -> Result<Vec<T>, String> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(valid.iter().map(|(_, v)| *v).collect()),
+        Err(std::env::VarError::NotUnicode(v)) => Err(choice_error(name, &format!("{v:?}"), valid)),
+        Ok(v) => parse_choice(name, &v, valid),
+    }
+}
+
+/// [`env_choice`] of a value already read.
+pub fn parse_choice<T: Copy>(name: &str, value: &str, valid: &[(&str, T)]) -> Result<Vec<T>, String> {
+    if value.trim().is_empty() {
+        return Ok(valid.iter().map(|(_, v)| *v).collect());
+    }
+    let mut chosen = vec![false; valid.len()];
+    for word in value.split(',').map(str::trim) {
+        match valid.iter().position(|(n, _)| n.eq_ignore_ascii_case(word)) {
+            Some(i) => chosen[i] = true,
+            None => return Err(choice_error(name, &format!("{value:?}"), valid)),
+        }
+    }
+    Ok(valid.iter().zip(chosen).filter(|(_, c)| *c).map(|((_, v), _)| *v).collect())
+}
+
+fn choice_error<T>(name: &str, value: &str, valid: &[(&str, T)]) -> String {
+    let names: Vec<&str> = valid.iter().map(|(n, _)| *n).collect();
+    format!(
+        "{name}={value} is not valid: give one of {} (or several, separated by commas), or unset it for all",
+        names.join(", ")
+    )
 }
 
 /// `CLOCK_MONOTONIC`, ns: the clock every process of a run stamps and reads,
@@ -343,6 +402,104 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Whether `measured` reaches `target` (both "higher is better"): `met`,
+/// or `missed by X×` with X = `target / measured`.
+pub fn verdict(measured: f64, target: f64) -> String {
+    if measured >= target {
+        "met".into()
+    } else if measured > 0.0 && measured.is_finite() {
+        format!("missed by {:.1}×", target / measured)
+    } else {
+        "missed (nothing measured)".into()
+    }
+}
+
+// --------------------------------------------------------------------------
+// JSON lines
+
+/// One figure as one JSON line, its keys in the order they are added:
+/// `Json::new("fanout").str("impl", "evq").int("clients", 4)….line()`
+/// gives `{"bench":"fanout","impl":"evq","clients":4,…}`. Every line the
+/// benchmark prints this way starts with `{"bench":`.
+#[derive(Clone, Debug)]
+pub struct Json(String);
+
+impl Json {
+    /// A line for the figure `bench`.
+    pub fn new(bench: &str) -> Json {
+        let mut j = Json(String::from("{"));
+        j.key("bench");
+        push_str(&mut j.0, bench);
+        j
+    }
+
+    fn key(&mut self, k: &str) {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        push_str(&mut self.0, k);
+        self.0.push(':');
+    }
+
+    /// A string value.
+    pub fn str(mut self, k: &str, v: &str) -> Json {
+        self.key(k);
+        push_str(&mut self.0, v);
+        self
+    }
+
+    /// A whole number.
+    pub fn int(mut self, k: &str, v: u64) -> Json {
+        self.key(k);
+        self.0.push_str(&v.to_string());
+        self
+    }
+
+    /// A whole number, or `null`.
+    pub fn opt_int(self, k: &str, v: Option<u64>) -> Json {
+        match v {
+            Some(v) => self.int(k, v),
+            None => self.null(k),
+        }
+    }
+
+    /// A number with `decimals` decimals (`null` if it is not finite).
+    pub fn num(mut self, k: &str, v: f64, decimals: usize) -> Json {
+        if !v.is_finite() {
+            return self.null(k);
+        }
+        self.key(k);
+        self.0.push_str(&format!("{v:.decimals$}"));
+        self
+    }
+
+    /// `null`.
+    pub fn null(mut self, k: &str) -> Json {
+        self.key(k);
+        self.0.push_str("null");
+        self
+    }
+
+    /// The line.
+    pub fn line(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +529,42 @@ mod tests {
         assert_eq!(back.count(), 1000);
         assert_eq!(back.percentile(99.0), h.percentile(99.0));
         assert_eq!(Histogram::decode("-").unwrap().count(), 0);
+    }
+
+    #[test]
+    fn json_lines_keep_their_keys_in_order() {
+        let line = Json::new("fanout")
+            .str("impl", "evq")
+            .int("clients", 4)
+            .num("delivered_per_s", 1234.56, 1)
+            .opt_int("p50_ns", None)
+            .num("ratio", f64::NAN, 2)
+            .str("note", "a \"b\"\\")
+            .line();
+        assert_eq!(
+            line,
+            r#"{"bench":"fanout","impl":"evq","clients":4,"delivered_per_s":1234.6,"p50_ns":null,"ratio":null,"note":"a \"b\"\\"}"#
+        );
+    }
+
+    #[test]
+    fn counts_and_choices_from_the_environment_are_checked() {
+        assert_eq!(parse_count(" 50_000 "), Some(Some(50_000)));
+        assert_eq!(parse_count(""), Some(None));
+        for bad in ["-1", "1e6", "_1", "ten", "1.5"] {
+            assert_eq!(parse_count(bad), None, "{bad}");
+        }
+        let valid = [("1", 1usize), ("4", 4), ("16", 16), ("64", 64)];
+        assert_eq!(parse_choice("X", "16, 4", &valid), Ok(vec![4, 16]));
+        assert_eq!(parse_choice("X", "", &valid), Ok(vec![1, 4, 16, 64]));
+        let e = parse_choice("EVQ_BENCH_CLIENTS", "5", &valid).unwrap_err();
+        assert!(e.contains("EVQ_BENCH_CLIENTS") && e.contains("1, 4, 16, 64"), "{e}");
+    }
+
+    #[test]
+    fn verdicts_say_by_how_much() {
+        assert_eq!(verdict(5.0, 5.0), "met");
+        assert_eq!(verdict(0.5, 5.0), "missed by 10.0×");
+        assert_eq!(verdict(0.0, 5.0), "missed (nothing measured)");
     }
 }

@@ -13,13 +13,25 @@
 //! client to the client processes' seqpacket sockets; a message holds one
 //! event, or 16.
 //!
-//! An event is 32 bytes of record (or 64): a sequence number and the
-//! `CLOCK_MONOTONIC` time the source published it, so every client computes
-//! each event's latency when it reads it. For evq the record is the ring's
-//! event record (`seq`, the server's timestamp, `object_id` = the publish
-//! time, source id, lengths); at 64 bytes a 32-byte payload follows with the
-//! source's own sequence number and publish time. For the relay it is
-//! `seq`, publish time and filler to 32 or 64 bytes.
+//! **The record** (`Spec::size`, the JSON lines' `"record"`) is the bytes of
+//! one event a client reads and copies out: 32 or 64. For evq that is the
+//! ring's event record as the client's reader copies it out of its ring:
+//! the 32-byte fixed part (`seq`, the server's timestamp, `object_id` = the
+//! publish time, source id, lengths) and, at 64, a 32-byte payload with the
+//! source's own sequence number and publish time. (The ring entry's 8-byte
+//! header is the ring's framing, as a datagram's boundary is the relay's,
+//! and is not counted.) For the relay it is `seq`, publish time and filler
+//! to 32 or 64 bytes, `record` bytes per event in the datagram. Either way
+//! every client computes each event's latency when it reads it.
+//!
+//! **Events per call** (`Spec::batch`, the JSON lines' `"per_msg"`): 1 or
+//! [`BATCH`]. evq's source makes one API call per event
+//! (`Publisher::publish_one`, a `Publish` message each: the caller does not
+//! batch) or one per 16 (`Publisher::publish` of 16, one `PublishBatch`);
+//! the relay's source sends one datagram per event or one per 16. Both
+//! sources report the messages they sent and the driver checks that it was
+//! one per call (resends after `Busy` apart), so the two sides frame the
+//! same events the same way.
 //!
 //! At the fixed offered load the source paces itself by the clock, and an
 //! event's publish time is the time it was due (see `publish_time`).
@@ -41,6 +53,7 @@ use evq_hosted::wire::Endpoint;
 
 use crate::common::{self, now_ns, Histogram, Scratch, Worker};
 use crate::profile;
+pub use crate::system::Mode;
 use crate::system::{EvqSystem, RING_PAGES, SOURCE_SLOT};
 
 /// Events per message in the batched runs.
@@ -55,6 +68,19 @@ pub enum Kind {
     Relay,
 }
 
+impl Kind {
+    /// Both, in the order the tables list them.
+    pub const ALL: [Kind; 2] = [Kind::Evq, Kind::Relay];
+
+    /// Its name in the JSON lines (`"impl"`) and in `EVQ_BENCH_IMPL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Evq => "evq",
+            Kind::Relay => "relay",
+        }
+    }
+}
+
 /// One run's workload.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
@@ -62,10 +88,14 @@ pub struct Spec {
     pub kind: Kind,
     /// Client processes.
     pub clients: usize,
-    /// Bytes of record per event: 32 or 64.
+    /// Bytes of record per event: 32 or 64 (see the module's documentation).
     pub size: usize,
-    /// Events per message: 1 or [`BATCH`].
+    /// Events per API call and per message: 1 or [`BATCH`].
     pub batch: usize,
+    /// What a full ring does. evq runs on a system described in this mode
+    /// (the caller's); the relay never drops (a full socket blocks it), so
+    /// it is the same relay in every mode.
+    pub mode: Mode,
     /// Events the source publishes.
     pub events: u64,
     /// Offered load, events/s; 0: as fast as the source can.
@@ -168,12 +198,16 @@ pub fn run_profiled(
     let perf = if profile { Some(profile::Perf::attach(&pids, scratch.path.join("perf.txt"))?) } else { None };
     source.say("go")?;
     let done = source.expect("done")?;
-    let t0: u64 = done
-        .split_whitespace()
-        .next()
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("bad source report {done:?}")))?;
+    let report: Vec<u64> = done.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    let [t0, _t1, busy, messages] = report[..] else {
+        return Err(io::Error::other(format!("bad source report {done:?}")));
+    };
     let mut out = Outcome::default();
+    // One message per call (the end marker's included), resends after
+    // `Busy` apart: both sides framed the events as the point says.
+    if messages.saturating_sub(busy) != spec.events.div_ceil(spec.batch as u64) + 1 {
+        out.errors += 1;
+    }
     let mut t_end = t0;
     for c in &mut clients {
         let line = c.expect("done")?;
@@ -216,17 +250,29 @@ pub fn worker(role: &str, args: &[String]) -> io::Result<bool> {
             let sleep = if arg(2)? == Sleep::WaitCall.arg() { Sleep::WaitCall } else { Sleep::Flag };
             evq_client(Path::new(arg(0)?), num(1)? as usize, sleep)?
         }
-        "evq-source" => evq_source(Path::new(arg(0)?), source_spec(num(1)?, num(2)?, num(3)?, num(4)?))?,
+        "evq-source" => evq_source(Path::new(arg(0)?), source_spec(num(1)?, num(2)?, num(3)?, num(4)?)?)?,
         "relay" => relay(Path::new(arg(0)?), num(1)? as usize)?,
         "relay-client" => relay_client(Path::new(arg(0)?), num(1)? as usize)?,
-        "relay-source" => relay_source(Path::new(arg(0)?), source_spec(num(1)?, num(2)?, num(3)?, num(4)?))?,
+        "relay-source" => relay_source(Path::new(arg(0)?), source_spec(num(1)?, num(2)?, num(3)?, num(4)?)?)?,
         _ => return Ok(false),
     }
     Ok(true)
 }
 
-fn source_spec(size: u64, events: u64, batch: u64, rate: u64) -> Spec {
-    Spec { kind: Kind::Evq, clients: 0, size: size as usize, batch: batch as usize, events, rate, sleep: Sleep::Flag }
+fn source_spec(size: u64, events: u64, batch: u64, rate: u64) -> io::Result<Spec> {
+    if !(size == 32 || size == 64) || !(1..=BATCH as u64).contains(&batch) {
+        return Err(io::Error::other(format!("source: record {size} or events per call {batch} out of range")));
+    }
+    Ok(Spec {
+        kind: Kind::Evq,
+        clients: 0,
+        size: size as usize,
+        batch: batch as usize,
+        mode: Mode::Drop,
+        events,
+        rate,
+        sleep: Sleep::Flag,
+    })
 }
 
 /// What a client reports: `done DELIVERED LOST T_LAST SLEEPS ERRORS HIST`.
@@ -379,6 +425,19 @@ fn publish_time(t0: u64, sent: u64, interval: f64) -> u64 {
     }
 }
 
+/// A workload event: Device INPUT, the publish time as its object, the
+/// first `len` bytes of `payload` (sequence number, publish time, zeros).
+fn device_input(payload: &[u8; 32], len: usize, published: u64) -> Event<'_> {
+    Event {
+        category: Category::Device,
+        kind: device::INPUT,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id: published,
+        payload: &payload[..len],
+    }
+}
+
 fn evq_source(console: &Path, spec: Spec) -> io::Result<()> {
     let console = Console::connect_within(console, Duration::from_secs(20))?;
     let (_, mut publisher) = console.attach_source(Some(SOURCE_SLOT))?;
@@ -396,18 +455,19 @@ fn evq_source(console: &Path, spec: Spec) -> io::Result<()> {
             p[..8].copy_from_slice(&(sent + i as u64).to_le_bytes());
             p[8..16].copy_from_slice(&ts.to_le_bytes());
         }
-        let events: Vec<Event<'_>> = payloads[..n]
-            .iter()
-            .map(|p| Event {
-                category: Category::Device,
-                kind: device::INPUT,
-                type_flags: 0,
-                priority: Priority::Normal,
-                object_id: ts,
-                payload: &p[..payload_len],
-            })
-            .collect();
-        publisher.publish(&events).map_err(|e| io::Error::other(format!("publish: {e}")))?;
+        let event = |p| device_input(p, payload_len, ts);
+        // One API call per event, or one per BATCH (see the module's
+        // documentation); the unbatched source builds no list.
+        let published = if spec.batch == 1 {
+            publisher.publish_one(event(&payloads[0]))
+        } else {
+            let mut events = [event(&payloads[0]); BATCH];
+            for (e, p) in events.iter_mut().zip(&payloads[..n]) {
+                *e = event(p);
+            }
+            publisher.publish(&events[..n])
+        };
+        published.map_err(|e| io::Error::other(format!("publish: {e}")))?;
         sent += n as u64;
     }
     let t1 = now_ns();
@@ -419,8 +479,9 @@ fn evq_source(console: &Path, spec: Spec) -> io::Result<()> {
         object_id: 0,
         payload: &[],
     };
-    publisher.publish(&[end]).map_err(|e| io::Error::other(format!("publish: {e}")))?;
-    println!("done {t0} {t1} {}", publisher.stats().busy);
+    publisher.publish_one(end).map_err(|e| io::Error::other(format!("publish: {e}")))?;
+    let stats = publisher.stats();
+    println!("done {t0} {t1} {} {}", stats.busy, stats.messages);
     Ok(())
 }
 
@@ -566,7 +627,7 @@ fn relay_source(path: &Path, spec: Spec) -> io::Result<()> {
     let mut msg = vec![0x5Au8; spec.size * spec.batch];
     let interval = if spec.rate > 0 { 1e9 / spec.rate as f64 } else { 0.0 };
     let t0 = now_ns();
-    let mut sent = 0u64;
+    let (mut sent, mut messages) = (0u64, 0u64);
     while sent < spec.events {
         let n = (spec.events - sent).min(spec.batch as u64) as usize;
         let ts = publish_time(t0, sent, interval);
@@ -575,13 +636,15 @@ fn relay_source(path: &Path, spec: Spec) -> io::Result<()> {
             rec[8..16].copy_from_slice(&ts.to_le_bytes());
         }
         send(&fd, &msg[..n * spec.size])?;
+        messages += 1;
         sent += n as u64;
     }
     let t1 = now_ns();
     let mut end = vec![0u8; spec.size];
     end[..8].copy_from_slice(&END.to_le_bytes());
     send(&fd, &end)?;
-    println!("done {t0} {t1} 0");
+    messages += 1;
+    println!("done {t0} {t1} 0 {messages}");
     drop(fd);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! §2, second baseline: a storm of file creations watched by inotify on
 //! tmpfs, against the same storm through evq's VFS domain watched by an evq
-//! client.
+//! client; and what watching costs each of them, the storm's file-creation
+//! rate with a watcher divided by the rate with none.
 //!
 //! The storm: `rounds` times, create `per_round` files in one directory,
 //! then remove them (the VFS domain holds 64 names at most, so a storm of
@@ -17,6 +18,16 @@
 //!   each, which the launcher resolves with a `Lookup` and forwards as a
 //!   `Create` or `Unlink`; the VFS domain publishes the event to the server
 //!   and then replies); a client process reads its ring.
+//!
+//! **The creation rate** is measured at the creator, the same way on both
+//! sides: the storm's creations divided by the time its creation phases took
+//! (in each round, from before the first creation to the return of the
+//! last; the removals between them are not timed). With a watcher, the
+//! watcher process reads while the storm runs and must then have read every
+//! event (counted, not timed); without one, nothing watches: no inotify
+//! watch on the directory, and no evq client attached to the system (the
+//! VFS domain still publishes every event, and the server finds no queue
+//! that wants it).
 
 use std::ffi::CString;
 use std::io;
@@ -56,17 +67,30 @@ impl Storm {
 /// What one side measured.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StormOutcome {
-    /// Events the watcher read.
+    /// Events the watcher read (0 without a watcher).
     pub events: u64,
-    /// First creation to last read, s.
+    /// First creation to the watcher's last read, s (0 without a watcher).
     pub secs: f64,
+    /// Files created.
+    pub creations: u64,
+    /// The creation phases' time, summed over rounds, s.
+    pub create_secs: f64,
 }
 
 impl StormOutcome {
-    /// Events per second.
+    /// Events per second read by the watcher.
     pub fn rate(&self) -> f64 {
         if self.secs > 0.0 {
             self.events as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Files created per second, at the creator.
+    pub fn creation_rate(&self) -> f64 {
+        if self.create_secs > 0.0 {
+            self.creations as f64 / self.create_secs
         } else {
             0.0
         }
@@ -90,33 +114,47 @@ fn is_tmpfs(path: &Path) -> bool {
     r == 0 && st.f_type as i64 == TMPFS_MAGIC
 }
 
-/// The storm on tmpfs under `dir`, watched with inotify.
-pub fn run_inotify(storm: Storm, dir: &Path) -> io::Result<StormOutcome> {
+/// The storm on tmpfs under `dir`; with `watch`, watched with inotify.
+pub fn run_inotify(storm: Storm, dir: &Path, watch: bool) -> io::Result<StormOutcome> {
     let scratch = Scratch::new("inotify", Some(dir.to_path_buf()))?;
     let watched = scratch.path.clone();
-    let mut watcher =
-        Worker::spawn("inotify-watch", &[watched.to_string_lossy().into_owned(), storm.events().to_string()])?;
-    watcher.expect("ready")?;
+    let mut watcher = if watch {
+        let w = Worker::spawn("inotify-watch", &[watched.to_string_lossy().into_owned(), storm.events().to_string()]);
+        Some(w?)
+    } else {
+        None
+    };
+    if let Some(w) = &mut watcher {
+        w.expect("ready")?;
+    }
     let t0 = now_ns();
+    let mut create_ns = 0u64;
     for _ in 0..storm.rounds {
+        let start = now_ns();
         for i in 0..storm.per_round {
             drop(std::fs::File::create(watched.join(format!("f{i}")))?);
         }
+        create_ns += now_ns() - start;
         for i in 0..storm.per_round {
             std::fs::remove_file(watched.join(format!("f{i}")))?;
         }
     }
-    let done = watcher.expect("done")?;
-    watcher.finish()?;
-    outcome(&done, t0)
+    finish(storm, watcher, t0, create_ns)
 }
 
-/// The storm through evq's VFS domain on `system`, read by an evq client.
-pub fn run_evq(storm: Storm, system: &EvqSystem) -> io::Result<StormOutcome> {
+/// The storm through evq's VFS domain on `system`; with `watch`, read by an
+/// evq client.
+pub fn run_evq(storm: Storm, system: &EvqSystem, watch: bool) -> io::Result<StormOutcome> {
     system.wait_idle()?;
-    let mut watcher =
-        Worker::spawn("vfs-watch", &[system.console_path.to_string_lossy().into_owned(), storm.events().to_string()])?;
-    watcher.expect("ready")?;
+    let mut watcher = if watch {
+        let console = system.console_path.to_string_lossy().into_owned();
+        Some(Worker::spawn("vfs-watch", &[console, storm.events().to_string()])?)
+    } else {
+        None
+    };
+    if let Some(w) = &mut watcher {
+        w.expect("ready")?;
+    }
     let console = system.connect()?;
     let fs = |args: [&str; 2]| -> io::Result<()> {
         let request = console::Request::Fs { args: args.iter().map(|a| a.to_string()).collect() };
@@ -126,25 +164,35 @@ pub fn run_evq(storm: Storm, system: &EvqSystem) -> io::Result<StormOutcome> {
         }
     };
     let t0 = now_ns();
+    let mut create_ns = 0u64;
     for _ in 0..storm.rounds {
+        let start = now_ns();
         for i in 0..storm.per_round {
             fs(["touch", &format!("/f{i}")])?;
         }
+        create_ns += now_ns() - start;
         for i in 0..storm.per_round {
             fs(["rm", &format!("/f{i}")])?;
         }
     }
-    let done = watcher.expect("done")?;
-    watcher.finish()?;
-    outcome(&done, t0)
+    finish(storm, watcher, t0, create_ns)
 }
 
-fn outcome(done: &str, t0: u64) -> io::Result<StormOutcome> {
-    let mut w = done.split_whitespace().map(|x| x.parse::<u64>().ok());
-    let (Some(Some(events)), Some(Some(t_last))) = (w.next(), w.next()) else {
-        return Err(io::Error::other(format!("bad watcher report {done:?}")));
-    };
-    Ok(StormOutcome { events, secs: t_last.saturating_sub(t0) as f64 / 1e9 })
+/// The outcome of a storm that began at `t0` and spent `create_ns` creating:
+/// with a watcher, once it has read every event.
+fn finish(storm: Storm, watcher: Option<Worker>, t0: u64, create_ns: u64) -> io::Result<StormOutcome> {
+    let mut out = StormOutcome { creations: storm.creations(), create_secs: create_ns as f64 / 1e9, ..Default::default() };
+    if let Some(mut watcher) = watcher {
+        let done = watcher.expect("done")?;
+        watcher.finish()?;
+        let mut w = done.split_whitespace().map(|x| x.parse::<u64>().ok());
+        let (Some(Some(events)), Some(Some(t_last))) = (w.next(), w.next()) else {
+            return Err(io::Error::other(format!("bad watcher report {done:?}")));
+        };
+        out.events = events;
+        out.secs = t_last.saturating_sub(t0) as f64 / 1e9;
+    }
+    Ok(out)
 }
 
 /// Runs worker `role`; `Ok(false)` if there is no such role here.
@@ -239,13 +287,53 @@ fn vfs_watch(console: &Path, total: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Measured side by side: `(evq, inotify)`; `runs` of each, interleaved,
-/// median rates.
-pub fn compare(storm: Storm, system: &EvqSystem, dir: &Path, runs: usize) -> io::Result<(f64, f64)> {
-    let (mut e, mut i) = (Vec::new(), Vec::new());
-    for _ in 0..runs.max(1) {
-        e.push(run_evq(storm, system)?.rate());
-        i.push(run_inotify(storm, dir)?.rate());
+/// One side's medians over a comparison's runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Side {
+    /// Events per second the watcher read (CREATE and DELETE).
+    pub events_per_s: f64,
+    /// Files created per second with a watcher.
+    pub with_watcher_per_s: f64,
+    /// Files created per second with none.
+    pub without_per_s: f64,
+}
+
+impl Side {
+    /// What watching costs: the creation rate with a watcher over the rate
+    /// with none (1 = nothing; the target for evq is ≥ 0.9).
+    pub fn overhead_ratio(&self) -> f64 {
+        if self.without_per_s > 0.0 {
+            self.with_watcher_per_s / self.without_per_s
+        } else {
+            0.0
+        }
     }
-    Ok((common::median(&mut e), common::median(&mut i)))
+}
+
+/// Measured side by side: `(evq, inotify)`; `runs` rounds, each a storm
+/// with and without a watcher on each side (the order of with and without
+/// alternating from round to round, so that a machine's drift does not
+/// favour one); median rates.
+pub fn compare(storm: Storm, system: &EvqSystem, dir: &Path, runs: usize) -> io::Result<(Side, Side)> {
+    let mut v: [Vec<f64>; 6] = Default::default();
+    for run in 0..runs.max(1) {
+        for watch in if run % 2 == 0 { [true, false] } else { [false, true] } {
+            let e = run_evq(storm, system, watch)?;
+            let i = run_inotify(storm, dir, watch)?;
+            if watch {
+                v[0].push(e.rate());
+                v[1].push(e.creation_rate());
+                v[3].push(i.rate());
+                v[4].push(i.creation_rate());
+            } else {
+                v[2].push(e.creation_rate());
+                v[5].push(i.creation_rate());
+            }
+        }
+    }
+    let [a, b, c, d, e, f] = v.map(|mut x| common::median(&mut x));
+    Ok((
+        Side { events_per_s: a, with_watcher_per_s: b, without_per_s: c },
+        Side { events_per_s: d, with_watcher_per_s: e, without_per_s: f },
+    ))
 }

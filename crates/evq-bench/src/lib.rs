@@ -5,13 +5,19 @@
 //!   its baseline measured in the same run: fan-out against a seqpacket relay
 //!   ([`fanout`]), the VFS domain against inotify ([`inotify`]), the server's
 //!   memory ([`memory`]), and scaling with the number of clients, plotted
-//!   ([`plot`]).
+//!   ([`plot`]);
+//! * `benches/server_core.rs`: the server core's instructions per event
+//!   under callgrind, for 1 to 8 matching queues ([`callgrind`]).
+//!
+//! Every hosted and core figure is also printed as one JSON line on
+//! standard output, starting with `{"bench":` ([`common::Json`]).
 //!
 //! This library is the hosted benchmark's machinery: the processes of each
 //! workload (the benchmark re-runs its own executable as each of them,
 //! [`common::Worker`]), a real `evq run` system to measure ([`system`]), and
 //! the report. `docs/performance.md` records what it measured.
 
+pub mod callgrind;
 pub mod common;
 pub mod fanout;
 pub mod inotify;

@@ -76,7 +76,7 @@ fn cerr(e: ClientError) -> io::Error {
 
 /// Fills a fresh system and measures it.
 pub fn measure() -> io::Result<Report> {
-    let sys = EvqSystem::start("memory", &system::description(MAX_CLIENT_SLOTS, false))?;
+    let sys = EvqSystem::start("memory", &system::drop_description(MAX_CLIENT_SLOTS, false))?;
     let pid = sys.server_pid()?;
     let idle = rss(pid)?;
     let console = sys.connect()?;
@@ -182,4 +182,23 @@ pub fn table(r: &Report) -> String {
     ));
     s.push_str(&format!("| one queue more | {} | the queue table is full |\n", r.one_more));
     s
+}
+
+/// The report as one JSON line: `{"bench":"memory",…}`, sizes in bytes
+/// (`core_tables_bytes`) and KiB (`*_kib`).
+pub fn json(r: &Report) -> String {
+    let pool_kib = u64::from(r.pool_pages) * 4;
+    let bound = pool_kib + r.server_struct as u64 / 1024;
+    crate::common::Json::new("memory")
+        .int("clients", r.clients as u64)
+        .int("queues", r.queues as u64)
+        .int("subscriptions", r.subscriptions as u64)
+        .int("core_tables_bytes", r.server_struct as u64)
+        .int("ring_pages_used", u64::from(r.pool_pages_used))
+        .int("ring_pool_pages", u64::from(r.pool_pages))
+        .int("rss_empty_kib", r.idle.total)
+        .int("rss_full_kib", r.full.total)
+        .int("growth_kib", r.full.total.saturating_sub(r.idle.total))
+        .int("bound_kib", bound)
+        .line()
 }

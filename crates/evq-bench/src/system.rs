@@ -29,11 +29,60 @@ pub const SOURCE_SLOT: &str = "bench-source";
 /// control page.
 pub const POOL_PAGES: u32 = 64 * (RING_PAGES + 1);
 
+/// What a client's queue does when its ring is full: a parameter of every
+/// fan-out point (the JSON lines' `"mode"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The server drops the event for that queue, counts it and tells the
+    /// client (a loss entry): the hosted system's only mode so far.
+    Drop,
+    /// The server holds the source back instead (`Busy`), so no event is
+    /// lost. Measured only once the system description can ask for it
+    /// ([`LOSSLESS_CLIENT_FLAG`]).
+    Lossless,
+}
+
+/// The line of a client domain's table in the system description that
+/// makes its queues lossless, once the description has such a flag. It has
+/// none yet, so this is `None` and no lossless point is measured or
+/// printed (and `EVQ_BENCH_MODE=lossless` is refused). When it gains one,
+/// set this to it (for example `Some("lossless = true")`): the fan-out then
+/// measures every point in both modes, each on a system of its own.
+pub const LOSSLESS_CLIENT_FLAG: Option<&str> = None;
+
+impl Mode {
+    /// Both modes, in the order the tables list them.
+    pub const ALL: [Mode; 2] = [Mode::Drop, Mode::Lossless];
+
+    /// Its name in the JSON lines and in `EVQ_BENCH_MODE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Drop => "drop",
+            Mode::Lossless => "lossless",
+        }
+    }
+
+    /// What a client slot's table says for this mode; `None` when the
+    /// system description cannot say it yet.
+    pub fn client_flag(self) -> Option<&'static str> {
+        match self {
+            Mode::Drop => Some(""),
+            Mode::Lossless => LOSSLESS_CLIENT_FLAG,
+        }
+    }
+
+    /// Whether the hosted system can run it.
+    pub fn available(self) -> bool {
+        self.client_flag().is_some()
+    }
+}
+
 /// The fan-out description: the server, a source slot publishing Device
 /// events with no budget, and `clients` client slots (at most
-/// [`MAX_CLIENT_SLOTS`]); with `vfs`, the VFS domain in place of the last
-/// client slot.
-pub fn description(clients: usize, vfs: bool) -> String {
+/// [`MAX_CLIENT_SLOTS`]) in `mode`; with `vfs`, the VFS domain in place of
+/// the last client slot. `None` if the description cannot express `mode`.
+pub fn description(clients: usize, vfs: bool, mode: Mode) -> Option<String> {
+    let flag = mode.client_flag()?;
     let mut d = format!(
         "board = \"hosted-bench\"\n\n\
          [[domain]]\nname = \"evq-server\"\nimage = \"evq-server\"\npriority = 200\nrole = \"server\"\nring_pool_pages = {POOL_PAGES}\n\n\
@@ -46,11 +95,21 @@ pub fn description(clients: usize, vfs: bool) -> String {
     }
     for i in 0..clients {
         d.push_str(&format!(
-            "[[domain]]\nname = \"client-{i}\"\nimage = \"attach\"\npriority = 100\nrole = \"client\"\nbadge = {:#x}\n\n",
+            "[[domain]]\nname = \"client-{i}\"\nimage = \"attach\"\npriority = 100\nrole = \"client\"\nbadge = {:#x}\n",
             0x100 + i
         ));
+        if !flag.is_empty() {
+            d.push_str(flag);
+            d.push('\n');
+        }
+        d.push('\n');
     }
-    d
+    Some(d)
+}
+
+/// [`description`] in drop mode, which every description can express.
+pub fn drop_description(clients: usize, vfs: bool) -> String {
+    description(clients, vfs, Mode::Drop).unwrap_or_default()
 }
 
 /// A running system: `evq run` in a scratch directory, with its console.
@@ -135,5 +194,27 @@ impl Drop for EvqSystem {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_description_the_benchmark_writes_is_a_valid_system() {
+        for mode in Mode::ALL {
+            for (clients, vfs) in [(MAX_CLIENT_SLOTS, false), (1, true)] {
+                match description(clients, vfs, mode) {
+                    Some(d) => {
+                        if let Err(e) = evq_system::parse(&d) {
+                            panic!("{} description with {clients} clients does not parse: {e:?}\n{d}", mode.name());
+                        }
+                    }
+                    None => assert!(!mode.available()),
+                }
+            }
+        }
+        assert!(Mode::Drop.available());
     }
 }

@@ -123,6 +123,49 @@ impl Producer {
         Ok(Self::init(region, geometry))
     }
 
+    /// Continues a ring laid out by someone else (a ring another party
+    /// made with [`Producer::new`] and handed over, as the supervisor does
+    /// with a source's ingest ring): checks its control page against `len`
+    /// and takes up the head, tail and loss count it holds.
+    ///
+    /// # Safety
+    ///
+    /// As [`Producer::new`].
+    #[cfg(not(loom))]
+    pub unsafe fn attach(base: NonNull<u8>, len: usize) -> Result<Self, crate::AttachError> {
+        if len < PAGE_SIZE || !SharedRegion::is_aligned(base) {
+            return Err(crate::AttachError::BadRegion);
+        }
+        // SAFETY: forwarded from this function's contract; the control page
+        // is inside `len` and aligned, checked above.
+        let region = unsafe { SharedRegion::new(base, len) };
+        fence(Ordering::Acquire);
+        let geometry = evq_abi::ring::check_control(
+            region.word32(control::MAGIC).load(Ordering::Relaxed),
+            region.word32(control::VERSION).load(Ordering::Relaxed) as u16,
+            region.word32(control::SLOT_COUNT).load(Ordering::Relaxed),
+            region.word32(control::DATA_OFFSET).load(Ordering::Relaxed),
+            len,
+        )
+        .map_err(crate::AttachError::Control)?;
+        let head = region.word32(control::HEAD).load(Ordering::Relaxed);
+        let mut producer = Self {
+            region,
+            geometry,
+            slot_count: geometry.slot_count(),
+            reserved_slots: geometry.reserved_slots(),
+            mask: geometry.slot_count() - 1,
+            head,
+            tail: head,
+            pending_loss: 0,
+            lost_total: region.word64(control::LOST).load(Ordering::Relaxed),
+        };
+        producer
+            .refresh_tail()
+            .map_err(|_| crate::AttachError::Read(crate::ReadError::CorruptHead { head, tail: producer.tail }))?;
+        Ok(producer)
+    }
+
     /// A producer and a consumer over one fresh ring of `geometry` made of
     /// the model checker's atomics (`--cfg loom`, `tests/loom.rs`).
     #[cfg(loom)]
@@ -218,6 +261,19 @@ impl Producer {
         self.write(kind, &[], body, critical)
     }
 
+    /// [`Producer::try_push`] for a body that starts with words, as
+    /// [`Producer::push_words`] takes it.
+    #[inline(always)]
+    pub fn try_push_words(
+        &mut self,
+        kind: EntryKind,
+        words: &[u64],
+        bytes: &[u8],
+        critical: bool,
+    ) -> Result<(), PushError> {
+        self.write(kind, words, bytes, critical)
+    }
+
     #[inline(always)]
     fn write(&mut self, kind: EntryKind, words: &[u64], body: &[u8], critical: bool) -> Result<(), PushError> {
         if kind.ty & EntryHeader::TYPE_MAX == Category::Meta as u32 || kind.info & info::RESERVED_MASK != 0 {
@@ -290,6 +346,28 @@ impl Producer {
         // Release: the slots above are visible before the head that covers them.
         self.region.word32(control::HEAD).store(self.head, Ordering::Release);
         Ok(())
+    }
+
+    /// Counts `n` events lost on the way to this ring (dropped before they
+    /// reached it): like a full ring's drops, they are reported to the
+    /// consumer in a loss entry before the next entry written.
+    pub fn count_lost(&mut self, n: u64) {
+        self.pending_loss = self.pending_loss.saturating_add(n);
+        self.lost_total = self.lost_total.saturating_add(n);
+        self.region.word64(control::LOST).store(self.lost_total, Ordering::Relaxed);
+    }
+
+    /// Whether an entry of `slots` slots (its header included; critical if
+    /// `critical`) fits now, with the loss entry it owes and any skip,
+    /// after looking at the tail again if it does not seem to.
+    pub fn fits(&mut self, slots: u32, critical: bool) -> Result<bool, PushError> {
+        let reserve = if critical { 0 } else { self.reserved_slots };
+        let needed = self.needed(slots).0 + reserve;
+        if needed <= self.free_slots() {
+            return Ok(true);
+        }
+        self.refresh_tail()?;
+        Ok(needed <= self.free_slots())
     }
 
     /// Unread slots, after re-reading and checking the consumer's tail.

@@ -40,6 +40,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod ingest;
 pub mod limits;
 mod memory;
 mod origin;
@@ -48,6 +49,7 @@ mod server;
 mod staging;
 
 pub use evq_abi::msg::Counters;
+pub use ingest::IngestFault;
 pub use memory::{AllocError, RingAllocation, RingHandle, RingMemory};
 pub use origin::Badge;
-pub use server::{Action, Config, Server, SetupError, SourceSpec, SERVER_SOURCE_ID};
+pub use server::{Action, Config, IngestError, Server, SetupError, SourceSpec, PASS_BUDGET, SERVER_SOURCE_ID};

@@ -20,6 +20,11 @@
 //! twice. Any other refusal ends the publish with [`PublishError::Refused`],
 //! saying how many events had been taken before it.
 //!
+//! A [`RingLink`] is the `Link` of a source with an ingest ring: events go
+//! into shared memory, with no call per event, and the server is signalled
+//! only when it has said it is going to sleep; a full ring is back-pressure
+//! ([`WhenFull::Wait`]) or counted loss ([`WhenFull::Drop`]).
+//!
 //! An [`Outbox`] gathers the events a core hands its shell one at a time
 //! (with payloads that live only for the call), so that they go out
 //! together in one publish.
@@ -30,7 +35,9 @@
 #![forbid(unsafe_code)]
 
 mod outbox;
+mod ring;
 pub use outbox::{Outbox, OutboxFull};
+pub use ring::{Doorbell, RingLink, RingLinkError, WhenFull};
 
 use evq_abi::msg::{Batch, DecodeError, ErrorCode, Event, Reply, Request};
 

@@ -131,3 +131,57 @@ impl Harness {
         unsafe { EventQueue::attach(base, len) }.expect("the granted ring attaches")
     }
 }
+
+/// A source's ingest ring on the heap, laid out as the supervisor lays one
+/// out: the server attaches to it ([`Harness::attach_ingest`]) and a test
+/// source writes it ([`IngestRegion::producer`]), in one process.
+#[derive(Debug)]
+pub struct IngestRegion {
+    words: Box<[u64]>,
+}
+
+impl IngestRegion {
+    /// A fresh ring of `geometry`.
+    pub fn new(geometry: RingGeometry) -> Self {
+        let mut words = vec![0u64; geometry.region_bytes() / 8].into_boxed_slice();
+        let base = NonNull::new(words.as_mut_ptr().cast::<u8>()).expect("a box is not null");
+        // SAFETY: the allocation is `region_bytes` long, 8-byte aligned, and
+        // lives as long as `self`; every later access is through a ring's
+        // atomics.
+        unsafe { evq_ring::Producer::new(base, geometry.region_bytes(), geometry) }.expect("the region fits");
+        Self { words }
+    }
+
+    /// Where it is.
+    pub fn region(&mut self) -> (NonNull<u8>, usize) {
+        let len = self.words.len() * 8;
+        (NonNull::new(self.words.as_mut_ptr().cast::<u8>()).expect("a box is not null"), len)
+    }
+
+    /// The source's end of it.
+    pub fn producer(&mut self) -> evq_ring::Producer {
+        let (base, len) = self.region();
+        // SAFETY: as in `new`; the test keeps the region while the producer lives.
+        unsafe { evq_ring::Producer::attach(base, len) }.expect("a laid-out ring attaches")
+    }
+
+    /// A word of the region, to corrupt it as a hostile source would.
+    pub fn word_mut(&mut self, byte_offset: usize) -> &mut u64 {
+        &mut self.words[byte_offset / 8]
+    }
+}
+
+impl Harness {
+    /// Attaches `source`'s ingest ring.
+    pub fn attach_ingest(&mut self, source: Badge, ring: &mut IngestRegion) {
+        let (base, len) = ring.region();
+        // SAFETY: the test keeps the region alive for the server's life.
+        unsafe { self.server.attach_ingest(source, base, len) }.expect("the ring attaches");
+    }
+
+    /// One drain pass; returns whether a ring may hold more.
+    pub fn drain(&mut self) -> bool {
+        let actions = &mut self.actions;
+        self.server.drain(self.now_ns, &mut |a| actions.push(a))
+    }
+}

@@ -265,6 +265,18 @@ pub(super) fn decode_event_prefix(bytes: &[u8]) -> Result<(Event<'_>, usize), De
     Ok((event, desc_len + with_pad))
 }
 
+/// Decodes a `Publish` body: exactly one event descriptor and its padded
+/// payload, every field checked (`docs/protocol.md` §4.2, §4.3). An ingest
+/// ring's entry carries the same body (§8).
+#[inline]
+pub fn decode_event(body: &[u8]) -> Result<Event<'_>, DecodeError> {
+    let (event, used) = decode_event_prefix(body)?;
+    if used != body.len() {
+        return Err(DecodeError::BadLength { expected: used, actual: body.len() });
+    }
+    Ok(event)
+}
+
 /// Decodes a `PublishBatch` body: its head, then every event, each checked.
 pub(super) fn decode_batch(body: &[u8]) -> Result<Batch<'_>, DecodeError> {
     let head_len = size_of::<BatchHead>();

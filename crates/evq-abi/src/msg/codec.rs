@@ -25,11 +25,7 @@ pub(super) mod request {
         pub const LAYOUT: Layout = Layout::with_tail::<EventDesc>("Event", "padded payload");
         #[inline]
         pub fn decode(body: &[u8]) -> Result<Event<'_>, DecodeError> {
-            let (event, used) = batch::decode_event_prefix(body)?;
-            if used != body.len() {
-                return Err(DecodeError::BadLength { expected: used, actual: body.len() });
-            }
-            Ok(event)
+            batch::decode_event(body)
         }
         #[inline]
         pub fn encode(event: Event<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {

@@ -17,7 +17,7 @@ pub mod body;
 mod codec;
 mod types;
 
-pub use batch::{encode_event, Batch, BatchBuilder, BatchEvents, BatchIter, Event};
+pub use batch::{decode_event, encode_event, Batch, BatchBuilder, BatchEvents, BatchIter, CheckedIter, Event};
 pub use body::*;
 pub use types::{Counters, DecodeError, ErrorCode, Filter, Stats, StatsTarget};
 

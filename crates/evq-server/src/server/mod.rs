@@ -1,12 +1,16 @@
 //! The server: its tables, and the handling of each input.
 
 mod clients;
+mod drain;
 mod publish;
+
+pub use drain::{IngestError, PASS_BUDGET};
 
 use evq_abi::event::CategorySet;
 use evq_abi::msg::{BatchEvents, Counters, ErrorCode, Event, Reply, Request};
 use heapless::Vec;
 
+use crate::ingest::{Ingest, IngestFault};
 use crate::limits::{MAX_CLIENTS, MAX_QUEUES, MAX_SOURCES, MAX_SOURCE_NAME};
 use crate::memory::{RingHandle, RingMemory};
 use crate::origin::{Badge, Stamped};
@@ -123,6 +127,21 @@ pub enum Action {
         /// The queue.
         queue: u32,
     },
+    /// Signal `source`: it waits for room in its ingest ring, and the
+    /// server has just freed some.
+    SignalSource {
+        /// The source's badge.
+        source: Badge,
+    },
+    /// `source`'s ingest ring is cut off: it broke the ring (`fault`), and
+    /// the server reads it no more. Its other events are unaffected, as is
+    /// everyone else.
+    CutOff {
+        /// The source's badge.
+        source: Badge,
+        /// What it broke.
+        fault: IngestFault,
+    },
 }
 
 struct Source {
@@ -193,6 +212,9 @@ pub struct Server<M: RingMemory> {
     staging: Staging,
     pool_pages_used: u32,
     pool_low: bool,
+    /// Each source's ingest ring, by source index (source id − 1), if it
+    /// has one.
+    ingests: [Option<Ingest>; MAX_SOURCES],
 }
 
 type Result<T> = core::result::Result<T, Reply>;
@@ -220,6 +242,7 @@ impl<M: RingMemory> Server<M> {
             staging: Staging::default(),
             pool_pages_used: 0,
             pool_low: false,
+            ingests: [const { None }; MAX_SOURCES],
         }
     }
 

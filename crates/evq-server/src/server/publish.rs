@@ -180,14 +180,14 @@ impl<M: RingMemory> Server<M> {
 }
 
 /// The set bits of `words`, lowest first.
-fn set_bits(words: [u64; LIVE_WORDS]) -> SetBits {
+pub(super) fn set_bits(words: [u64; LIVE_WORDS]) -> SetBits {
     SetBits { words, word: 0, bits: words[0] }
 }
 
 /// The iterator [`set_bits`] returns. A plain loop rather than iterator
 /// adaptors: the fan-out runs it for every event, and the adaptors cost a
 /// tenth of the fan-out.
-struct SetBits {
+pub(super) struct SetBits {
     words: [u64; LIVE_WORDS],
     /// The word being taken apart.
     word: usize,

@@ -1,0 +1,177 @@
+//! The server's passes over the sources' ingest rings: every ready ring's
+//! events taken, each offered to the queues that subscribe to it, then
+//! each client signalled at most once, and each source that waits for room
+//! signalled once its ring has some.
+
+use core::ptr::NonNull;
+
+use evq_ring::{Consumer, EntryBuf};
+
+use super::{Server, MAX_SOURCES};
+use crate::ingest::Ingest;
+use crate::memory::RingMemory;
+use crate::origin::{Badge, Stamped};
+use crate::Action;
+
+/// The most events one pass takes from one ring, so that a busy source
+/// cannot keep the server from the others, or from its messages, for long.
+pub const PASS_BUDGET: usize = 256;
+
+/// Why an ingest ring cannot be attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IngestError {
+    /// No source is registered with the badge.
+    UnknownSource,
+    /// The source has a ring already.
+    Attached,
+    /// The memory does not hold a ring this server can read.
+    NotARing(evq_ring::AttachError),
+}
+
+impl core::fmt::Display for IngestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            IngestError::UnknownSource => f.write_str("no source is registered with that badge"),
+            IngestError::Attached => f.write_str("the source has an ingest ring already"),
+            IngestError::NotARing(e) => write!(f, "the memory does not hold a ring: {e:?}"),
+        }
+    }
+}
+
+impl<M: RingMemory> Server<M> {
+    /// Attaches `source`'s ingest ring, laid out (`evq_ring::Producer::new`)
+    /// in `base..base + len`, which the shell has mapped: from now on every
+    /// [`Server::drain`] takes its events as the source's.
+    ///
+    /// # Safety
+    ///
+    /// As `evq_ring::Consumer::attach`: the region stays mapped, readable
+    /// and writable for the server's life, and nothing in the server's
+    /// address space but this server touches it (the source, in its own,
+    /// may write it as it likes: every read of it is checked).
+    pub unsafe fn attach_ingest(
+        &mut self,
+        source: Badge,
+        base: NonNull<u8>,
+        len: usize,
+    ) -> core::result::Result<(), IngestError> {
+        let index = self.sources.iter().position(|s| s.badge == source).ok_or(IngestError::UnknownSource)?;
+        if self.ingests[index].is_some() {
+            return Err(IngestError::Attached);
+        }
+        // SAFETY: forwarded from this function's contract.
+        let consumer = unsafe { Consumer::attach(base, len) }.map_err(IngestError::NotARing)?;
+        self.ingests[index] = Some(Ingest::new(consumer));
+        Ok(())
+    }
+
+    /// A pass over every ingest ring: takes up to [`PASS_BUDGET`] events
+    /// from each, in order, checks each as a `Publish` from the ring's
+    /// source would be checked (its categories, its budget), offers it to
+    /// every queue that subscribes to it, then settles (each client whose
+    /// batch is complete and who waits is signalled, once) and hands the
+    /// slots back, signalling each source that waits for room
+    /// ([`Action::SignalSource`]). A ring the source has broken is cut off
+    /// ([`Action::CutOff`]) and read no more.
+    ///
+    /// Returns whether some ring may hold more (its budget ran out): pass
+    /// again before sleeping.
+    pub fn drain(&mut self, now_ns: u64, act: &mut impl FnMut(Action)) -> bool {
+        let mut more = false;
+        let mut taken = false;
+        let mut buf = EntryBuf::new();
+        for index in 0..self.sources.len().min(MAX_SOURCES) {
+            let Some(mut ingest) = self.ingests[index].take() else { continue };
+            // Awake: a source need not signal until the next sleep.
+            ingest.cancel_wait();
+            let badge = self.sources[index].badge;
+            let source_id = index as u32 + 1;
+            let mut read = 0;
+            let outcome = loop {
+                if read == PASS_BUDGET {
+                    more = true;
+                    break Ok(());
+                }
+                let mark = ingest.mark();
+                let entry = match ingest.next(&mut buf) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => break Ok(()),
+                    Err(fault) => break Err(fault),
+                };
+                read += 1;
+                if entry.lost_before > 0 {
+                    self.lost_before_ingest(index, entry.lost_before);
+                }
+                let event = entry.event;
+                if !self.sources[index].allowed.contains(event.category) {
+                    self.source_stats[source_id as usize].rejected += 1;
+                    continue;
+                }
+                if !self.sources[index].take_token() {
+                    // Over budget: the event stays in the ring, and with it
+                    // every later one, until the budget refills.
+                    ingest.rewind(mark);
+                    self.source_stats[source_id as usize].throttled += 1;
+                    break Ok(());
+                }
+                self.fan_out(now_ns, &Stamped { source_id, timestamp_ns: now_ns, event });
+                taken = true;
+            };
+            match outcome {
+                Ok(()) => {
+                    if ingest.release() {
+                        act(Action::SignalSource { source: badge });
+                    }
+                    self.ingests[index] = Some(ingest);
+                }
+                Err(fault) => act(Action::CutOff { source: badge, fault }),
+            }
+        }
+        if taken {
+            self.settle(now_ns, act);
+        }
+        more
+    }
+
+    /// Before the shell sleeps: sets every ingest ring's waiting flag, so
+    /// that its source signals once it writes. Returns `false` if some ring
+    /// already holds entries: [`Server::drain`] first. A ring found broken
+    /// is cut off ([`Action::CutOff`]).
+    pub fn prepare_sleep(&mut self, act: &mut impl FnMut(Action)) -> bool {
+        let mut empty = true;
+        for index in 0..self.sources.len().min(MAX_SOURCES) {
+            let Some(ingest) = &mut self.ingests[index] else { continue };
+            match ingest.prepare_wait() {
+                Ok(true) => {}
+                Ok(false) => empty = false,
+                Err(fault) => {
+                    self.ingests[index] = None;
+                    act(Action::CutOff { source: self.sources[index].badge, fault });
+                }
+            }
+        }
+        empty
+    }
+
+    /// Whether source `badge` has an ingest ring the server reads.
+    pub fn has_ingest(&self, badge: Badge) -> bool {
+        self.sources.iter().position(|s| s.badge == badge).is_some_and(|i| self.ingests[i].is_some())
+    }
+
+    /// `n` events the source at `index` dropped before they reached its
+    /// ring: counted as its drops, and made loss in every queue that could
+    /// have received them (one subscribed to a category the source may
+    /// publish), so its client sees it in its ring.
+    fn lost_before_ingest(&mut self, index: usize, n: u64) {
+        self.source_stats[index + 1].dropped += n;
+        let allowed = self.sources[index].allowed;
+        for queue in super::publish::set_bits(self.live) {
+            if let super::QueueSlot::Live(q) = &mut self.queues[queue] {
+                if q.categories() & allowed.0 != 0 {
+                    q.stats.dropped += n;
+                    q.producer.count_lost(n);
+                }
+            }
+        }
+    }
+}
