@@ -47,6 +47,8 @@ impl core::fmt::Display for IngestFault {
 /// One source's ring, as the server holds it.
 pub(crate) struct Ingest {
     consumer: Consumer,
+    /// Its next event is held for a lossless queue without room.
+    pub held: bool,
 }
 
 /// An entry, checked.
@@ -58,7 +60,7 @@ pub(crate) struct Entry<'b> {
 
 impl Ingest {
     pub fn new(consumer: Consumer) -> Self {
-        Self { consumer }
+        Self { consumer, held: false }
     }
 
     /// Where the reader stands, to come back to if an entry cannot be taken.

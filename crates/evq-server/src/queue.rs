@@ -319,6 +319,11 @@ impl Queue {
         }
     }
 
+    /// Slots an entry for `e` takes: its header, its record, its payload.
+    pub fn entry_slots(&self, e: &Stamped<'_>) -> u32 {
+        (1 + EventRecord::SLOTS + e.event.payload.len().div_ceil(evq_abi::ring::SLOT_SIZE)) as u32
+    }
+
     fn write_event(&mut self, e: &Stamped<'_>, watch_id: u8, critical: bool, coalesced: u16) -> Written {
         let seq = self.next_seq;
         self.next_seq += 1;

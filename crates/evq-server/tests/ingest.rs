@@ -18,12 +18,14 @@ use evq_testkit::{Harness, IngestRegion};
 
 /// The source's doorbell: counts the server's signals, and, while the
 /// source waits for room, runs the server's drain pass (the server is
-/// another domain, which would run then).
+/// another domain, which would run then), and whatever else the test says
+/// runs meanwhile (a client reading).
 #[derive(Clone, Default)]
 struct Bell {
     rung: Rc<RefCell<u32>>,
     room_waits: Rc<RefCell<u32>>,
     server: Option<Rc<RefCell<Harness>>>,
+    meanwhile: Option<Rc<RefCell<dyn FnMut()>>>,
 }
 
 impl Doorbell for Bell {
@@ -32,6 +34,9 @@ impl Doorbell for Bell {
     }
     fn wait_for_room(&mut self) {
         *self.room_waits.borrow_mut() += 1;
+        if let Some(f) = &self.meanwhile {
+            (f.borrow_mut())();
+        }
         if let Some(h) = &self.server {
             h.borrow_mut().drain();
         }
@@ -236,4 +241,82 @@ fn only_a_registered_source_gets_a_ring_and_only_one() {
     // SAFETY: as above.
     assert_eq!(unsafe { h.server.attach_ingest(VFS, base, len) }, Err(evq_server::IngestError::Attached));
     assert!(h.server.has_ingest(VFS) && !h.server.has_ingest(NET));
+}
+
+const CAROL: u64 = 0x3000;
+
+#[test]
+fn a_lossless_queue_holds_the_source_back_and_loses_nothing_while_another_drops() {
+    let mut h = harness(64);
+    h.server.register_lossless_client(CAROL).unwrap();
+    let mut ring = ring_pages(1);
+    h.attach_ingest(VFS, &mut ring);
+    // Both clients have 1-page rings (89 events of 5 slots); 1,000 events go.
+    let lossless = create(&mut h, CAROL, 1);
+    subscribe(&mut h, CAROL, lossless, all_of(Category::Vfs));
+    let lossy = create(&mut h, ALICE, 1);
+    subscribe(&mut h, ALICE, lossy, all_of(Category::Vfs));
+    let mut carol = h.attach(lossless);
+    let mut alice = h.attach(lossy);
+    let server = Rc::new(RefCell::new(h));
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let (seen, s2) = (got.clone(), server.clone());
+    // While the source waits: the lossless client reads what it has, then
+    // asks the server to wait for more, which wakes it (its request is what
+    // lets a held ring go on).
+    let meanwhile = Rc::new(RefCell::new(move || {
+        seen.borrow_mut().extend(drain(&mut carol).into_iter().map(|g| (g.object_id, g.lost_before)));
+        let mut h = s2.borrow_mut();
+        h.call(CAROL, &evq_abi::msg::Request::Wait { queue: lossless, min_events: 1, timeout_ns: 0 });
+    }));
+    let bell = Bell { server: Some(server.clone()), meanwhile: Some(meanwhile.clone()), ..Bell::default() };
+    let mut source = Publisher::new(RingLink::new(ring.producer(), bell.clone(), WhenFull::Wait));
+    source.publish(&events(1000)).unwrap();
+    // The last of them: drain, read.
+    for _ in 0..20 {
+        server.borrow_mut().drain();
+        (meanwhile.borrow_mut())();
+    }
+    let got = got.borrow();
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        (0..1000).collect::<Vec<_>>(),
+        "every event, once, in order"
+    );
+    assert!(got.iter().all(|g| g.1 == 0), "no loss on the lossless queue");
+    assert!(*bell.room_waits.borrow() > 0, "the source was held back");
+    let h = server.borrow();
+    let dropped = h.server.source_stats(1).unwrap().1.dropped;
+    assert!(dropped > 0, "the other queue, not lossless, dropped");
+    let alice_got = drain(&mut alice);
+    assert_eq!(alice.lost_total(), dropped, "its loss counted exactly, in its ring");
+    assert_eq!(alice_got.len() as u64 + dropped, 1000);
+}
+
+#[test]
+fn a_held_ring_lets_the_server_sleep_and_a_call_is_told_busy() {
+    let mut h = harness(64);
+    h.server.register_lossless_client(CAROL).unwrap();
+    let mut ring = ring_pages(1);
+    h.attach_ingest(VFS, &mut ring);
+    let q = create(&mut h, CAROL, 1);
+    subscribe(&mut h, CAROL, q, all_of(Category::Vfs));
+    let mut source = Publisher::new(RingLink::new(ring.producer(), Bell::default(), WhenFull::Wait));
+    // 89 events fill CAROL's ring; the 90th is held, with the rest.
+    source.publish(&events(95)).unwrap();
+    h.drain();
+    assert!(h.server.prepare_sleep(&mut |_| {}), "held for the client: sleep until it asks");
+    // A call that publishes is told Busy with none taken.
+    assert_eq!(
+        publish(&mut h, VFS, create_event(7)),
+        evq_abi::msg::Reply::Error { code: evq_abi::msg::ErrorCode::Busy, detail: 0 }
+    );
+    assert!(h.server.source_stats(1).unwrap().1.throttled >= 2);
+    assert_eq!(h.server.source_stats(1).unwrap().1.dropped, 0);
+    // A lossless queue does not coalesce.
+    let coalesce = evq_abi::msg::Request::SetCoalescing { queue: q, window_ns: 1_000 };
+    assert_eq!(
+        h.call(CAROL, &coalesce),
+        evq_abi::msg::Reply::Error { code: evq_abi::msg::ErrorCode::InvalidArgument, detail: 0 }
+    );
 }

@@ -75,8 +75,16 @@ pub const MAX_DEVICES: usize = 4;
 /// The most DMA memory one domain may have, in 4 KiB pages.
 pub const MAX_DMA_PAGES: u32 = 256;
 
-/// The most event-buffer pages a source's ingest rings may have.
+/// The most data pages a source's ingest ring may have (a ring's most).
 pub const MAX_INGEST_PAGES: u32 = 64;
+
+/// A source's ingest ring's data pages when its description gives none:
+/// 2,048 slots, some 400 small events.
+pub const DEFAULT_INGEST_PAGES: u32 = 4;
+
+/// The root task's (the supervisor's) ingest ring's data pages: a domain's
+/// start, fault and exit are few.
+pub const ROOT_INGEST_PAGES: u32 = 1;
 
 /// Badges are below this: the top bit is left to tell a signal on the
 /// server's bound notification from a message (its ingest rings).
@@ -119,11 +127,29 @@ pub struct Domain<'a> {
     /// contiguous, mapped in the domain, their physical address told to it.
     /// 0 for none.
     pub dma_pages: u32,
-    /// A source: pages of event buffers shared with the server, for
-    /// publishing through a pair of descriptor rings (`sel4-shared-ring-buffer`)
-    /// besides its endpoint; 0 for none. A high-rate driver's path: no
-    /// system call per event, a signal per batch.
+    /// A source: data pages of its ingest ring, the ring in shared memory
+    /// it publishes its events through (`docs/protocol.md` §8): a power of
+    /// two from 1 to [`MAX_INGEST_PAGES`], or 0 for
+    /// [`DEFAULT_INGEST_PAGES`]. Every source has one; other domains none.
     pub ingest_pages: u32,
+    /// A client: its queues are lossless. Where one of them has no room for
+    /// an event it subscribes to, the server holds the event back, and with
+    /// it the source that published it, instead of dropping it
+    /// (`docs/protocol.md` §5.12). Only the description can grant this: a
+    /// slow lossless client slows every source whose events it takes.
+    pub lossless: bool,
+}
+
+impl Domain<'_> {
+    /// A source's ingest ring's data pages; `None` for a domain that is not
+    /// a source.
+    pub fn ingest_ring_pages(&self) -> Option<u32> {
+        match self.role {
+            Role::Source { .. } if self.ingest_pages == 0 => Some(DEFAULT_INGEST_PAGES),
+            Role::Source { .. } => Some(self.ingest_pages),
+            _ => None,
+        }
+    }
 }
 
 /// A device a driver domain is given: a page of its registers, a range of
@@ -287,9 +313,11 @@ pub enum Invalid<'a> {
     /// A badge is 0, [`ROOT_BADGE`], at or above [`BADGE_LIMIT`], or another
     /// domain's.
     BadBadge(&'a str),
-    /// A domain that is not a source has ingest rings, or they are larger
-    /// than [`MAX_INGEST_PAGES`].
+    /// A domain that is not a source has an ingest ring, or its size is not
+    /// a power of two up to [`MAX_INGEST_PAGES`].
     BadIngest(&'a str),
+    /// A domain that is not a client is marked lossless.
+    BadLossless(&'a str),
     /// A source may publish nothing, or may publish `Meta`.
     BadCategories(&'a str),
     /// The server's ring pool cannot hold even the smallest ring (2 pages).
@@ -341,8 +369,15 @@ impl<'a> System<'a> {
                 _ => {}
             }
             self.validate_devices(i)?;
-            if d.ingest_pages > MAX_INGEST_PAGES || (d.ingest_pages > 0 && !matches!(d.role, Role::Source { .. })) {
+            let ingest_ok = d.ingest_pages == 0
+                || (d.ingest_pages.is_power_of_two()
+                    && d.ingest_pages <= MAX_INGEST_PAGES
+                    && matches!(d.role, Role::Source { .. }));
+            if !ingest_ok {
                 return Err(Invalid::BadIngest(d.name));
+            }
+            if d.lossless && !matches!(d.role, Role::Client { .. }) {
+                return Err(Invalid::BadLossless(d.name));
             }
             if let Some(badge) = d.badge() {
                 let taken = self.domains[..i].iter().any(|e| e.badge() == Some(badge));

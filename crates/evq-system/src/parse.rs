@@ -80,6 +80,8 @@ struct DomainToml {
     dma_pages: u32,
     #[serde(default)]
     ingest_pages: u32,
+    #[serde(default)]
+    lossless: bool,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +240,7 @@ pub fn parse(text: &str) -> Result<System<'static>, ParseError> {
             devices: devices(d)?,
             dma_pages: d.dma_pages,
             ingest_pages: d.ingest_pages,
+            lossless: d.lossless,
         });
     }
     let notifications: Vec<Notification<'static>> = file
@@ -291,9 +294,10 @@ fn describe(e: Invalid<'_>) -> String {
         Invalid::DuplicateCapName(n) => format!("two notifications or endpoints are named {n:?}"),
         Invalid::BadCallerBadge(n) => format!("endpoint caller {n:?}: badge is 0 or another caller's"),
         Invalid::BadIngest(n) => format!(
-            "domain {n:?}: only a source has ingest rings, of at most {} pages",
+            "domain {n:?}: only a source has an ingest ring, of a power of two from 1 to {} pages (ingest_pages)",
             crate::MAX_INGEST_PAGES
         ),
+        Invalid::BadLossless(n) => format!("domain {n:?}: only a client's queues can be lossless"),
         Invalid::BadDevice(n) => format!(
             "device or domain {n:?}: bad name, empty ports, no resource, shared with another device, more than {} devices or more than {} DMA pages",
             crate::MAX_DEVICES,
@@ -330,7 +334,11 @@ impl System<'_> {
                     dev.name, dev.mmio, dev.mmio_pages, dev.ioports, dev.irq, dev.level_triggered
                 );
             }
-            let _ = write!(out, "], dma_pages: {}, ingest_pages: {} }}, ", d.dma_pages, d.ingest_pages);
+            let _ = write!(
+                out,
+                "], dma_pages: {}, ingest_pages: {}, lossless: {} }}, ",
+                d.dma_pages, d.ingest_pages, d.lossless
+            );
         }
         out.push_str("], notifications: &[");
         for n in self.notifications {

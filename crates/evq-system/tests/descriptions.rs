@@ -253,3 +253,29 @@ fn only_sources_have_ingest_rings_and_badges_leave_the_signal_bit_alone() {
     assert!(refused(&format!("{head}{SERVER}{}", source("badge = 3\ningest_pages = 65\n"))).contains("ingest"));
     assert!(refused(&format!("{head}{SERVER}{}", source("badge = 0x8000000000000000\n"))).contains("badge"));
 }
+
+#[test]
+fn every_source_has_an_ingest_ring_of_a_power_of_two_pages() {
+    let head = "board = \"b\"\n";
+    let source = |extra: &str| {
+        format!("[[domain]]\nname = \"v\"\nimage = \"v\"\npriority = 9\nrole = \"source\"\ncategories = [\"vfs\"]\nbadge = 3\n{extra}")
+    };
+    let given = parse(&format!("{head}{SERVER}{}", source("ingest_pages = 16\n"))).unwrap();
+    assert_eq!(given.domain("v").unwrap().1.ingest_ring_pages(), Some(16));
+    let default = parse(&format!("{head}{SERVER}{}", source(""))).unwrap();
+    assert_eq!(default.domain("v").unwrap().1.ingest_ring_pages(), Some(evq_system::DEFAULT_INGEST_PAGES));
+    assert_eq!(default.domain("s").unwrap().1.ingest_ring_pages(), None, "the server is no source");
+    assert!(refused(&format!("{head}{SERVER}{}", source("ingest_pages = 3\n"))).contains("power of two"));
+}
+
+#[test]
+fn only_a_client_can_be_lossless() {
+    let head = "board = \"b\"\n";
+    let client =
+        "[[domain]]\nname = \"c\"\nimage = \"c\"\npriority = 9\nrole = \"client\"\nbadge = 5\nlossless = true\n";
+    let system = parse(&format!("{head}{SERVER}{client}")).unwrap();
+    assert!(system.domain("c").unwrap().1.lossless);
+    assert!(refused(&format!("{head}{SERVER}lossless = true\n")).contains("only a client's queues can be lossless"));
+    let rust = system.to_rust();
+    assert!(rust.contains("lossless: true"), "the seL4 build's constant keeps it");
+}

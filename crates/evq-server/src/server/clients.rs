@@ -69,6 +69,11 @@ impl<M: RingMemory> Server<M> {
             }
             Request::SetCoalescing { queue, window_ns } => {
                 let index = self.live_index(from, queue)?;
+                // A held event cannot wait in two places: a lossless queue
+                // does not coalesce.
+                if window_ns > 0 && self.lossless[index / 64] & (1 << (index % 64)) != 0 {
+                    return Err(error(ErrorCode::InvalidArgument, 0));
+                }
                 let mut out = Outcomes { sources: &mut self.source_stats };
                 if let QueueSlot::Live(q) = &mut self.queues[index] {
                     q.set_coalescing(window_ns, now_ns, &mut self.staging, &mut out);
@@ -135,6 +140,9 @@ impl<M: RingMemory> Server<M> {
         let queue = self.queue_id(index);
         self.queues[index] = QueueSlot::Live(Queue::new(badge, index as u8, ring.handle, producer));
         self.set_live(index, true);
+        if self.clients[client].lossless {
+            self.lossless[index / 64] |= 1 << (index % 64);
+        }
         self.clients[client].queues += 1;
         self.pool_pages_used += frames;
         act(Action::GrantRing { client: badge, queue, ring: ring.handle, frames });

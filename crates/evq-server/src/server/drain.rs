@@ -7,6 +7,7 @@ use core::ptr::NonNull;
 
 use evq_ring::{Consumer, EntryBuf};
 
+use super::publish::{Hold, Offered};
 use super::{Server, MAX_SOURCES};
 use crate::ingest::Ingest;
 use crate::memory::RingMemory;
@@ -84,6 +85,7 @@ impl<M: RingMemory> Server<M> {
             let Some(mut ingest) = self.ingests[index].take() else { continue };
             // Awake: a source need not signal until the next sleep.
             ingest.cancel_wait();
+            ingest.held = false;
             let badge = self.sources[index].badge;
             let source_id = index as u32 + 1;
             let mut read = 0;
@@ -114,7 +116,18 @@ impl<M: RingMemory> Server<M> {
                     self.source_stats[source_id as usize].throttled += 1;
                     break Ok(());
                 }
-                self.fan_out(now_ns, &Stamped { source_id, timestamp_ns: now_ns, event });
+                if self.fan_out(now_ns, &Stamped { source_id, timestamp_ns: now_ns, event }, Hold::IfLossless)
+                    == Offered::Held
+                {
+                    // A lossless queue has no room: the event, and with it
+                    // the ring, waits for the client's next request (it has
+                    // read then) or the next tick; the source, its ring
+                    // filling, waits for room.
+                    ingest.rewind(mark);
+                    ingest.held = true;
+                    self.source_stats[source_id as usize].throttled += 1;
+                    break Ok(());
+                }
                 taken = true;
             };
             match outcome {
@@ -143,6 +156,9 @@ impl<M: RingMemory> Server<M> {
             let Some(ingest) = &mut self.ingests[index] else { continue };
             match ingest.prepare_wait() {
                 Ok(true) => {}
+                // Held for a lossless queue: the client's request wakes the
+                // server, not the source.
+                Ok(false) if ingest.held => {}
                 Ok(false) => empty = false,
                 Err(fault) => {
                     self.ingests[index] = None;

@@ -5,6 +5,7 @@ mod drain;
 mod publish;
 
 pub use drain::{IngestError, PASS_BUDGET};
+use publish::Hold;
 
 use evq_abi::event::CategorySet;
 use evq_abi::msg::{BatchEvents, Counters, ErrorCode, Event, Reply, Request};
@@ -167,6 +168,8 @@ impl Source {
 struct Client {
     badge: Badge,
     queues: usize,
+    /// Its queues hold events back rather than drop them.
+    lossless: bool,
 }
 
 // The table is a fixed array sized for every slot live, so the free variant
@@ -208,6 +211,8 @@ pub struct Server<M: RingMemory> {
     /// By category number, which live queues have a subscription for it: an
     /// event is offered to these only, not to every queue.
     by_category: [[u64; LIVE_WORDS]; CATEGORIES],
+    /// Which live queues are lossless.
+    lossless: [u64; LIVE_WORDS],
     generations: [u32; MAX_QUEUES],
     staging: Staging,
     pool_pages_used: u32,
@@ -238,6 +243,7 @@ impl<M: RingMemory> Server<M> {
             queues: core::array::from_fn(|_| QueueSlot::Free),
             live: [0; LIVE_WORDS],
             by_category: [[0; LIVE_WORDS]; CATEGORIES],
+            lossless: [0; LIVE_WORDS],
             generations: [0; MAX_QUEUES],
             staging: Staging::default(),
             pool_pages_used: 0,
@@ -266,10 +272,22 @@ impl<M: RingMemory> Server<M> {
 
     /// Registers a client.
     pub fn register_client(&mut self, badge: Badge) -> core::result::Result<(), SetupError> {
+        self.add_client(badge, false)
+    }
+
+    /// Registers a client whose queues are lossless: an event one of them
+    /// subscribes to and has no room for is held back, and the source that
+    /// published it with it, until the client makes room; it is never
+    /// dropped (`docs/protocol.md` §5.12).
+    pub fn register_lossless_client(&mut self, badge: Badge) -> core::result::Result<(), SetupError> {
+        self.add_client(badge, true)
+    }
+
+    fn add_client(&mut self, badge: Badge, lossless: bool) -> core::result::Result<(), SetupError> {
         if self.clients.iter().any(|c| c.badge == badge) {
             return Err(SetupError::DuplicateBadge);
         }
-        self.clients.push(Client { badge, queues: 0 }).map_err(|_| SetupError::TableFull)
+        self.clients.push(Client { badge, queues: 0, lossless }).map_err(|_| SetupError::TableFull)
     }
 
     /// The shell's ring memory.
@@ -335,7 +353,9 @@ impl<M: RingMemory> Server<M> {
         act: &mut impl FnMut(Action),
     ) -> core::result::Result<(), evq_abi::msg::DecodeError> {
         event.check()?;
-        self.fan_out(now_ns, &Stamped { source_id: SERVER_SOURCE_ID, timestamp_ns: now_ns, event });
+        // Never held (Hold::Never): always offered.
+        let _ =
+            self.fan_out(now_ns, &Stamped { source_id: SERVER_SOURCE_ID, timestamp_ns: now_ns, event }, Hold::Never);
         self.settle(now_ns, act);
         Ok(())
     }

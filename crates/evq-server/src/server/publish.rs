@@ -12,6 +12,26 @@ use crate::origin::{Badge, Stamped};
 use crate::queue::{Match, Outcomes};
 use crate::Action;
 
+/// Whether an event a lossless queue has no room for is held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// A source's event: held, and the source with it.
+    IfLossless,
+    /// The server's own event (memory pressure, system up): nothing waits
+    /// for it, so a full lossless ring drops it and counts it, as any ring.
+    Never,
+}
+
+/// What became of an offered event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub(super) enum Offered {
+    /// Offered to every queue that subscribes to it.
+    Offered,
+    /// Held back for a lossless queue: offered to none.
+    Held,
+}
+
 impl<M: RingMemory> Server<M> {
     // -- Publishing. ----------------------------------------------------------
 
@@ -59,11 +79,14 @@ impl<M: RingMemory> Server<M> {
         }
         let mut accepted = 0;
         for event in events {
-            if !self.sources[index].take_token() {
+            // Over budget, or a lossless queue without room: back-pressure.
+            if !self.sources[index].take_token()
+                || self.fan_out(now_ns, &Stamped { source_id, timestamp_ns: now_ns, event }, Hold::IfLossless)
+                    == Offered::Held
+            {
                 self.source_stats[source_id as usize].throttled += u64::from(count - accepted);
                 break;
             }
-            self.fan_out(now_ns, &Stamped { source_id, timestamp_ns: now_ns, event });
             accepted += 1;
         }
         self.settle(now_ns, act);
@@ -73,12 +96,24 @@ impl<M: RingMemory> Server<M> {
         Ok(Reply::Published { accepted })
     }
 
-    /// Offers one stamped event to every live queue.
-    pub(super) fn fan_out(&mut self, now_ns: u64, e: &Stamped<'_>) {
+    /// Offers one stamped event to every queue that subscribes to its
+    /// category. With [`Hold::IfLossless`], an event a lossless queue
+    /// accepts and has no room for goes nowhere ([`Offered::Held`]): the
+    /// caller keeps it and its source waits.
+    #[inline]
+    pub(super) fn fan_out(&mut self, now_ns: u64, e: &Stamped<'_>, hold: Hold) -> Offered {
         let sid = e.source_id as usize;
         let mut taken = false;
+        let Some(candidates) = self.by_category.get(e.event.category as usize).copied() else {
+            return Offered::Offered;
+        };
+        if hold == Hold::IfLossless
+            && self.lossless.iter().zip(candidates).any(|(l, c)| l & c != 0)
+            && self.no_room(e, candidates)
+        {
+            return Offered::Held;
+        }
         let mut out = Outcomes { sources: &mut self.source_stats };
-        let Some(candidates) = self.by_category.get(e.event.category as usize).copied() else { return };
         for index in set_bits(candidates) {
             let QueueSlot::Live(q) = &mut self.queues[index] else { continue };
             match q.matches(e) {
@@ -95,6 +130,28 @@ impl<M: RingMemory> Server<M> {
         if !taken {
             stats.filtered += 1;
         }
+        Offered::Offered
+    }
+
+    /// Whether a lossless queue among `candidates` accepts `e` and has no
+    /// room for it.
+    #[cold]
+    fn no_room(&mut self, e: &Stamped<'_>, candidates: [u64; LIVE_WORDS]) -> bool {
+        let mut lossless = candidates;
+        for (l, c) in lossless.iter_mut().zip(self.lossless) {
+            *l &= c;
+        }
+        for index in set_bits(lossless) {
+            let QueueSlot::Live(q) = &mut self.queues[index] else { continue };
+            if let Match::Accepted { critical, .. } = q.matches(e) {
+                // An impossible tail counts as room: the write finds it and
+                // revokes the queue.
+                if q.producer.fits(q.entry_slots(e), critical) == Ok(false) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     pub(super) fn set_live(&mut self, index: usize, live: bool) {
@@ -103,6 +160,7 @@ impl<M: RingMemory> Server<M> {
             self.live[word] |= bit;
         } else {
             self.live[word] &= !bit;
+            self.lossless[word] &= !bit;
             self.index_categories(index, 0);
         }
     }
@@ -175,7 +233,9 @@ impl<M: RingMemory> Server<M> {
             object_id: 0,
             payload: usage.as_bytes(),
         };
-        self.fan_out(now_ns, &Stamped { source_id: SERVER_SOURCE_ID, timestamp_ns: now_ns, event });
+        // Never held (Hold::Never): always offered.
+        let _ =
+            self.fan_out(now_ns, &Stamped { source_id: SERVER_SOURCE_ID, timestamp_ns: now_ns, event }, Hold::Never);
     }
 }
 
