@@ -176,19 +176,31 @@ impl Producer {
         (producer, consumer)
     }
 
+    /// Lays out a fresh ring of `geometry` whose control page is at
+    /// `control`, for a producer and a consumer to [`Producer::attach`] and
+    /// `Consumer::attach` to later: what the party that makes a ring's
+    /// memory does when it is neither (the seL4 root task or the hosted
+    /// launcher, for a source's ingest ring). Only the control page is
+    /// written; the data pages need not be mapped here.
+    ///
+    /// # Safety
+    ///
+    /// `control..control + 4096` is valid for writes and 8-byte aligned, and
+    /// nobody else touches it meanwhile but through atomics.
+    #[cfg(not(loom))]
+    pub unsafe fn lay_out(control: NonNull<u8>, geometry: RingGeometry) -> Result<(), RegionError> {
+        if !SharedRegion::is_aligned(control) {
+            return Err(RegionError::Misaligned);
+        }
+        // SAFETY: forwarded; only the control page is touched (`write_control`).
+        let region = unsafe { SharedRegion::new(control, PAGE_SIZE) };
+        Self::write_control(&region, geometry);
+        Ok(())
+    }
+
     /// Lays out the control page of `region` and returns the producer.
     fn init(region: SharedRegion, geometry: RingGeometry) -> Self {
-        for off in (0..PAGE_SIZE).step_by(8) {
-            region.word64(off).store(0, Ordering::Relaxed);
-        }
-        let version_word = u32::from(ABI_VERSION); // RING_FLAGS, the high half, is zero.
-        region.word32(control::MAGIC).store(RING_MAGIC, Ordering::Relaxed);
-        region.word32(control::VERSION).store(version_word, Ordering::Relaxed);
-        region.word32(control::SLOT_COUNT).store(geometry.slot_count(), Ordering::Relaxed);
-        region.word32(control::DATA_OFFSET).store(PAGE_SIZE as u32, Ordering::Relaxed);
-        region.word32(control::RESERVED_SLOTS).store(geometry.reserved_slots(), Ordering::Relaxed);
-        // Publish the initialised page before the ring is handed out.
-        fence(Ordering::Release);
+        Self::write_control(&region, geometry);
         Self {
             region,
             geometry,
@@ -368,6 +380,21 @@ impl Producer {
         }
         self.refresh_tail()?;
         Ok(needed <= self.free_slots())
+    }
+
+    /// Zeroes `region`'s control page and writes its identity and geometry.
+    fn write_control(region: &SharedRegion, geometry: RingGeometry) {
+        for off in (0..PAGE_SIZE).step_by(8) {
+            region.word64(off).store(0, Ordering::Relaxed);
+        }
+        let version_word = u32::from(ABI_VERSION); // RING_FLAGS, the high half, is zero.
+        region.word32(control::MAGIC).store(RING_MAGIC, Ordering::Relaxed);
+        region.word32(control::VERSION).store(version_word, Ordering::Relaxed);
+        region.word32(control::SLOT_COUNT).store(geometry.slot_count(), Ordering::Relaxed);
+        region.word32(control::DATA_OFFSET).store(PAGE_SIZE as u32, Ordering::Relaxed);
+        region.word32(control::RESERVED_SLOTS).store(geometry.reserved_slots(), Ordering::Relaxed);
+        // Publish the initialised page before the ring is handed out.
+        fence(Ordering::Release);
     }
 
     /// Unread slots, after re-reading and checking the consumer's tail.

@@ -241,6 +241,12 @@ fn only_a_registered_source_gets_a_ring_and_only_one() {
     // SAFETY: as above.
     assert_eq!(unsafe { h.server.attach_ingest(VFS, base, len) }, Err(evq_server::IngestError::Attached));
     assert!(h.server.has_ingest(VFS) && !h.server.has_ingest(NET));
+    // A slot's next holder gets a fresh ring: the old one is let go.
+    assert!(h.server.detach_ingest(VFS));
+    assert!(!h.server.has_ingest(VFS) && !h.server.detach_ingest(VFS));
+    let mut fresh = ring_pages(2);
+    h.attach_ingest(VFS, &mut fresh);
+    assert!(h.server.has_ingest(VFS));
 }
 
 const CAROL: u64 = 0x3000;

@@ -145,10 +145,10 @@ impl IngestRegion {
     pub fn new(geometry: RingGeometry) -> Self {
         let mut words = vec![0u64; geometry.region_bytes() / 8].into_boxed_slice();
         let base = NonNull::new(words.as_mut_ptr().cast::<u8>()).expect("a box is not null");
-        // SAFETY: the allocation is `region_bytes` long, 8-byte aligned, and
-        // lives as long as `self`; every later access is through a ring's
-        // atomics.
-        unsafe { evq_ring::Producer::new(base, geometry.region_bytes(), geometry) }.expect("the region fits");
+        // SAFETY: the allocation's first page is the control page, 8-byte
+        // aligned, and lives as long as `self`; every later access is
+        // through a ring's atomics.
+        unsafe { evq_ring::Producer::lay_out(base, geometry) }.expect("the region is aligned");
         Self { words }
     }
 

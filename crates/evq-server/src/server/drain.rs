@@ -169,6 +169,17 @@ impl<M: RingMemory> Server<M> {
         empty
     }
 
+    /// Detaches source `badge`'s ingest ring, unread events and all (the
+    /// hosted launcher gives a console slot's next holder a fresh ring, so
+    /// that nothing a previous holder kept can still reach the slot).
+    /// Returns whether it had one. After this the shell may unmap it.
+    pub fn detach_ingest(&mut self, source: Badge) -> bool {
+        match self.sources.iter().position(|s| s.badge == source) {
+            Some(index) => self.ingests[index].take().is_some(),
+            None => false,
+        }
+    }
+
     /// Whether source `badge` has an ingest ring the server reads.
     pub fn has_ingest(&self, badge: Badge) -> bool {
         self.sources.iter().position(|s| s.badge == badge).is_some_and(|i| self.ingests[i].is_some())
