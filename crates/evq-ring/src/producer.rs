@@ -273,6 +273,59 @@ impl Producer {
         self.write(kind, &[], body, critical)
     }
 
+    /// Writes one entry whose body is `record` (whole slots) then
+    /// `payload` padded to whole slots, the shape of every event entry,
+    /// dropping and counting it when the ring is full, as
+    /// [`Producer::push_words`]. The usual case (nothing lost to report, no
+    /// wrap, room by the tail last read) is a straight run of stores, with
+    /// nothing in between; anything else goes the general way.
+    #[inline(always)]
+    pub fn push_record<const N: usize>(
+        &mut self,
+        kind: EntryKind,
+        record: &[u64; N],
+        payload: &[u8],
+        critical: bool,
+    ) -> Result<(), PushError> {
+        let len = (1 + N + payload.len().div_ceil(SLOT_SIZE)) as u32;
+        let reserve = if critical { 0 } else { self.reserved_slots };
+        let pos = self.head & self.mask;
+        let fast = self.pending_loss == 0
+            && len < MAX_ENTRY_SLOTS
+            && len <= self.slot_count - pos
+            && len + reserve <= self.free_slots()
+            && kind.ty & EntryHeader::TYPE_MAX != Category::Meta as u32
+            && kind.info & info::RESERVED_MASK == 0;
+        if !fast {
+            return self.push_words(kind, record, payload, critical);
+        }
+        if len <= LINE_SLOTS && self.free_slots() >= PREFETCH_WRITE_SLOTS + LINE_SLOTS {
+            self.region.prefetch_slot(self.head.wrapping_add(PREFETCH_WRITE_SLOTS) & self.mask, Access::Write);
+        }
+        let entry_info = (kind.info & !(info::LENGTH_MASK | info::LOSS | info::SKIP)) | len;
+        let slots = self.region.slots(pos, len as usize);
+        slots[0].store(EntryHeader::new(kind.ty, kind.subtype, entry_info).to_word(), Ordering::Relaxed);
+        for (slot, word) in slots[1..=N].iter().zip(record) {
+            slot.store(*word, Ordering::Relaxed);
+        }
+        let (chunks, rest) = payload.as_chunks::<SLOT_SIZE>();
+        let body = &slots[1 + N..];
+        for (slot, chunk) in body.iter().zip(chunks) {
+            slot.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
+        }
+        if !rest.is_empty() {
+            let mut last = [0u8; SLOT_SIZE];
+            last[..rest.len()].copy_from_slice(rest);
+            if let Some(slot) = body.get(chunks.len()) {
+                slot.store(u64::from_le_bytes(last), Ordering::Relaxed);
+            }
+        }
+        self.head = self.head.wrapping_add(len);
+        // Release: the slots above are visible before the head that covers them.
+        self.region.word32(control::HEAD).store(self.head, Ordering::Release);
+        Ok(())
+    }
+
     /// [`Producer::try_push`] for a body that starts with words, as
     /// [`Producer::push_words`] takes it.
     #[inline(always)]

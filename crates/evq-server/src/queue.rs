@@ -245,6 +245,7 @@ impl Queue {
     /// staging pool is full, the queue's oldest held event is written out to
     /// make room, and with nothing of its own to write out the event is
     /// written directly.
+    #[inline(always)]
     pub fn offer(
         &mut self,
         e: &Stamped<'_>,
@@ -324,6 +325,7 @@ impl Queue {
         (1 + EventRecord::SLOTS + e.event.payload.len().div_ceil(evq_abi::ring::SLOT_SIZE)) as u32
     }
 
+    #[inline(always)]
     fn write_event(&mut self, e: &Stamped<'_>, watch_id: u8, critical: bool, coalesced: u16) -> Written {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -341,7 +343,7 @@ impl Queue {
             subtype: e.event.kind,
             info: make_info(0, watch_id, e.event.type_flags, flags),
         };
-        match self.producer.push_words(kind, &record.to_slots(), e.event.payload, critical) {
+        match self.producer.push_record(kind, &record.to_slots(), e.event.payload, critical) {
             Ok(()) => {
                 self.stats.delivered += 1;
                 self.batch.delivered_since_arm = self.batch.delivered_since_arm.saturating_add(1);
