@@ -261,6 +261,22 @@ impl Queue {
             out.record(e.source_id, w);
             return;
         }
+        self.offer_to_staging(e, watch_id, critical, now_ns, staging, out);
+    }
+
+    /// [`Queue::offer`] for a queue that coalesces: out of the way of the
+    /// usual path, which it would otherwise crowd with a held event's copy.
+    #[cold]
+    #[inline(never)]
+    fn offer_to_staging(
+        &mut self,
+        e: &Stamped<'_>,
+        watch_id: u8,
+        critical: bool,
+        now_ns: u64,
+        staging: &mut Staging,
+        out: &mut Outcomes<'_>,
+    ) {
         if let Some(staged) = staging.find_mut(self.index, e) {
             staged.replace_with(e, watch_id, critical);
             self.stats.coalesced += 1;
