@@ -85,6 +85,7 @@ pub const fn padded(len: usize) -> usize {
 
 /// Checks what every body must be: at most [`MAX_MSG_BYTES`] and a whole
 /// number of words.
+#[inline]
 pub fn check_len(body: &[u8]) -> Result<(), FrameError> {
     if body.len() > MAX_MSG_BYTES || !body.len().is_multiple_of(WORD) {
         return Err(FrameError::BadLength { expected: padded(body.len()).min(MAX_MSG_BYTES), actual: body.len() });
@@ -93,16 +94,19 @@ pub fn check_len(body: &[u8]) -> Result<(), FrameError> {
 }
 
 /// Reads a body that is exactly a `T`.
+#[inline]
 pub fn exact<T: FromBytes + KnownLayout + Immutable>(body: &[u8]) -> Result<T, FrameError> {
     T::read_from_bytes(body).map_err(|_| FrameError::BadLength { expected: size_of::<T>(), actual: body.len() })
 }
 
 /// Reads a `T` from the front of `body`; returns it and the rest.
+#[inline]
 pub fn head<T: FromBytes + KnownLayout + Immutable>(body: &[u8]) -> Result<(T, &[u8]), FrameError> {
     T::read_from_prefix(body).map_err(|_| FrameError::BadLength { expected: size_of::<T>(), actual: body.len() })
 }
 
 /// Checks that every byte of `reserved` is zero.
+#[inline]
 pub fn zero(reserved: &[u8]) -> Result<(), FrameError> {
     if reserved.iter().all(|&b| b == 0) {
         Ok(())
@@ -112,6 +116,7 @@ pub fn zero(reserved: &[u8]) -> Result<(), FrameError> {
 }
 
 /// Checks that a body is empty.
+#[inline]
 pub fn empty(body: &[u8]) -> Result<(), FrameError> {
     if body.is_empty() {
         Ok(())
@@ -124,6 +129,7 @@ pub fn empty(body: &[u8]) -> Result<(), FrameError> {
 /// requiring the tail to be exactly their total padded to a word
 /// (BadLength) and the padding zero (ReservedNonZero). `head_len` only makes
 /// the error say the whole body's expected length.
+#[inline]
 pub fn tail<const N: usize>(head_len: usize, rest: &[u8], lens: [usize; N]) -> Result<[&[u8]; N], FrameError> {
     let total: usize = lens.iter().sum();
     if rest.len() != padded(total) {
@@ -141,6 +147,7 @@ pub fn tail<const N: usize>(head_len: usize, rest: &[u8], lens: [usize; N]) -> R
 }
 
 /// Writes `body` at the front of `out`; returns its length.
+#[inline]
 pub fn put<T: IntoBytes + Immutable, D>(out: &mut [u8], body: &T) -> Result<usize, EncodeError<D>> {
     body.write_to_prefix(out).map_err(|_| EncodeError::NoSpace)?;
     Ok(size_of_val(body))
@@ -148,6 +155,7 @@ pub fn put<T: IntoBytes + Immutable, D>(out: &mut [u8], body: &T) -> Result<usiz
 
 /// Writes `head`, then `parts` back to back, then zeros to a whole number of
 /// words; returns the length. Refuses a body over [`MAX_MSG_BYTES`] or `out`.
+#[inline]
 pub fn put_with<D>(out: &mut [u8], head: &[u8], parts: &[&[u8]]) -> Result<usize, EncodeError<D>> {
     let used = head.len() + parts.iter().map(|p| p.len()).sum::<usize>();
     let total = padded(used);

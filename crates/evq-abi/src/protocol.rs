@@ -197,15 +197,15 @@ macro_rules! protocol {
             /// Decodes a request from its label and body. The label is
             /// checked first (`UnknownLabel`), then the framing every body
             /// shares, then the message's own fields.
+            #[inline]
             pub fn decode(label: u32, body: &$($rl)? [u8]) -> Result<Self, $DecodeError> {
-                match label {
-                    $( $label::$LABEL )|* => $crate::framing::check_len(body)?,
-                    other => return Err($DecodeError::UnknownLabel(other)),
-                }
                 Ok(match label {
                     $(
-                        $label::$LABEL => $crate::protocol!(@decode $Request, $Variant, $codecs::$codec, body,
-                            $( { $($field),* } )? $( ( $tty ) )?),
+                        $label::$LABEL => {
+                            $crate::framing::check_len(body)?;
+                            $crate::protocol!(@decode $Request, $Variant, $codecs::$codec, body,
+                                $( { $($field),* } )? $( ( $tty ) )?)
+                        }
                     )*
                     other => return Err($DecodeError::UnknownLabel(other)),
                 })
