@@ -1,6 +1,8 @@
 //! The client's side of a ring.
 
-use crate::sync::{fence, Ordering};
+use core::mem::MaybeUninit;
+
+use crate::sync::{fence, AtomicU64, Ordering};
 #[cfg(not(loom))]
 use core::ptr::NonNull;
 
@@ -63,19 +65,22 @@ pub enum ReadError {
 }
 
 /// Room for one entry's body, copied out of the ring.
-#[derive(Clone, Debug)]
+///
+/// It is not cleared when made (the server makes one per pass over its
+/// ingest rings): a read hands out only the words it has just written.
+#[derive(Clone, Copy, Debug)]
 pub struct EntryBuf {
-    bytes: [u8; (MAX_ENTRY_SLOTS as usize - 1) * SLOT_SIZE],
+    words: [MaybeUninit<u64>; MAX_ENTRY_SLOTS as usize - 1],
 }
 
 impl Default for EntryBuf {
     fn default() -> Self {
-        Self { bytes: [0; (MAX_ENTRY_SLOTS as usize - 1) * SLOT_SIZE] }
+        Self { words: [MaybeUninit::uninit(); MAX_ENTRY_SLOTS as usize - 1] }
     }
 }
 
 impl EntryBuf {
-    /// An empty buffer.
+    /// A buffer, its contents undefined until a read fills some of it.
     pub fn new() -> Self {
         Self::default()
     }
@@ -229,21 +234,27 @@ impl Consumer {
                 continue;
             }
             let body_slots = len as usize - 1;
-            let body = &mut buf.bytes[..body_slots * SLOT_SIZE];
-            let (words, _) = body.as_chunks_mut::<SLOT_SIZE>();
+            let words = &mut buf.words[..body_slots];
             let slots = self.region.slots(pos + 1, body_slots);
-            // Four slots at a time, unrolled: an event's record alone is four.
+            // Four slots at a time, unrolled: an event's record alone is
+            // four. Each word is stored as its little-endian bytes, as the
+            // slot holds them.
+            let le = |s: &AtomicU64| u64::from_ne_bytes(s.load(Ordering::Relaxed).to_le_bytes());
             let (word_quads, word_tail) = words.as_chunks_mut::<4>();
             let (slot_quads, slot_tail) = slots.as_chunks::<4>();
             for (w, s) in word_quads.iter_mut().zip(slot_quads) {
-                w[0] = s[0].load(Ordering::Relaxed).to_le_bytes();
-                w[1] = s[1].load(Ordering::Relaxed).to_le_bytes();
-                w[2] = s[2].load(Ordering::Relaxed).to_le_bytes();
-                w[3] = s[3].load(Ordering::Relaxed).to_le_bytes();
+                w[0].write(le(&s[0]));
+                w[1].write(le(&s[1]));
+                w[2].write(le(&s[2]));
+                w[3].write(le(&s[3]));
             }
             for (word, slot) in word_tail.iter_mut().zip(slot_tail) {
-                *word = slot.load(Ordering::Relaxed).to_le_bytes();
+                word.write(le(slot));
             }
+            // SAFETY: every one of the `body_slots` words was written just
+            // above (`slots` has as many as `words`: both are `body_slots`
+            // long), and a `u64` is 8 initialised bytes with no padding.
+            let body = unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), body_slots * SLOT_SIZE) };
             self.tail = self.tail.wrapping_add(len);
             let lost_before = core::mem::take(&mut self.lost_pending);
             return Ok(Some(EntryRef { header, body, lost_before }));

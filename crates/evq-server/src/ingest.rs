@@ -47,8 +47,19 @@ impl core::fmt::Display for IngestFault {
 /// One source's ring, as the server holds it.
 pub(crate) struct Ingest {
     consumer: Consumer,
-    /// Its next event is held for a lossless queue without room.
-    pub held: bool,
+    /// Why its next event waits in the ring, if it does.
+    pub held: Held,
+}
+
+/// Why a ring's next event was left in it at the last pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// It was not.
+    No,
+    /// A lossless queue has no room for it: the client's next request.
+    ForClient,
+    /// The source's budget ran out: the next tick.
+    ForTick,
 }
 
 /// An entry, checked.
@@ -60,7 +71,7 @@ pub(crate) struct Entry<'b> {
 
 impl Ingest {
     pub fn new(consumer: Consumer) -> Self {
-        Self { consumer, held: false }
+        Self { consumer, held: Held::No }
     }
 
     /// Where the reader stands, to come back to if an entry cannot be taken.

@@ -7,9 +7,9 @@ use core::ptr::NonNull;
 
 use evq_ring::{Consumer, EntryBuf};
 
-use super::publish::{Hold, Offered};
+use super::publish::Hold;
 use super::{Server, MAX_SOURCES};
-use crate::ingest::Ingest;
+use crate::ingest::{Held, Ingest};
 use crate::memory::RingMemory;
 use crate::origin::{Badge, Stamped};
 use crate::Action;
@@ -80,16 +80,19 @@ impl<M: RingMemory> Server<M> {
     pub fn drain(&mut self, now_ns: u64, act: &mut impl FnMut(Action)) -> bool {
         let mut more = false;
         let mut taken = false;
+        // Not cleared: a read hands out only what it has written.
         let mut buf = EntryBuf::new();
         for index in 0..self.sources.len().min(MAX_SOURCES) {
-            let Some(mut ingest) = self.ingests[index].take() else { continue };
-            // Awake: a source need not signal until the next sleep.
+            let Some(ingest) = &mut self.ingests[index] else { continue };
+            // Awake: a source need not signal until the next sleep. A ring
+            // held at the last pass is tried again.
             ingest.cancel_wait();
-            ingest.held = false;
+            ingest.held = Held::No;
             let badge = self.sources[index].badge;
             let source_id = index as u32 + 1;
             let mut read = 0;
             let outcome = loop {
+                let Some(ingest) = &mut self.ingests[index] else { break Ok(()) };
                 if read == PASS_BUDGET {
                     more = true;
                     break Ok(());
@@ -101,49 +104,69 @@ impl<M: RingMemory> Server<M> {
                     Err(fault) => break Err(fault),
                 };
                 read += 1;
-                if entry.lost_before > 0 {
-                    self.lost_before_ingest(index, entry.lost_before);
-                }
                 let event = entry.event;
-                if !self.sources[index].allowed.contains(event.category) {
-                    self.source_stats[source_id as usize].rejected += 1;
-                    continue;
-                }
-                if !self.sources[index].take_token() {
+                let stamped = Stamped { source_id, timestamp_ns: now_ns, event };
+                let allowed = self.sources[index].allowed.contains(event.category);
+                if allowed && !self.sources[index].take_token() {
                     // Over budget: the event stays in the ring, and with it
-                    // every later one, until the budget refills.
-                    ingest.rewind(mark);
+                    // every later one, until the tick refills the budget.
+                    self.rewind(index, mark);
+                    if let Some(ingest) = &mut self.ingests[index] {
+                        ingest.held = Held::ForTick;
+                    }
                     self.source_stats[source_id as usize].throttled += 1;
                     break Ok(());
                 }
-                if self.fan_out(now_ns, &Stamped { source_id, timestamp_ns: now_ns, event }, Hold::IfLossless)
-                    == Offered::Held
-                {
+                if allowed && self.holds(&stamped) {
                     // A lossless queue has no room: the event, and with it
                     // the ring, waits for the client's next request (it has
                     // read then) or the next tick; the source, its ring
                     // filling, waits for room.
-                    ingest.rewind(mark);
-                    ingest.held = true;
+                    self.rewind(index, mark);
+                    if let Some(ingest) = &mut self.ingests[index] {
+                        ingest.held = Held::ForClient;
+                    }
                     self.source_stats[source_id as usize].throttled += 1;
                     break Ok(());
                 }
+                // Taken now, for good: what the source lost before it goes
+                // in front of it in the rings (counted once: a rewound entry
+                // brings its loss back with it).
+                if entry.lost_before > 0 {
+                    self.lost_before_ingest(index, entry.lost_before);
+                }
+                if !allowed {
+                    self.source_stats[source_id as usize].rejected += 1;
+                    continue;
+                }
+                // Held already checked: offered to every subscriber.
+                let _ = self.fan_out(now_ns, &stamped, Hold::Never);
                 taken = true;
             };
             match outcome {
-                Ok(()) => {
-                    if ingest.release() {
+                // Slots are handed back only where some were read.
+                Ok(()) if read > 0 => {
+                    if self.ingests[index].as_mut().is_some_and(Ingest::release) {
                         act(Action::SignalSource { source: badge });
                     }
-                    self.ingests[index] = Some(ingest);
                 }
-                Err(fault) => act(Action::CutOff { source: badge, fault }),
+                Ok(()) => {}
+                Err(fault) => {
+                    self.ingests[index] = None;
+                    act(Action::CutOff { source: badge, fault });
+                }
             }
         }
         if taken {
             self.settle(now_ns, act);
         }
         more
+    }
+
+    fn rewind(&mut self, index: usize, mark: evq_ring::Mark) {
+        if let Some(ingest) = &mut self.ingests[index] {
+            ingest.rewind(mark);
+        }
     }
 
     /// Before the shell sleeps: sets every ingest ring's waiting flag, so
@@ -156,9 +179,9 @@ impl<M: RingMemory> Server<M> {
             let Some(ingest) = &mut self.ingests[index] else { continue };
             match ingest.prepare_wait() {
                 Ok(true) => {}
-                // Held for a lossless queue: the client's request wakes the
-                // server, not the source.
-                Ok(false) if ingest.held => {}
+                // Held for a lossless queue or by the budget: the client's
+                // request or the tick wakes the server, not the source.
+                Ok(false) if ingest.held != Held::No => {}
                 Ok(false) => empty = false,
                 Err(fault) => {
                     self.ingests[index] = None;
@@ -178,6 +201,13 @@ impl<M: RingMemory> Server<M> {
             Some(index) => self.ingests[index].take().is_some(),
             None => false,
         }
+    }
+
+    /// Whether a ring waits for its budget to refill: a shell that sleeps
+    /// should be woken by the next tick (a shell with no timer of its own
+    /// may have to stay awake until then).
+    pub fn waits_for_tick(&self) -> bool {
+        self.ingests.iter().flatten().any(|i| i.held == Held::ForTick)
     }
 
     /// Whether source `badge` has an ingest ring the server reads.

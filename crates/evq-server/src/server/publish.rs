@@ -107,10 +107,7 @@ impl<M: RingMemory> Server<M> {
         let Some(candidates) = self.by_category.get(e.event.category as usize).copied() else {
             return Offered::Offered;
         };
-        if hold == Hold::IfLossless
-            && self.lossless.iter().zip(candidates).any(|(l, c)| l & c != 0)
-            && self.no_room(e, candidates)
-        {
+        if hold == Hold::IfLossless && self.holds(e) {
             return Offered::Held;
         }
         let mut out = Outcomes { sources: &mut self.source_stats };
@@ -131,6 +128,14 @@ impl<M: RingMemory> Server<M> {
             stats.filtered += 1;
         }
         Offered::Offered
+    }
+
+    /// Whether `e` must be held back: a lossless queue that subscribes to
+    /// its category accepts it and has no room for it.
+    #[inline]
+    pub(super) fn holds(&mut self, e: &Stamped<'_>) -> bool {
+        let Some(candidates) = self.by_category.get(e.event.category as usize).copied() else { return false };
+        self.lossless.iter().zip(candidates).any(|(l, c)| l & c != 0) && self.no_room(e, candidates)
     }
 
     /// Whether a lossless queue among `candidates` accepts `e` and has no
