@@ -7,9 +7,11 @@
 //! Linux every badge is its own socket pair, so the launcher hands the server
 //! its end of each, with the badge it stands for: at start for every domain
 //! it starts, and later for each outside process that attaches to a console
-//! slot. It also asks the server for its [`ServerStatus`], for `evq stats`
-//! and the tests. Nothing on this channel is an evq message; nothing but the
-//! launcher holds it.
+//! slot. It hands it each source's ingest ring the same way ([`OP_INGEST`]:
+//! at start, and for a console source slot at every attach). It also asks
+//! the server for its [`ServerStatus`], for `evq stats` and the tests.
+//! Nothing on this channel is an evq message; nothing but the launcher
+//! holds it.
 //!
 //! Messages are 16 bytes: `[op: u32][reserved: u32][badge: u64]`, little
 //! endian; [`OP_ENDPOINT`] carries the socket with `SCM_RIGHTS`. The status
@@ -25,6 +27,12 @@ use serde::{Deserialize, Serialize};
 pub const OP_ENDPOINT: u32 = 1;
 /// "Send your status": the server replies with [`ServerStatus`] as JSON.
 pub const OP_STATUS: u32 = 2;
+/// "Here is the ingest ring of the source with `badge`" (one descriptor
+/// attached: the ring's memfd, laid out, `crate::ingest::make_ring`). The
+/// server maps it and reads it from then on; a ring it had for the badge
+/// is detached first, unread events and all, and unmapped, so that nothing
+/// a console slot's previous holder kept can still reach the slot.
+pub const OP_INGEST: u32 = 3;
 
 /// Encodes an admin message.
 pub fn encode(op: u32, badge: u64) -> [u8; 16] {
@@ -51,6 +59,10 @@ pub struct SourceStatus {
     pub name: String,
     /// Its counters.
     pub counters: Counters,
+    /// Its ingest ring: `attached`, `none` (a console slot nobody has held
+    /// yet), or `cut off: ` and the reason (the source broke it).
+    #[serde(default)]
+    pub ring: String,
 }
 
 /// What the server reports about itself: the core's table sizes and
@@ -79,6 +91,9 @@ pub struct ServerStatus {
     pub replies_lost: u64,
     /// Queues revoked for a corrupt ring since start.
     pub revoked: u64,
+    /// Ingest rings cut off since start (their sources broke them).
+    #[serde(default)]
+    pub cut_off: u64,
     /// Per source, the server's own (id 0) first.
     pub sources: Vec<SourceStatus>,
     /// The server's totals.
@@ -98,8 +113,9 @@ mod tests {
     #[test]
     fn the_status_json_names_each_counter_as_the_core_does() {
         let counters = Counters::from_array([1, 2, 3, 4, 5, 6, 7]);
-        let source = SourceStatus { id: 2, name: "vfs".into(), counters };
+        let source = SourceStatus { id: 2, name: "vfs".into(), counters, ring: "attached".into() };
         let json: serde_json::Value = serde_json::to_value(&source).unwrap();
+        assert_eq!(json["ring"], "attached");
         let names: Vec<&str> = json["counters"].as_object().unwrap().keys().map(String::as_str).collect();
         let mut want = Counters::NAMES.to_vec();
         want.sort_unstable();

@@ -4,14 +4,17 @@
 //! system description, so they agree on which descriptor is which without
 //! saying it: descriptor 3 is the boot information (a sealed memfd holding
 //! the description's text), and descriptor `4 + i` is the `i`-th capability
-//! of [`evq_system::System::grants`] for the domain, followed by the host
-//! devices its image drives. Descriptors 0–2 are the console (standard input
-//! is `/dev/null`); every other descriptor is closed before the domain runs.
+//! of [`evq_system::System::grants`] for the domain, followed by its ingest
+//! capabilities (a source: its ring, its doorbell, its room notification;
+//! the server: each source's doorbell and room notification, the root
+//! task's first) and the host devices its image drives. Descriptors 0–2 are
+//! the console (standard input is `/dev/null`); every other descriptor is
+//! closed before the domain runs.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 
-use evq_system::{Domain, Grant, Role, System};
+use evq_system::{Domain, Grant, Role, System, ROOT_BADGE};
 
 use crate::sys;
 
@@ -60,6 +63,25 @@ pub enum Cap<'a> {
     Netlink,
     /// VFS domain: the socket file-system requests arrive on.
     VfsRequests,
+    /// A source: its ingest ring, a sealed memfd the launcher laid out
+    /// ([`crate::ingest`]).
+    IngestRing,
+    /// A source: its doorbell, an eventfd it signals when the server sleeps.
+    Doorbell,
+    /// A source: its room notification, an eventfd it waits on when its
+    /// ring is full.
+    Room,
+    /// The server: the doorbell of the source with `badge` (it waits on it).
+    SourceDoorbell {
+        /// The source's badge ([`ROOT_BADGE`] for the launcher's own).
+        badge: u64,
+    },
+    /// The server: the room notification of the source with `badge` (it
+    /// signals it).
+    SourceRoom {
+        /// The source's badge.
+        badge: u64,
+    },
 }
 
 /// Every capability of `domain`, in descriptor order from [`BOOT_FD`].
@@ -71,6 +93,15 @@ pub fn layout<'a>(system: &System<'a>, domain: &Domain<'a>) -> Vec<Cap<'a>> {
             g => Cap::Grant(g),
         });
     }
+    match domain.role {
+        Role::Source { .. } => caps.extend([Cap::IngestRing, Cap::Doorbell, Cap::Room]),
+        Role::Server { .. } => {
+            for badge in source_badges(system) {
+                caps.extend([Cap::SourceDoorbell { badge }, Cap::SourceRoom { badge }]);
+            }
+        }
+        _ => {}
+    }
     match domain.image {
         image::DEVICE => caps.extend([Cap::Pty, Cap::Timer]),
         image::NETWORK => caps.push(Cap::Netlink),
@@ -78,6 +109,17 @@ pub fn layout<'a>(system: &System<'a>, domain: &Domain<'a>) -> Vec<Cap<'a>> {
         _ => {}
     }
     caps
+}
+
+/// Every source's badge, the root task's ([`ROOT_BADGE`], the launcher)
+/// first, then the described sources' in description order: the order of
+/// the server's ingest capabilities.
+pub fn source_badges<'s>(system: &'s System<'_>) -> impl Iterator<Item = u64> + 's {
+    let described = system.domains.iter().filter_map(|d| match d.role {
+        Role::Source { badge, .. } => Some(badge),
+        _ => None,
+    });
+    core::iter::once(ROOT_BADGE).chain(described)
 }
 
 /// The descriptor of the first capability matching `want`.

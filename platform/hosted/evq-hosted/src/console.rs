@@ -5,10 +5,12 @@
 //! one JSON datagram ([`Request`]), answered by one JSON datagram
 //! ([`Reply`]). `attach` hands the caller the capabilities of one of the
 //! description's `image = "attach"` domains, with the reply (`SCM_RIGHTS`):
-//! its endpoint, and for a client its notification. The caller then holds
-//! exactly what that domain would hold, and nothing else; the slot is its
-//! own until its console connection closes, when the launcher reports the
-//! domain gone (a client's queues are reclaimed) and the slot is free again.
+//! its endpoint, then for a client its notification, or for a source its
+//! ingest ring (a fresh memfd, at every attach), its doorbell and its room
+//! notification ([`crate::ingest`]). The caller then holds exactly what
+//! that domain would hold, and nothing else; the slot is its own until its
+//! console connection closes, when the launcher reports the domain gone (a
+//! client's queues are reclaimed) and the slot is free again.
 //!
 //! The console is the launcher's, like a serial console is the root task's:
 //! no domain holds it. This module is its protocol and the connection a
@@ -22,10 +24,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use evq_source::WhenFull;
+
 use crate::admin::ServerStatus;
 use crate::client::Client;
+use crate::ingest::{Publisher, SourceLink};
 use crate::sys;
-use crate::wire::{Endpoint, Publisher};
+use crate::wire::Endpoint;
 
 /// The largest console datagram.
 pub const MAX_MESSAGE: usize = 1 << 16;
@@ -35,7 +40,8 @@ pub const MAX_MESSAGE: usize = 1 << 16;
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     /// Take an attach slot: the named one, or the first free one of `role`
-    /// (`"client"` or `"source"`).
+    /// (`"client"` or `"source"`) that is not lossless (a lossless client
+    /// slot is taken only by name).
     Attach {
         /// A domain name, or none for the first free slot.
         domain: Option<String>,
@@ -78,6 +84,11 @@ pub enum Reply {
         id: u32,
         /// Its badge.
         badge: u64,
+        /// A source: its ingest ring's data pages (the ring's memfd is
+        /// the second descriptor, after the endpoint; then the doorbell
+        /// and the room notification).
+        #[serde(default)]
+        ingest_pages: Option<u32>,
     },
     /// The system's state.
     Status(Box<Status>),
@@ -205,11 +216,18 @@ impl Console {
         Ok((name, Client::new(Endpoint::new(ep)?, note)))
     }
 
-    /// Attaches as a source (the named slot, or the first free one).
+    /// Attaches as a source (the named slot, or the first free one): a
+    /// publisher through the slot's ingest ring, which waits for room when
+    /// the ring is full; its link keeps the endpoint for calls.
     pub fn attach_source(&self, domain: Option<&str>) -> io::Result<(String, Publisher)> {
         let (name, fds) = self.attach(domain, "source")?;
-        let ep = fds.into_iter().next().ok_or_else(|| io::Error::other("the launcher sent no endpoint"))?;
-        Ok((name, Publisher::new(Endpoint::new(ep)?)))
+        let mut fds = fds.into_iter();
+        let (Some(ep), Some(ring), Some(doorbell), Some(room)) = (fds.next(), fds.next(), fds.next(), fds.next())
+        else {
+            return Err(io::Error::other("the launcher sent no source capabilities"));
+        };
+        let link = SourceLink::new(Endpoint::new(ep)?, ring, doorbell, room, WhenFull::Wait)?;
+        Ok((name, Publisher::new(link)))
     }
 
     /// The connection, for polling (it hangs up when the launcher stops).

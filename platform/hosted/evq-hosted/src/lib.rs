@@ -10,6 +10,7 @@
 //! |---|---|
 //! | root task | the launcher ([`launcher`]), `evq run` |
 //! | badged endpoint | a Unix seqpacket socket pair per badge; the server knows the badge by the socket a datagram arrived on ([`wire`]) |
+//! | a source's ingest ring and its two notifications | a sealed memfd the launcher lays out and hands to the source and the server, a doorbell and a room eventfd per source slot ([`ingest`]) |
 //! | ring frames | one sealed memfd per ring, sent with the `CreateQueue` reply (`SCM_RIGHTS`) and mapped by the client ([`rings`], [`client`]) |
 //! | notification | an eventfd |
 //! | fault endpoint | `SIGCHLD` and `waitpid`: the launcher reports exits and crashes as process events |
@@ -40,6 +41,7 @@ pub mod client;
 pub mod console;
 pub mod domains;
 pub mod host;
+pub mod ingest;
 pub mod launcher;
 pub mod rings;
 pub mod wire;

@@ -334,6 +334,10 @@ fn print_stats(status: &Status) {
         row(&src.id.to_string(), &src.name, src.counters.to_array().map(|v| v.to_string()));
     }
     row("", "total", s.totals.to_array().map(|v| v.to_string()));
+    // A ring the server no longer reads, and why.
+    for src in s.sources.iter().filter(|src| src.ring.starts_with("cut off")) {
+        println!("source {}: ingest ring {}", src.name, src.ring);
+    }
 }
 
 fn stats(path: &Path, json: bool) -> io::Result<i32> {

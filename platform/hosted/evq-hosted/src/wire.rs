@@ -7,8 +7,10 @@
 //! 16 bits, so the label's upper two bytes are zero in every valid message:
 //! read as 16-bit fields, the head is `[label: u16][reserved: u16]`.
 //!
-//! A source publishes through [`Publisher`]: `evq_source`'s publisher over
-//! its endpoint, which is its [`evq_source::Link`].
+//! A source publishes its events through its ingest ring
+//! ([`crate::ingest`]); its endpoint carries its calls. The endpoint is
+//! also an [`evq_source::Link`] of its own, the call-based `PUBLISH`
+//! (`docs/protocol.md` §8.4).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -20,12 +22,12 @@ use crate::sys;
 
 /// The server's tick: its shell ticks the core this often (source budgets
 /// refill, coalescing windows and wait timeouts are checked), and a source
-/// the server answered `Busy` waits this long before it sends the rest.
+/// the server answered a call-based publish with `Busy` waits this long
+/// before it sends the rest.
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// A source's publisher: [`evq_source::Publisher`] over the source's
-/// endpoint.
-pub type Publisher = evq_source::Publisher<Endpoint>;
+/// A source's publisher (through its ingest ring): [`crate::ingest::Publisher`].
+pub use crate::ingest::Publisher;
 
 /// Bytes before the body.
 pub const HEAD: usize = 4;

@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use evq_abi::event::{
@@ -18,6 +19,7 @@ use evq_abi::msg::{label, ErrorCode, Event, Filter, StatsTarget};
 use evq_hosted::client::{Client, ClientError, HostedQueue};
 use evq_hosted::console::{self, Console, Status};
 use evq_hosted::domains::probe_bits;
+use evq_hosted::ingest::Publisher;
 use zerocopy::FromBytes;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -113,6 +115,9 @@ struct System {
     child: Child,
     dir: PathBuf,
     console: Console,
+    /// The lines the system wrote on its standard error, when captured
+    /// (`start_logged`).
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl System {
@@ -120,14 +125,31 @@ impl System {
         let sys = System::start_with(SYSTEM);
         // The probe runs once at start; let it be done, so that the
         // server's tables are settled before a test takes a baseline.
-        sys.until("the probe has run", |s| {
-            s.domains.iter().any(|d| d.name == "probe" && !d.state.starts_with("running")) && s.server.endpoints == 4
+        // Likewise the drivers' events at start (the device's STATE, the
+        // network's link state): taken from their rings before a test's
+        // clients subscribe, so that none of them sees one.
+        sys.until("the probe has run and the drivers have started", |s| {
+            s.domains.iter().any(|d| d.name == "probe" && !d.state.starts_with("running"))
+                && s.server.endpoints == 4
+                && ["device", "network"]
+                    .iter()
+                    .all(|n| s.server.sources.iter().any(|x| x.name == *n && x.counters.published > 0))
         });
         sys
     }
 
     /// `evq run` with the description `text`, up and answering its console.
     fn start_with(text: &str) -> System {
+        Self::launch(text, false)
+    }
+
+    /// [`System::start_with`], keeping every line the system writes on its
+    /// standard error (each is passed on to the test's own).
+    fn start_logged(text: &str) -> System {
+        Self::launch(text, true)
+    }
+
+    fn launch(text: &str, logged: bool) -> System {
         let dir = std::env::temp_dir().join(format!(
             "evq-e2e-{}-{}",
             std::process::id(),
@@ -143,7 +165,10 @@ impl System {
         if let Ok(extra) = std::env::var("EVQ_E2E_RUN_ARGS") {
             run.args(extra.split_whitespace());
         }
-        let child = run
+        if logged {
+            run.stderr(Stdio::piped());
+        }
+        let mut child = run
             .arg("--system")
             .arg(&file)
             .arg("--console")
@@ -152,8 +177,34 @@ impl System {
             .stdout(Stdio::null())
             .spawn()
             .expect("evq run starts");
+        let log = child.stderr.take().map(|stderr| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let keep = lines.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    keep.lock().unwrap().push(line);
+                }
+            });
+            lines
+        });
         let console = Console::connect_within(&path, DEADLINE).expect("the system comes up");
-        System { child, dir, console }
+        System { child, dir, console, log }
+    }
+
+    /// Waits until the system has written a line on its standard error
+    /// that contains `text`; returns it.
+    fn logged(&self, text: &str) -> String {
+        let log = self.log.as_ref().expect("a system started with start_logged");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(line) = log.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {text:?} on the system's standard error");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn path(&self) -> PathBuf {
@@ -510,6 +561,11 @@ fn a_flooding_source_is_held_back_and_every_loss_is_counted() {
     // The publisher re-sends what back-pressure refused, a tick later.
     flood.publish(&events).expect("flood");
     assert!(flood.stats().busy > 0, "a budget of 20 a tick must push back on batches of 59");
+    // The publisher returns once the last events are in the source's ring;
+    // the server takes them 20 a tick.
+    sys.until("the server has taken every event from the ring", |s| {
+        s.server.sources.iter().any(|x| x.name == "flood" && x.counters.published == N)
+    });
     let s = sys.status();
     let fid = source_id(&s, "flood");
     let counters = s.server.sources.iter().find(|x| x.id == fid).unwrap().counters;
@@ -648,8 +704,12 @@ fn a_crashed_client_domain_is_a_fault_then_gone_then_an_exit() {
     );
     let sys = System::start_with(&text);
     // The watcher has its queue and a subscription per category.
-    let base = sys.until("the watcher subscribed", |s| {
-        s.server.subscriptions == Category::PUBLISHABLE.len() && s.domains.iter().any(|d| d.name == "watch")
+    // The probe, which runs once at start, must be done too: its end
+    // changes the server's client count.
+    let base = sys.until("the watcher subscribed and the probe has run", |s| {
+        s.server.subscriptions == Category::PUBLISHABLE.len()
+            && s.domains.iter().any(|d| d.name == "watch")
+            && s.domains.iter().any(|d| d.name == "probe" && !d.state.starts_with("running"))
     });
     let watch = base.domains.iter().find(|d| d.name == "watch").unwrap();
     let (_, mut client) = sys.console.attach_client(None).expect("client");
@@ -898,4 +958,543 @@ fn a_file_system_session_on_the_vfs_domain_yields_exactly_its_events_in_order() 
     assert!(matches!(reply, console::Reply::Error { .. }));
     client.wait(&mut q, Duration::from_millis(300)).unwrap();
     assert_eq!(drain(&mut q), vec![]);
+}
+
+// ---------------------------------------------------------------------------
+// Ingest rings: every source publishes through shared memory.
+
+/// A board for the ingest-ring tests: source slots for concurrent,
+/// hostile and slow sources, client slots, and a lossless client slot
+/// (`audit`), which the console hands out only by name.
+const INGEST_SYSTEM: &str = r#"
+board = "hosted-ingest"
+
+[[domain]]
+name = "evq-server"
+image = "evq-server"
+priority = 200
+role = "server"
+ring_pool_pages = 256
+
+[[domain]]
+name = "s1"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x31
+categories = ["device"]
+
+[[domain]]
+name = "s2"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x32
+categories = ["device"]
+ingest_pages = 1
+
+[[domain]]
+name = "s3"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x33
+categories = ["device"]
+ingest_pages = 8
+
+[[domain]]
+name = "bad-head"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x34
+categories = ["vfs"]
+
+[[domain]]
+name = "bad-entry"
+image = "attach"
+priority = 150
+role = "source"
+badge = 0x35
+categories = ["vfs"]
+
+[[domain]]
+name = "audit"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x20
+lossless = true
+
+[[domain]]
+name = "c1"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x21
+
+[[domain]]
+name = "c2"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x22
+
+[[domain]]
+name = "c3"
+image = "attach"
+priority = 100
+role = "client"
+badge = 0x23
+"#;
+
+/// A Device INPUT event: `n` as its object, the source's tag as its payload.
+fn numbered(n: u64, tag: u8) -> Event<'static> {
+    const TAGS: [[u8; 8]; 4] = [[0; 8], [1; 8], [2; 8], [3; 8]];
+    Event {
+        category: Category::Device,
+        kind: device::INPUT,
+        type_flags: 0,
+        priority: Priority::Normal,
+        object_id: n,
+        payload: &TAGS[tag as usize % TAGS.len()],
+    }
+}
+
+/// The end of a source's run: a critical event (the ring's reserve always
+/// has room for it), object `u64::MAX`.
+fn end_marker() -> Event<'static> {
+    Event { priority: Priority::Critical, ..numbered(u64::MAX, 0) }
+}
+
+/// What one client made of a run: per source id, how many numbers it
+/// received and the last; and the loss its queue reported.
+#[derive(Debug, Default)]
+struct Tally {
+    received: std::collections::BTreeMap<u32, u64>,
+    last: std::collections::BTreeMap<u32, u64>,
+    ended: std::collections::BTreeSet<u32>,
+    lost: u64,
+    next_seq: u64,
+}
+
+impl Tally {
+    /// Checks one event against everything before it: its sequence number
+    /// follows the last one's, with exactly the loss it reports in
+    /// between; its source's numbers only rise.
+    fn take(&mut self, g: &Got) {
+        assert_eq!(g.seq, self.next_seq + g.lost_before, "sequence numbers account for every event: {g:?}");
+        self.next_seq = g.seq + 1;
+        self.lost += g.lost_before;
+        assert!(!self.ended.contains(&g.source), "nothing after a source's end marker: {g:?}");
+        if g.object == u64::MAX {
+            self.ended.insert(g.source);
+            return;
+        }
+        let expected = self.last.get(&g.source).map_or(0, |l| l + 1);
+        assert!(g.object >= expected, "each number once, in order: {g:?} after {expected}");
+        *self.received.entry(g.source).or_default() += 1;
+        self.last.insert(g.source, g.object);
+    }
+
+    /// After every source's end marker: each of `per_source` numbers of
+    /// each source arrived once or is missing, and the missing are exactly
+    /// the loss the queue reported.
+    fn check(&self, sources: &[u32], per_source: u64) {
+        let mut missing = 0;
+        for s in sources {
+            let got = self.received.get(s).copied().unwrap_or(0);
+            assert!(self.last.get(s).is_none_or(|l| *l < per_source), "source {s}: a number never sent: {self:?}");
+            missing += per_source - got;
+        }
+        assert_eq!(missing, self.lost, "the loss reported is exactly the numbers missing: {self:?}");
+    }
+}
+
+/// Reads until every one of `sources` has sent its end marker.
+fn read_run(client: &mut Client, q: &mut HostedQueue, sources: usize) -> Tally {
+    let mut tally = Tally::default();
+    let deadline = Instant::now() + DEADLINE;
+    while tally.ended.len() < sources {
+        for g in drain(q) {
+            tally.take(&g);
+        }
+        if tally.ended.len() == sources {
+            break;
+        }
+        assert!(Instant::now() < deadline, "timed out: {tally:?}");
+        client.wait(q, Duration::from_millis(200)).expect("wait");
+    }
+    tally
+}
+
+#[test]
+fn sources_publishing_at_once_reach_every_client_exactly_once_in_order_or_counted_lost() {
+    const N: u64 = 4000;
+    let sys = System::start_with(INGEST_SYSTEM);
+    let path = sys.path();
+    // Three readers: two keep up (a large ring, a middling one), one reads
+    // nothing until the sources are done (a one-page ring: it must lose,
+    // and count, most of it).
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let done_rx = Arc::new(Mutex::new(done_rx));
+    let mut readers = Vec::new();
+    for (slot, pages, lazy) in [("c1", 16, false), ("c2", 4, false), ("c3", 1, true)] {
+        let (path, ready, done) = (path.clone(), ready_tx.clone(), done_rx.clone());
+        readers.push(std::thread::spawn(move || {
+            let console = Console::connect(&path).expect("console");
+            let (_, mut client) = console.attach_client(Some(slot)).expect("client");
+            let mut q = client.create_queue(pages).expect("queue");
+            subscribe(&mut client, &q, Category::Device);
+            ready.send(()).unwrap();
+            if lazy {
+                let _ = done.lock().unwrap().recv();
+            }
+            let tally = read_run(&mut client, &mut q, 3);
+            let stats = client.stats(StatsTarget::Queue(q.queue)).expect("queue stats");
+            (slot, tally, stats.counters.dropped)
+        }));
+    }
+    for _ in &readers {
+        ready_rx.recv_timeout(DEADLINE).expect("a reader is ready");
+    }
+    // Three sources at once, each its own console connection and slot, in
+    // batches of changing sizes; ring sizes of 4, 1 and 8 pages.
+    let mut sources = Vec::new();
+    for (tag, slot) in ["s1", "s2", "s3"].into_iter().enumerate() {
+        let path = path.clone();
+        sources.push(std::thread::spawn(move || {
+            let console = Console::connect(&path).expect("console");
+            let (_, mut publisher) = console.attach_source(Some(slot)).expect("source");
+            let mut n = 0;
+            let mut size = 1;
+            while n < N {
+                let batch: Vec<_> = (n..(n + size).min(N)).map(|i| numbered(i, tag as u8)).collect();
+                publisher.publish(&batch).expect("publish");
+                n += batch.len() as u64;
+                size = size % 61 + 1;
+            }
+            publisher.publish_one(end_marker()).expect("publish the end");
+            // The slot stays held (and its ring read) until the readers are done.
+            (console, publisher.stats())
+        }));
+    }
+    let sources: Vec<_> = sources.into_iter().map(|t| t.join().expect("a source")).collect();
+    done_tx.send(()).unwrap();
+    let status = sys.status();
+    let ids: Vec<u32> = ["s1", "s2", "s3"].iter().map(|n| source_id(&status, n)).collect();
+    for reader in readers {
+        let (slot, tally, dropped) = reader.join().expect("a reader");
+        tally.check(&ids, N);
+        assert_eq!(tally.lost, dropped, "{slot}: the queue's dropped count is the loss it reported");
+        if slot == "c3" {
+            assert!(tally.lost > 0, "c3's one-page ring cannot hold the run: it lost, and counted, most of it");
+        }
+        eprintln!("{slot}: {:?} received, {} lost", tally.received, tally.lost);
+    }
+    // The server took every event of every source, and none twice.
+    let status = sys.until("the sources are counted", |s| {
+        ["s1", "s2", "s3"].iter().all(|n| {
+            s.server.sources.iter().any(|x| x.name == *n && x.counters.published == N + 1 && x.ring == "attached")
+        })
+    });
+    assert_eq!(status.server.cut_off, 0);
+    for (_, stats) in &sources {
+        assert_eq!(stats.events, N + 1);
+    }
+    drop(sources);
+}
+
+/// Stores `value` into the ring word at `offset` of a mapped region with
+/// an atomic store, as the ring protocol requires (a hostile party does
+/// what it likes with it).
+fn store_word(region: (std::ptr::NonNull<u8>, usize), offset: usize, value: u32) {
+    let (base, len) = region;
+    assert!(offset + 4 <= len && offset.is_multiple_of(4));
+    // SAFETY: the region is this test's live mapping; `offset` is inside
+    // it and 4-byte aligned (checked above).
+    let word = unsafe { AtomicU32::from_ptr(base.as_ptr().add(offset).cast()) };
+    word.store(value, Ordering::Release);
+}
+
+fn load_word(region: (std::ptr::NonNull<u8>, usize), offset: usize) -> u32 {
+    let (base, len) = region;
+    assert!(offset + 4 <= len && offset.is_multiple_of(4));
+    // SAFETY: as in `store_word`.
+    let word = unsafe { AtomicU32::from_ptr(base.as_ptr().add(offset).cast()) };
+    word.load(Ordering::Acquire)
+}
+
+fn ring_state(status: &Status, name: &str) -> String {
+    status.server.sources.iter().find(|s| s.name == name).map(|s| s.ring.clone()).expect("a registered source")
+}
+
+#[test]
+fn a_source_that_breaks_its_ring_is_cut_off_and_everyone_else_goes_on() {
+    use evq_abi::ring::control;
+    let sys = System::start_logged(INGEST_SYSTEM);
+    let (_, mut client) = sys.console.attach_client(Some("c1")).expect("client");
+    let mut q = client.create_queue(8).expect("queue");
+    subscribe(&mut client, &q, Category::Vfs);
+    subscribe(&mut client, &q, Category::Device);
+    let (_, mut good) = sys.console.attach_source(Some("s1")).expect("good source");
+    let mut seq = 0;
+    /// A hundred events of the good source, numbered from `from`: each
+    /// arrives once, in order.
+    fn good_run(good: &mut Publisher, client: &mut Client, q: &mut HostedQueue, from: u64, seq: &mut u64) {
+        let events: Vec<_> = (from..from + 100).map(|i| numbered(i, 1)).collect();
+        good.publish(&events).expect("publish");
+        let got = receive(client, q, 100);
+        assert_eq!(got.iter().map(|g| g.object).collect::<Vec<_>>(), (from..from + 100).collect::<Vec<_>>());
+        assert_eq!(got.iter().map(|g| g.seq).collect::<Vec<_>>(), (*seq..*seq + 100).collect::<Vec<_>>());
+        *seq += 100;
+    }
+    good_run(&mut good, &mut client, &mut q, 0, &mut seq);
+    let mut buf = [0u8; 32];
+    let n = encode_dentry(1, b"f", &mut buf).unwrap();
+
+    // A source that moves its ring's head where no entry is.
+    let hostile = sys.connect();
+    let (_, mut bad_head) = hostile.attach_source(Some("bad-head")).expect("source");
+    bad_head.publish(&[vfs_event(vfs::CREATE, 0, 7, &buf[..n])]).unwrap();
+    assert_eq!(receive(&mut client, &mut q, 1)[0].object, 7, "its good event first");
+    seq += 1;
+    store_word(bad_head.link().region(), control::HEAD, 100_000);
+    bad_head.link().signal_server();
+    let line = sys.logged("source bad-head's ingest ring is cut off");
+    assert!(line.contains("its head 100000 is impossible"), "the reason, in words: {line}");
+    let s = sys.until("the status says so", |s| s.server.cut_off == 1);
+    assert!(ring_state(&s, "bad-head").starts_with("cut off: its head 100000"), "{s:#?}");
+    good_run(&mut good, &mut client, &mut q, 100, &mut seq);
+
+    // A source that writes an entry that is no event: a header for a VFS
+    // CREATE whose body names category 0.
+    let (_, mut bad_entry) = hostile.attach_source(Some("bad-entry")).expect("source");
+    bad_entry.publish(&[vfs_event(vfs::CREATE, 0, 8, &buf[..n])]).unwrap();
+    assert_eq!(receive(&mut client, &mut q, 1)[0].object, 8);
+    seq += 1;
+    {
+        let (base, len) = bad_entry.link().region();
+        // SAFETY: the region is this test's live mapping of the slot's ring;
+        // the producer here writes it only through the ring's atomics, and
+        // the publisher's own producer is not used again.
+        let mut forger = unsafe { evq_ring::Producer::attach(base, len) }.expect("the ring attaches");
+        let kind = evq_ring::EntryKind { ty: Category::Vfs as u32, subtype: vfs::CREATE, info: 0 };
+        forger.push(kind, &[0u8; 16], false).expect("room for the entry");
+    }
+    bad_entry.link().signal_server();
+    let line = sys.logged("source bad-entry's ingest ring is cut off");
+    assert!(line.contains("an entry is not an event"), "{line}");
+    sys.until("the status says so", |s| s.server.cut_off == 2 && ring_state(s, "bad-entry").starts_with("cut off"));
+    good_run(&mut good, &mut client, &mut q, 200, &mut seq);
+
+    // The cut-off source's endpoint still works: a call-based publish is
+    // answered once the event is in the client's ring.
+    bad_head.link().publish_by_call(&[vfs_event(vfs::ATTRIB, 0, 11, &buf[..n])], DEADLINE).expect("by call");
+    let got = drain(&mut q);
+    assert_eq!(got.iter().map(|g| (g.object, g.seq)).collect::<Vec<_>>(), vec![(11, seq)]);
+    seq += 1;
+    // Nothing more of theirs arrives; the server still serves (its status,
+    // the other source, the client's requests) and runs.
+    bad_head.publish(&[vfs_event(vfs::DELETE, 0, 9, &buf[..n])]).unwrap();
+    bad_entry.publish(&[vfs_event(vfs::DELETE, 0, 9, &buf[..n])]).unwrap();
+    client.wait(&mut q, Duration::from_millis(300)).unwrap();
+    assert_eq!(drain(&mut q), vec![]);
+    let s = sys.status();
+    assert!(s.domains.iter().any(|d| d.name == "evq-server" && d.state == "running"));
+    assert_eq!(client.stats(StatsTarget::Queue(q.queue)).expect("stats").counters.dropped, 0);
+    // The slot's next holder gets a fresh ring, which works.
+    drop(bad_head);
+    drop(bad_entry);
+    drop(hostile);
+    sys.until("the slots are free", |s| {
+        s.domains.iter().filter(|d| d.name.starts_with("bad-") && d.state == "free").count() == 2
+    });
+    let (_, mut again) = sys.console.attach_source(Some("bad-head")).expect("the slot again");
+    again.publish(&[vfs_event(vfs::CREATE, 0, 10, &buf[..n])]).unwrap();
+    let got = receive(&mut client, &mut q, 1);
+    assert_eq!((got[0].object, got[0].seq), (10, seq));
+    seq += 1;
+    assert_eq!(ring_state(&sys.status(), "bad-head"), "attached");
+    good_run(&mut good, &mut client, &mut q, 300, &mut seq);
+}
+
+#[test]
+fn a_lossless_client_that_reads_slowly_loses_nothing_while_a_normal_one_drops_and_counts() {
+    const N: u64 = 2000;
+    let sys = System::start_with(INGEST_SYSTEM);
+    // The lossless slot is handed out only by name.
+    let (name, mut other) = sys.console.attach_client(None).expect("a client");
+    assert_ne!(name, "audit");
+    let (_, mut audit) = sys.console.attach_client(Some("audit")).expect("the lossless slot");
+    let mut qa = audit.create_queue(1).expect("queue");
+    subscribe(&mut audit, &qa, Category::Device);
+    let mut qo = other.create_queue(1).expect("queue");
+    subscribe(&mut other, &qo, Category::Device);
+    let path = sys.path();
+    let source = std::thread::spawn(move || {
+        let console = Console::connect(&path).expect("console");
+        let (_, mut publisher) = console.attach_source(Some("s1")).expect("source");
+        let events: Vec<_> = (0..N).map(|i| numbered(i, 1)).collect();
+        publisher.publish(&events).expect("publish");
+        (console, publisher)
+    });
+    // The lossless queue's one-page ring fills, and the source is held.
+    sys.until("the source is held back", |s| {
+        s.server.sources.iter().any(|x| x.name == "s1" && x.counters.throttled > 0)
+    });
+    // Read slowly: a few events at a time, with a pause between.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while (got.len() as u64) < N {
+        assert!(Instant::now() < deadline, "timed out with {} of {N}", got.len());
+        let mut read = 0;
+        while read < 16 {
+            let Some(e) = qa.next_event().expect("ring reads") else { break };
+            got.push((e.object_id, e.seq, e.lost_before));
+            read += 1;
+        }
+        if read == 0 {
+            audit.wait(&mut qa, Duration::from_millis(200)).expect("wait");
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let (_console, mut publisher) = source.join().expect("the source");
+    assert!(publisher.stats().busy > 0, "the source waited for room");
+    assert_eq!(got, (0..N).map(|i| (i, i, 0)).collect::<Vec<_>>(), "every event, once, in order, none lost");
+    let audit_stats = audit.stats(StatsTarget::Queue(qa.queue)).expect("stats");
+    assert_eq!(audit_stats.counters.dropped, 0);
+    // The other client, beside it, read nothing meanwhile: its one-page
+    // ring dropped most of the run. It reads what it has, and the next
+    // event brings the count of the rest.
+    let mut tally = Tally::default();
+    for g in drain(&mut qo) {
+        tally.take(&g);
+    }
+    publisher.publish_one(end_marker()).expect("publish the end");
+    for g in receive(&mut other, &mut qo, 1) {
+        tally.take(&g);
+    }
+    let s1 = source_id(&sys.status(), "s1");
+    tally.check(&[s1], N);
+    let dropped = other.stats(StatsTarget::Queue(qo.queue)).expect("stats").counters.dropped;
+    assert!(dropped > 0, "{tally:?}");
+    assert_eq!((tally.lost, qo.events().lost_total()), (dropped, dropped), "every drop counted, in the ring too");
+    let end = receive(&mut audit, &mut qa, 1);
+    assert_eq!((end[0].object, end[0].seq, end[0].lost_before), (u64::MAX, N, 0));
+    let s = sys.status();
+    let counters = s.server.sources.iter().find(|x| x.name == "s1").unwrap().counters;
+    assert_eq!((counters.published, counters.dropped), (N + 1, dropped), "the source's drops are the other queue's");
+}
+
+#[test]
+fn a_lone_event_wakes_a_sleeping_server_and_client_by_their_doorbells() {
+    use evq_abi::ring::control;
+    const ROUNDS: u64 = 20;
+    let sys = System::start_with(INGEST_SYSTEM);
+    let (_, mut client) = sys.console.attach_client(Some("c1")).expect("client");
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&mut client, &q, Category::Device);
+    let (_, publisher) = sys.console.attach_source(Some("s1")).expect("source");
+    // The client's ring, for the source to see when the client sleeps.
+    let client_ring = q.region().0.as_ptr() as usize;
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<u64>();
+    let source = std::thread::spawn(move || {
+        let mut publisher = publisher;
+        let mut latencies = Vec::new();
+        for n in go_rx {
+            // Until the client sleeps (it has set its waiting flag), and so
+            // does the server (it has set the ingest ring's).
+            let deadline = Instant::now() + DEADLINE;
+            let client_ring = std::ptr::NonNull::new(client_ring as *mut u8).unwrap();
+            while load_word((client_ring, 4096), control::WAITING) == 0
+                || load_word(publisher.link().region(), control::WAITING) == 0
+            {
+                assert!(Instant::now() < deadline, "the server and the client never slept");
+                std::thread::yield_now();
+            }
+            let t = evq_hosted::host::monotonic_ns();
+            publisher.publish_one(Event { object_id: t, ..numbered(n, 1) }).expect("publish");
+            latencies.push(t);
+        }
+        (publisher.link().signals(), latencies.len())
+    });
+    let mut latencies = Vec::new();
+    for n in 0..ROUNDS {
+        go_tx.send(n).unwrap();
+        // One wait: the signal that ends it is the server's, after the
+        // source's doorbell woke it.
+        let mut woken = client.wait(&mut q, DEADLINE).expect("wait");
+        let mut got = drain(&mut q);
+        while got.is_empty() {
+            woken = client.wait(&mut q, DEADLINE).expect("wait");
+            got = drain(&mut q);
+        }
+        assert_eq!(woken, evq_hosted::client::Woken::Ready, "woken, within the deadline");
+        let now = evq_hosted::host::monotonic_ns();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].seq, n);
+        latencies.push(now - got[0].object);
+    }
+    drop(go_tx);
+    let (signals, published) = source.join().expect("the source");
+    assert_eq!(published as u64, ROUNDS);
+    // Each lone event found the server asleep and rang its doorbell: no
+    // tick had to find it. (One that lands while the server is awake for
+    // its own tick needs no doorbell; that window is short.)
+    assert!(signals >= ROUNDS / 2, "{signals} doorbells for {ROUNDS} lone events");
+    latencies.sort_unstable();
+    eprintln!(
+        "a lone event, publish to a sleeping client's read: median {} us, max {} us; {signals} doorbells",
+        latencies[latencies.len() / 2] / 1000,
+        latencies[latencies.len() - 1] / 1000
+    );
+}
+
+#[test]
+fn a_source_that_goes_right_after_publishing_still_has_its_events_taken() {
+    let sys = System::start_with(INGEST_SYSTEM);
+    let (_, mut client) = sys.console.attach_client(Some("c1")).expect("client");
+    let mut q = client.create_queue(16).expect("queue");
+    subscribe(&mut client, &q, Category::Device);
+    {
+        let console = sys.connect();
+        // A one-page ring: the publish waits for room on the way.
+        let (_, mut source) = console.attach_source(Some("s2")).expect("source");
+        let events: Vec<_> = (0..300).map(|i| numbered(i, 2)).collect();
+        source.publish(&events).expect("publish");
+        // Gone at once, its console connection and ring with it.
+    }
+    let got = receive(&mut client, &mut q, 300);
+    assert_eq!(
+        got.iter().map(|g| (g.object, g.seq, g.lost_before)).collect::<Vec<_>>(),
+        (0..300).map(|i| (i, i, 0)).collect::<Vec<_>>()
+    );
+    sys.until("the slot is free", |s| s.domains.iter().any(|d| d.name == "s2" && d.state == "free"));
+}
+
+#[test]
+fn a_source_waiting_for_room_learns_that_the_server_is_gone() {
+    let sys = System::start_with(INGEST_SYSTEM);
+    // A lossless client that reads nothing holds its sources back for good.
+    let (_, mut audit) = sys.console.attach_client(Some("audit")).expect("the lossless slot");
+    let qa = audit.create_queue(1).expect("queue");
+    subscribe(&mut audit, &qa, Category::Device);
+    let path = sys.path();
+    let source = std::thread::spawn(move || {
+        let console = Console::connect(&path).expect("console");
+        let (_, mut publisher) = console.attach_source(Some("s1")).expect("source");
+        let events: Vec<_> = (0..2000).map(|i| numbered(i, 1)).collect();
+        publisher.publish(&events).map_err(|e| e.to_string())
+    });
+    sys.until("the source is held back", |s| {
+        s.server.sources.iter().any(|x| x.name == "s1" && x.counters.throttled > 0)
+    });
+    evq_hosted::host::kill(sys.pid_of("evq-server"), libc::SIGKILL).unwrap();
+    let result = source.join().expect("the source's thread");
+    let error = result.expect_err("no publish succeeds without a server");
+    assert!(error.contains("the server is gone"), "{error}");
+    drop(qa);
 }

@@ -20,7 +20,7 @@ use evq_source::Outbox;
 use evq_system::{Domain, System};
 
 use crate::boot::{self, Cap};
-use crate::wire::Publisher;
+use crate::ingest::Publisher;
 use crate::{seccomp, sys};
 
 /// The device driver's devices, as `object_id`s of its events.

@@ -13,7 +13,8 @@
 //! | `evq-probe` | `probe.rs` | none: it checks its own confinement ([`probe_bits`]) |
 //!
 //! Every source publishes through `evq_source`'s publisher over its
-//! endpoint ([`crate::wire::Publisher`]).
+//! ingest ring ([`crate::ingest::Publisher`]), waiting for room when the
+//! ring is full.
 
 mod device;
 mod network;
@@ -28,11 +29,13 @@ pub use probe::probe_bits;
 
 use std::io;
 
+use evq_source::WhenFull;
 use evq_system::{Domain, System};
 
-use crate::boot::{self, image};
+use crate::boot::{self, image, Cap};
+use crate::ingest::{Publisher, SourceLink};
 use crate::sys;
-use crate::wire::{Endpoint, Publisher};
+use crate::wire::Endpoint;
 
 /// Runs domain `name` of the system in the boot information.
 pub fn run(name: &str) -> io::Result<()> {
@@ -54,13 +57,18 @@ pub fn run(name: &str) -> io::Result<()> {
     result.map_err(|e| io::Error::new(e.kind(), format!("domain {name}: {e}")))
 }
 
-/// A source domain's publisher, over its endpoint.
+/// A source domain's publisher, over its ingest ring (back-pressure when
+/// it is full) and its endpoint.
 fn publisher(system: &System<'_>, me: &Domain<'_>) -> io::Result<Publisher> {
     let caps = boot::layout(system, me);
-    Ok(Publisher::new(Endpoint::new(boot::take(&caps, "endpoint", boot::is_endpoint)?)?))
+    let endpoint = Endpoint::new(boot::take(&caps, "endpoint", boot::is_endpoint)?)?;
+    let ring = boot::take(&caps, "ingest ring", |c| *c == Cap::IngestRing)?;
+    let doorbell = boot::take(&caps, "doorbell", |c| *c == Cap::Doorbell)?;
+    let room = boot::take(&caps, "room notification", |c| *c == Cap::Room)?;
+    Ok(Publisher::new(SourceLink::new(endpoint, ring, doorbell, room, WhenFull::Wait)?))
 }
 
 /// A publish's failure, as the `io::Error` a domain ends with.
-fn publish_failed(e: evq_source::PublishError<crate::wire::CallError>) -> io::Error {
+fn publish_failed(e: evq_source::PublishError<crate::ingest::SourceError>) -> io::Error {
     io::Error::other(format!("publishing: {e}"))
 }

@@ -19,8 +19,8 @@ use evq_net::Interface;
 use evq_system::{Domain, System};
 
 use crate::boot::{self, Cap};
+use crate::ingest::Publisher;
 use crate::netlink::{self, LinkStats};
-use crate::wire::Publisher;
 use crate::{seccomp, sys};
 
 /// How often the network driver reads its interface's counters.

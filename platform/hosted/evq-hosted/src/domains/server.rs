@@ -1,23 +1,32 @@
 //! The event-server domain: the `evq-server` core in a process.
 //!
-//! The shell polls its endpoint sockets, its supervisor channel and a tick
-//! timer; it turns each datagram into `Server::handle(now, badge, label,
-//! body)`, where the badge is the one the socket was handed over for, and
+//! The shell polls its supervisor channel, a tick timer, the doorbell of
+//! every source whose ingest ring it reads, and its endpoint sockets. On
+//! each wake-up it runs one pass over the ingest rings (what they held
+//! when it woke, so that a source's call is handled after the events it
+//! wrote before it), then turns each datagram into `Server::handle(now,
+//! badge, label, body)`, where the badge is the one the socket was handed
+//! over for, then runs a pass again and, once the rings are empty, sets
+//! their waiting flags (`Server::prepare_sleep`) before it sleeps. It
 //! carries out the core's actions: the reply (with the ring's memfd for
-//! `GrantRing`), an eventfd signal for `Signal`. It decides nothing else.
-//! It ticks the core every [`TICK`].
+//! `GrantRing`), an eventfd signal for `Signal` and `SignalSource`, a line
+//! on its standard error for `Revoked` and `CutOff`. It decides nothing
+//! else. It ticks the core every [`TICK`].
 
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
 
+use evq_abi::ring::RingGeometry;
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
-use evq_system::{Grant, Role, System};
+use evq_system::{Grant, Role, System, ROOT_BADGE, ROOT_INGEST_PAGES, ROOT_NAME};
 
 use crate::admin::{self, ServerStatus, SourceStatus};
 use crate::boot::{self, Cap};
+use crate::ingest;
 use crate::rings::MemfdRings;
-use crate::sys;
+use crate::sys::{self, Mapping};
 use crate::wire::{self, HEAD, RECV_BUF, TICK};
 
 /// Registers the system's sources and clients in a server core, in the
@@ -37,10 +46,39 @@ pub fn register(server: &mut Server<MemfdRings>, system: &System<'_>) -> io::Res
     // (its endpoint arrives), and forgotten when that process goes.
     for d in system.domains {
         if let (Role::Client { badge }, false) = (d.role, d.image == crate::boot::image::ATTACH) {
-            server.register_client(badge).map_err(|e| err(d.name, e))?;
+            register_client(server, badge, d.lossless).map_err(|e| err(d.name, e))?;
         }
     }
     Ok(())
+}
+
+/// Registers a client, lossless if the description says so.
+fn register_client(
+    server: &mut Server<MemfdRings>,
+    badge: Badge,
+    lossless: bool,
+) -> Result<(), evq_server::SetupError> {
+    if lossless {
+        server.register_lossless_client(badge)
+    } else {
+        server.register_client(badge)
+    }
+}
+
+/// A source as the shell holds it: its two notifications, and its ingest
+/// ring's mapping while the core reads it.
+struct SourceSlot {
+    name: String,
+    /// The ring's data pages, from the description.
+    pages: u32,
+    /// The source signals it; the server waits on it.
+    doorbell: OwnedFd,
+    /// The server signals it when the source waits for room.
+    room: OwnedFd,
+    /// The ring, mapped, while the core reads it.
+    ring: Option<Mapping>,
+    /// Why the core cut the ring off, if it did.
+    cut: Option<String>,
 }
 
 struct Shell {
@@ -49,8 +87,13 @@ struct Shell {
     endpoints: BTreeMap<Badge, OwnedFd>,
     notifications: BTreeMap<Badge, OwnedFd>,
     client_badges: Vec<Badge>,
+    lossless: Vec<Badge>,
+    /// By badge; `order` is their source ids' order (id 1 first).
+    sources: BTreeMap<Badge, SourceSlot>,
+    order: Vec<Badge>,
     replies_lost: u64,
     revoked: u64,
+    cut_off: u64,
     started: u64,
     pool_pages: u32,
 }
@@ -74,16 +117,27 @@ pub fn run(system: &System<'_>, name: &str) -> io::Result<()> {
             notifications.insert(badge, fd);
         }
     }
+    let mut sources = BTreeMap::new();
+    let order: Vec<Badge> = boot::source_badges(system).collect();
+    for &badge in &order {
+        let (name, pages) = match system.domains.iter().find(|d| d.badge() == Some(badge)) {
+            Some(d) if badge != ROOT_BADGE => (d.name, d.ingest_ring_pages().unwrap_or(ROOT_INGEST_PAGES)),
+            _ => (ROOT_NAME, ROOT_INGEST_PAGES),
+        };
+        let doorbell = boot::take(&caps, "source doorbell", |c| *c == Cap::SourceDoorbell { badge })?;
+        let room = boot::take(&caps, "source room notification", |c| *c == Cap::SourceRoom { badge })?;
+        sources.insert(badge, SourceSlot { name: name.into(), pages, doorbell, room, ring: None, cut: None });
+    }
     let mut server = Server::new(Config { ring_pool_pages }, MemfdRings::default());
     register(&mut server, system)?;
-    let client_badges = system
-        .domains
-        .iter()
-        .filter_map(|d| match d.role {
-            Role::Client { badge } => Some(badge),
+    let clients = || {
+        system.domains.iter().filter_map(|d| match d.role {
+            Role::Client { badge } => Some((badge, d.lossless)),
             _ => None,
         })
-        .collect();
+    };
+    let client_badges = clients().map(|(b, _)| b).collect();
+    let lossless = clients().filter(|(_, l)| *l).map(|(b, _)| b).collect();
     crate::seccomp::confine("server")?;
     let mut shell = Shell {
         server,
@@ -91,8 +145,12 @@ pub fn run(system: &System<'_>, name: &str) -> io::Result<()> {
         endpoints: BTreeMap::new(),
         notifications,
         client_badges,
+        lossless,
+        sources,
+        order,
         replies_lost: 0,
         revoked: 0,
+        cut_off: 0,
         started: sys::monotonic_ns(),
         pool_pages: ring_pool_pages,
     };
@@ -108,26 +166,111 @@ impl Shell {
     fn serve(&mut self) -> io::Result<()> {
         let timer = sys::timerfd()?;
         sys::timer_set(timer.as_fd(), TICK, TICK)?;
+        // Whether a pass may find events to take now: then the next poll
+        // only looks at what else is ready, it does not sleep.
+        let mut busy = true;
         loop {
+            let bells: Vec<Badge> =
+                self.sources.iter().filter(|(_, s)| s.ring.is_some()).map(|(badge, _)| *badge).collect();
             let badges: Vec<Badge> = self.endpoints.keys().copied().collect();
             let ready = {
                 let mut fds = vec![self.admin.as_fd(), timer.as_fd()];
+                fds.extend(bells.iter().filter_map(|b| self.sources.get(b)).map(|s| s.doorbell.as_fd()));
                 fds.extend(self.endpoints.values().map(|f| f.as_fd()));
-                sys::poll(&fds, None)?
+                sys::poll(&fds, busy.then_some(Duration::ZERO))?
             };
-            if ready[0] && !self.admin_message()? {
+            let (fixed, rest) = ready.split_at(2);
+            let (rung, messages) = rest.split_at(bells.len().min(rest.len()));
+            for (badge, _) in bells.iter().zip(rung).filter(|(_, r)| **r) {
+                if let Some(slot) = self.sources.get(badge) {
+                    // Only wakes the server: which rings hold events, the
+                    // pass finds out.
+                    let _ = sys::drain(slot.doorbell.as_fd());
+                }
+            }
+            // The events the rings held when the server woke go first: a
+            // source's call comes after the events it wrote before it.
+            self.pass();
+            if fixed[0] && !self.admin_message()? {
                 return Ok(());
             }
-            if ready[1] {
+            if fixed[1] {
                 sys::drain(timer.as_fd())?;
                 let now = self.now();
                 let mut actions = Vec::new();
                 self.server.tick(now, &mut |a| actions.push(a));
                 self.carry_out(&actions);
             }
-            for (badge, _) in badges.iter().zip(&ready[2..]).filter(|(_, r)| **r) {
+            for (badge, _) in badges.iter().zip(messages).filter(|(_, r)| **r) {
                 self.endpoint_message(*badge);
             }
+            busy = self.settle_rings();
+        }
+    }
+
+    /// One pass over the ingest rings, its actions carried out. Returns
+    /// whether a ring may hold more than the pass took.
+    fn pass(&mut self) -> bool {
+        let now = self.now();
+        let mut actions = Vec::new();
+        let more = self.server.drain(now, &mut |a| actions.push(a));
+        self.carry_out(&actions);
+        more
+    }
+
+    /// After a wake-up's messages: a pass, then, if every ring is empty,
+    /// their waiting flags set for the sleep. Returns whether to look
+    /// again without sleeping: a ring holds more than a pass takes, or
+    /// events came in meanwhile. Events no pass can take yet (held for a
+    /// lossless client, or over their source's budget until the tick) do
+    /// not keep the server awake: the client's request or the tick wakes it.
+    fn settle_rings(&mut self) -> bool {
+        if self.pass() {
+            return true;
+        }
+        let mut actions = Vec::new();
+        let empty = self.server.prepare_sleep(&mut |a| actions.push(a));
+        self.carry_out(&actions);
+        !empty
+    }
+
+    /// Source `badge`'s new ingest ring, from the launcher: the old one,
+    /// if any, detached and unmapped first.
+    fn attach_ring(&mut self, badge: Badge, fd: OwnedFd) {
+        let Some(slot) = self.sources.get_mut(&badge) else {
+            eprintln!("evq-server: ignoring an ingest ring for badge {badge:#x}, which is no source");
+            return;
+        };
+        self.server.detach_ingest(badge);
+        // The core no longer reads the old ring: it may go.
+        slot.ring = None;
+        let len = match RingGeometry::new(slot.pages) {
+            Ok(g) => g.region_bytes(),
+            Err(e) => {
+                eprintln!("evq-server: source {}'s ingest ring has no geometry: {e:?}", slot.name);
+                return;
+            }
+        };
+        let map = match ingest::map_ring(fd.as_fd(), len) {
+            Ok(map) => map,
+            Err(e) => {
+                eprintln!("evq-server: source {}'s ingest ring does not map: {e}", slot.name);
+                return;
+            }
+        };
+        // SAFETY: `map` is a shared read-write mapping of `len` bytes of a
+        // memfd sealed against shrinking (checked by `map_ring`), so it never
+        // faults; it stays in `slot.ring` until the core lets the ring go
+        // (`detach_ingest` above, on the next ring for the badge, or its
+        // `CutOff` action), and nothing in this process touches it but the
+        // core. The source, in its own process, may write it as it likes:
+        // the core checks everything it reads there.
+        match unsafe { self.server.attach_ingest(badge, map.base(), map.len()) } {
+            Ok(()) => {
+                slot.ring = Some(map);
+                slot.cut = None;
+            }
+            Err(e) => eprintln!("evq-server: source {}'s ingest ring is refused: {e}", slot.name),
         }
     }
 
@@ -151,10 +294,14 @@ impl Shell {
                     if self.client_badges.contains(&badge) {
                         // Registered afresh after a ClientGone; already
                         // registered is fine.
-                        let _ = self.server.register_client(badge);
+                        let _ = register_client(&mut self.server, badge, self.lossless.contains(&badge));
                     }
                 }
             }
+            Some((admin::OP_INGEST, badge)) => match got.fds.into_iter().next() {
+                Some(fd) => self.attach_ring(badge, fd),
+                None => eprintln!("evq-server: ignoring an ingest ring message without its memfd"),
+            },
             Some((admin::OP_STATUS, _)) => {
                 let status = serde_json::to_vec(&self.status()).map_err(io::Error::other)?;
                 sys::send(self.admin.as_fd(), &status, &[], false)?;
@@ -168,7 +315,15 @@ impl Shell {
         let s = &self.server;
         let sources = (0..=evq_server::limits::MAX_SOURCES as u32)
             .filter_map(|id| {
-                s.source_stats(id).map(|(name, counters)| SourceStatus { id, name: name.into(), counters })
+                let (name, counters) = s.source_stats(id)?;
+                let slot =
+                    (id as usize).checked_sub(1).and_then(|i| self.order.get(i)).and_then(|b| self.sources.get(b));
+                let ring = match slot {
+                    Some(SourceSlot { cut: Some(why), .. }) => format!("cut off: {why}"),
+                    Some(SourceSlot { ring: Some(_), .. }) => "attached".into(),
+                    _ => "none".into(),
+                };
+                Some(SourceStatus { id, name: name.into(), counters, ring })
             })
             .collect();
         ServerStatus {
@@ -183,6 +338,7 @@ impl Shell {
             open_fds: sys::open_fd_count(),
             replies_lost: self.replies_lost,
             revoked: self.revoked,
+            cut_off: self.cut_off,
             sources,
             totals: s.totals(),
         }
@@ -244,6 +400,20 @@ impl Shell {
                 Action::Revoked { client, queue } => {
                     self.revoked += 1;
                     eprintln!("evq-server: revoked queue {queue:#x} of client {client:#x}: its ring's tail is corrupt");
+                }
+                Action::SignalSource { source } => {
+                    if let Some(slot) = self.sources.get(source) {
+                        let _ = sys::signal(slot.room.as_fd());
+                    }
+                }
+                Action::CutOff { source, fault } => {
+                    self.cut_off += 1;
+                    if let Some(slot) = self.sources.get_mut(source) {
+                        // The core reads the ring no more: it may go.
+                        slot.ring = None;
+                        slot.cut = Some(fault.to_string());
+                        eprintln!("evq-server: source {}'s ingest ring is cut off: {fault}", slot.name);
+                    }
                 }
                 // Grants travel with the reply (above).
                 _ => {}

@@ -4,10 +4,12 @@
 //!
 //! For each request the shell calls `Vfs::handle_message`, gathers the
 //! events the core hands it in an `evq_source::Outbox`, publishes them
-//! together (`evq_source::Publisher`), and only then replies, so that when a
-//! request's reply arrives its events are already in the subscribers'
-//! rings. The launcher holds the other end of the request socket
-//! (`launcher::fs`).
+//! together (`evq_source::Publisher`, through the domain's ingest ring),
+//! and only then replies, so that when a request's reply arrives its
+//! events are already in the domain's ring, in order, and the server,
+//! signalled if it slept, is taking them: they reach the subscribers'
+//! rings in that server wake-up, not necessarily before the reply. The
+//! launcher holds the other end of the request socket (`launcher::fs`).
 
 use std::io;
 use std::os::fd::AsFd;

@@ -86,7 +86,12 @@ impl Launcher {
                 .iter()
                 .enumerate()
                 .position(|(i, d)| {
-                    d.image == image::ATTACH && role_name(&d.role) == role && matches!(self.states[i], State::Free)
+                    // A lossless slot holds back every source whose events
+                    // it takes: it is taken only by name, on purpose.
+                    d.image == image::ATTACH
+                        && role_name(&d.role) == role
+                        && !d.lossless
+                        && matches!(self.states[i], State::Free)
                 })
                 .ok_or_else(|| err(format!("no free {role} slot: every attach slot of that role is taken")))?,
         };
@@ -103,11 +108,23 @@ impl Launcher {
             let _ = sys::drain(note.as_fd());
             fds.push(note.try_clone()?);
         }
+        let ingest_pages = d.ingest_ring_pages();
+        if ingest_pages.is_some() {
+            // A fresh ring: nothing the slot's last holder kept (its
+            // mapping, its unread entries) reaches the server as this
+            // holder's. The slot's notifications are handed on, like a
+            // client's, with any stale room signal cleared.
+            fds.push(self.new_ingest(d)?);
+            let (doorbell, room) = self.source_notes.get(&badge).ok_or_else(|| err("no such source"))?;
+            let _ = sys::drain(room.as_fd());
+            fds.push(doorbell.try_clone()?);
+            fds.push(room.try_clone()?);
+        }
         let pid = self.conns.iter().find(|c| c.id == conn).and_then(|c| sys::peer_pid(c.fd.as_fd()).ok());
         self.states[index] = State::Attached { conn, pid };
         self.attached(index)?;
         self.log(&format!("{} attached (pid {pid:?})", d.name));
-        Ok((Reply::Attached { domain: d.name.into(), id: index as u32 + 1, badge }, fds))
+        Ok((Reply::Attached { domain: d.name.into(), id: index as u32 + 1, badge, ingest_pages }, fds))
     }
 
     /// A console connection closed: the slots it held are free again, and

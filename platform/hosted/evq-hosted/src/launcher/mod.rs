@@ -9,8 +9,14 @@
 //! launcher (`spawn.rs`). It then watches them (`supervise.rs`): what a
 //! start, an exit or a death by signal means is the `evq-supervisor` core's
 //! to say, the same as for the seL4 root task; the launcher publishes the
-//! events it names on its own badged endpoint (source id 1) and reports the
-//! clients it names gone. It serves the console (`console.rs`, protocol in
+//! events it names through its own ingest ring (source id 1), never
+//! waiting for the server (a full ring drops and counts), and reports the
+//! clients it names gone by call on its badged endpoint. Every source's
+//! ingest ring is the launcher's to make, as the seL4 root task makes it:
+//! a memfd laid out for each source it starts and for itself, and a fresh
+//! one at each attach of a console source slot, handed to the source and
+//! to the server, with the slot's doorbell and room eventfds
+//! ([`crate::ingest`]). It serves the console (`console.rs`, protocol in
 //! [`crate::console`]) for processes outside the system, forwards `evq fs`
 //! to the VFS domain (`fs.rs`), and keeps the network driver's interface
 //! (`net.rs`).
@@ -27,15 +33,17 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use evq_source::WhenFull;
 use evq_supervisor::Supervisor;
-use evq_system::{Role, System, ROOT_BADGE};
+use evq_system::{Role, System, ROOT_BADGE, ROOT_INGEST_PAGES};
 
 use crate::admin;
 use crate::boot::{self, image};
 use crate::console::{DomainStatus, Status, MAX_MESSAGE};
+use crate::ingest::{self, Publisher, SourceLink};
 use crate::seccomp::{self, Support};
 use crate::sys::{self, Ended};
-use crate::wire::{Endpoint, Publisher};
+use crate::wire::Endpoint;
 use net::Net;
 
 pub use supervise::{fault_kind, signal_name};
@@ -83,11 +91,15 @@ struct Launcher {
     opts: Options,
     boot: OwnedFd,
     admin: OwnedFd,
-    /// The launcher's own source: the supervisor's events, `ClientGone`.
+    /// The launcher's own source: the supervisor's events through its
+    /// ingest ring, `ClientGone` by call.
     root: Publisher,
     /// Client notifications by client name; the launcher keeps one copy of
     /// each to give to the server and to whoever runs the client.
     client_notes: BTreeMap<&'static str, OwnedFd>,
+    /// Each source's doorbell and room eventfds by badge (the launcher's
+    /// own too), made once per source slot, like client notifications.
+    source_notes: BTreeMap<u64, (OwnedFd, OwnedFd)>,
     /// Described notifications by name.
     notes: BTreeMap<&'static str, OwnedFd>,
     states: Vec<State>,
@@ -148,6 +160,10 @@ impl Launcher {
                 client_notes.insert(d.name, sys::eventfd()?);
             }
         }
+        let mut source_notes = BTreeMap::new();
+        for badge in boot::source_badges(system) {
+            source_notes.insert(badge, (sys::eventfd()?, sys::eventfd()?));
+        }
         let mut notes = BTreeMap::new();
         for n in system.notifications {
             notes.insert(n.name, sys::eventfd()?);
@@ -183,14 +199,27 @@ impl Launcher {
             .iter()
             .map(|d| if d.image == image::ATTACH { State::Free } else { State::NotStarted })
             .collect();
+        let root_ring = ingest::make_ring(ROOT_INGEST_PAGES)?;
+        let (doorbell, room) = source_notes.get(&ROOT_BADGE).ok_or_else(|| err("no root notifications"))?;
+        // The supervisor must never wait for the server: a full ring drops
+        // the event and counts it, and every client that could have had it
+        // sees the loss.
+        let root_link = SourceLink::new(
+            Endpoint::new(root_dom)?,
+            root_ring.try_clone()?,
+            doorbell.try_clone()?,
+            room.try_clone()?,
+            WhenFull::Drop,
+        )?;
         let mut launcher = Launcher {
             system,
             supervisor: Supervisor::new(system),
             opts,
             boot,
             admin,
-            root: Publisher::new(Endpoint::new(root_dom)?),
+            root: Publisher::new(root_link),
             client_notes,
+            source_notes,
             notes,
             states,
             pty,
@@ -206,6 +235,7 @@ impl Launcher {
         let (sid, _) = launcher.system.server().ok_or_else(|| err("the description has no server"))?;
         launcher.spawn(sid as usize - 1, Some(server_admin))?;
         launcher.give_endpoint(ROOT_BADGE, root_srv)?;
+        launcher.give_ingest(ROOT_BADGE, &root_ring)?;
         Ok(launcher)
     }
 

@@ -1,6 +1,7 @@
 //! Starting a domain: making or copying each capability the description
-//! grants it, and starting the process with exactly those, at the
-//! descriptors [`crate::boot::layout`] gives them.
+//! grants it (and a source's ingest ring and notifications), and starting
+//! the process with exactly those, at the descriptors
+//! [`crate::boot::layout`] gives them.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -11,13 +12,37 @@ use evq_system::{Domain, Grant};
 use super::{err, Launcher, State};
 use crate::admin;
 use crate::boot::{self, Cap};
-use crate::{seccomp, sys};
+use crate::{ingest, seccomp, sys};
 
 impl Launcher {
     /// Hands the server its end of `badge`'s endpoint.
     pub(super) fn give_endpoint(&self, badge: u64, server_end: OwnedFd) -> io::Result<()> {
         sys::send(self.admin.as_fd(), &admin::encode(admin::OP_ENDPOINT, badge), &[server_end.as_fd()], false)?;
         Ok(())
+    }
+
+    /// Hands the server the ingest ring of the source with `badge` (it
+    /// lets go of the slot's previous one first).
+    pub(super) fn give_ingest(&self, badge: u64, ring: &OwnedFd) -> io::Result<()> {
+        sys::send(self.admin.as_fd(), &admin::encode(admin::OP_INGEST, badge), &[ring.as_fd()], false)?;
+        Ok(())
+    }
+
+    /// A fresh ingest ring for source domain `d`, already handed to the
+    /// server: the memfd to give the source.
+    pub(super) fn new_ingest(&self, d: &Domain<'_>) -> io::Result<OwnedFd> {
+        let (Some(badge), Some(pages)) = (d.badge(), d.ingest_ring_pages()) else {
+            return Err(err(format!("{} is not a source: it has no ingest ring", d.name)));
+        };
+        let ring = ingest::make_ring(pages)?;
+        self.give_ingest(badge, &ring)?;
+        Ok(ring)
+    }
+
+    /// Source `badge`'s doorbell (`doorbell`) or room eventfd.
+    fn source_note(&self, badge: Option<u64>, doorbell: bool) -> io::Result<RawFd> {
+        let (bell, room) = badge.and_then(|b| self.source_notes.get(&b)).ok_or_else(|| err("no such source"))?;
+        Ok(if doorbell { bell.as_raw_fd() } else { room.as_raw_fd() })
     }
 
     /// The capabilities of domain `index`, made or copied for it, as the
@@ -68,6 +93,16 @@ impl Launcher {
                 }
                 Cap::Netlink => self.net.as_ref().ok_or_else(|| err("no network"))?.domain_socket().as_raw_fd(),
                 Cap::VfsRequests => self.vfs.as_ref().ok_or_else(|| err("no vfs endpoint"))?.1.as_raw_fd(),
+                Cap::IngestRing => {
+                    let ring = self.new_ingest(d)?;
+                    let fd = ring.as_raw_fd();
+                    made.push(ring);
+                    fd
+                }
+                Cap::Doorbell => self.source_note(d.badge(), true)?,
+                Cap::Room => self.source_note(d.badge(), false)?,
+                Cap::SourceDoorbell { badge } => self.source_note(Some(badge), true)?,
+                Cap::SourceRoom { badge } => self.source_note(Some(badge), false)?,
             };
             fds.push(fd);
         }

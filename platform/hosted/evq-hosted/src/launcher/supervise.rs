@@ -2,13 +2,19 @@
 //! endpoint. The shell turns what it sees into the supervisor core's inputs
 //! (a domain started; exited with a code; was killed by a signal, which
 //! [`fault_kind`] translates into the fault it stands for) and carries out
-//! the duties the core answers with, in order: each event is published on
-//! the launcher's own endpoint, each client gone is told to the server
-//! (`ClientGone`). What those inputs mean (which events, in which order,
-//! when the system stops) is `evq_supervisor`'s, the same as for the seL4
-//! root task.
+//! the duties the core answers with, in order: each event is published
+//! through the launcher's own ingest ring, which never waits for the
+//! server (a full ring drops the event and counts it), each client gone is
+//! told to the server by call on the launcher's endpoint (`ClientGone`).
+//! The one exception is the last word, System SHUTDOWN: it is published by
+//! call (the call-based `PUBLISH`), because the launcher must know the
+//! server has taken it, and with it everything the ring held before it,
+//! before it stops the domains. What those inputs mean (which events, in
+//! which order, when the system stops) is `evq_supervisor`'s, the same as
+//! for the seL4 root task.
 
 use std::io;
+use std::time::Duration;
 
 use evq_abi::event::process;
 use evq_supervisor::{Duty, Fault, Supervisor, Verdict};
@@ -44,17 +50,34 @@ pub fn signal_name(signal: i32) -> String {
     name.to_string()
 }
 
+/// How long the launcher's call-based publish waits out back-pressure (a
+/// lossless client that holds the launcher's events back) before it gives
+/// up on the event.
+const ACKNOWLEDGED_PATIENCE: Duration = Duration::from_secs(1);
+
 /// What the supervisor core is told.
 type Input<'a> = &'a mut dyn FnMut(&mut Supervisor<'static>, &mut dyn FnMut(Duty)) -> Verdict;
 
 impl Launcher {
     /// Tells the supervisor `input` and carries out its duties, in order;
-    /// returns its verdict.
+    /// returns its verdict. Its events go through the launcher's ingest
+    /// ring.
     fn supervise(&mut self, input: Input<'_>) -> io::Result<Verdict> {
+        self.supervise_with(input, false)
+    }
+
+    /// [`Launcher::supervise`], with the events published by call when
+    /// `acknowledged`: they are in the clients' rings when this returns.
+    fn supervise_with(&mut self, input: Input<'_>, acknowledged: bool) -> io::Result<Verdict> {
         let mut duties = Vec::new();
         let verdict = input(&mut self.supervisor, &mut |d| duties.push(d));
         for duty in duties {
             match duty {
+                Duty::Publish(notice) if acknowledged => self
+                    .root
+                    .link()
+                    .publish_by_call(&[notice.event()], ACKNOWLEDGED_PATIENCE)
+                    .map_err(|e| err(format!("publishing the launcher's event: {e}")))?,
                 Duty::Publish(notice) => self
                     .root
                     .publish_one(notice.event())
@@ -133,9 +156,10 @@ impl Launcher {
         self.supervise(&mut |s, d| s.exited(id, 0, d)).map(drop)
     }
 
-    /// The system is stopping: the supervisor's last word.
+    /// The system is stopping: the supervisor's last word, by call, so
+    /// that it is in the clients' rings before the domains are stopped.
     pub(super) fn shutdown(&mut self) -> io::Result<()> {
-        self.supervise(&mut |s, d| s.shutdown(d)).map(drop)
+        self.supervise_with(&mut |s, d| s.shutdown(d), true).map(drop)
     }
 }
 

@@ -41,6 +41,15 @@ pub(crate) fn check_sealed(fd: BorrowedFd<'_>, len: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// The size of the file behind `fd`, in bytes.
+pub(crate) fn file_len(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    // SAFETY: an all-zero stat is valid; fstat fills it.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: valid descriptor and buffer.
+    cvt(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    usize::try_from(st.st_size).map_err(|_| io::Error::other("a file of negative size"))
+}
+
 /// A shared read-write mapping of a file, unmapped on drop.
 #[derive(Debug)]
 pub(crate) struct Mapping {

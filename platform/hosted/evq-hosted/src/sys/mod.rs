@@ -7,7 +7,9 @@
 //! `unsafe` appears only where a caller vouches for a contract a wrapper
 //! cannot check for it: that a descriptor number is a capability the
 //! launcher placed ([`crate::boot`]), that ring memory is what the server
-//! core's `RingMemory` contract asks ([`crate::rings`]), and that the
+//! core's `RingMemory` contract asks ([`crate::rings`]), that an ingest
+//! ring's mapping outlives the producer or consumer over it
+//! ([`crate::ingest`], the server domain's `attach_ring`), and that the
 //! launcher is single-threaded when it forks its namespace helper
 //! (`launcher::net`).
 //!

@@ -25,11 +25,12 @@ pub(crate) fn open_fd_count() -> usize {
 
 /// The most descriptors [`spawn_domain`] places: enough for a server domain
 /// of the largest description (its boot information, its supervisor
-/// channel and a notification per client: at most
-/// `evq_system::MAX_DOMAINS` + 1) with room for described notifications.
+/// channel, a notification per client and two per source, the root task
+/// included: at most 2 × `evq_system::MAX_DOMAINS` + 2) with room for
+/// described notifications.
 pub(crate) const MAX_PLACED_FDS: usize = 256;
 
-const _: () = assert!(MAX_PLACED_FDS >= evq_system::MAX_DOMAINS + 8);
+const _: () = assert!(MAX_PLACED_FDS >= 2 * evq_system::MAX_DOMAINS + 8);
 
 /// Places `fds[i]` at descriptor `first + i`, clears close-on-exec on
 /// them, and closes every other descriptor from `first` up. Descriptors

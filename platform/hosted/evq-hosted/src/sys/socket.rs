@@ -131,7 +131,8 @@ pub(crate) fn recv(
     Ok(Some(Received { len: n.min(buf.len()), truncated: msg.msg_flags & libc::MSG_TRUNC != 0, fds }))
 }
 
-fn peer_gone(fd: BorrowedFd<'_>) -> io::Result<bool> {
+/// Whether the peer of a connected socket has hung up (without waiting).
+pub(crate) fn peer_gone(fd: BorrowedFd<'_>) -> io::Result<bool> {
     let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN | libc::POLLRDHUP, revents: 0 };
     // SAFETY: one valid pollfd.
     cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
