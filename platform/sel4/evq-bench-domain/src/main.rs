@@ -1,5 +1,5 @@
 //! The seL4 instruction-count benchmark (`make bench-sel4`,
-//! `images/<board>/bench.toml`, `docs/performance.md` §3). One image, four
+//! `images/<board>/bench.toml`, `docs/performance.md` §3). One image, five
 //! parts by argument:
 //!
 //! - `ping-server`: answers calls on the `ping` endpoint, the yardstick's
@@ -9,13 +9,20 @@
 //!   server, runs as soon as the server is done.
 //! - `source-b`: when signalled, reads the counters and publishes a batch;
 //!   it runs above the client, which drains without sleeping.
+//! - `source-c`: when signalled, reads the counters and publishes
+//!   [`STREAM`] events one at a time, as a driver under full load would; it
+//!   runs above the server, so it writes until its ring is full and the
+//!   server runs only while it waits for room.
 //! - `client`: times the yardstick, then (a) one event from publish to a
 //!   woken client having read it, then (b) the cost per event of batches of
-//!   8, 32 and 64 read by a client that never sleeps; prints each figure and
-//!   its ratio to the round trip, then `BENCH_DONE`.
+//!   8, 32 and 64 read by a client that never sleeps, then (c) the cost per
+//!   event of the stream; prints each figure and its ratio to the round
+//!   trip, then `BENCH_DONE`.
 //!
-//! The driver writes its message straight into its IPC buffer, as a lean
-//! driver would; the server and client are evq's own, unchanged.
+//! Every source publishes as the system's drivers do: `evq_source::Publisher`
+//! over its ingest ring (`evq_sel4_runtime::ring_publisher`), which signals
+//! the server only when it sleeps, and waits for the server's room signal
+//! when the ring is full. The server and client are evq's own, unchanged.
 #![no_std]
 #![no_main]
 
@@ -23,10 +30,9 @@ mod counters;
 
 use counters::Count;
 use evq_abi::event::{device, Category, Priority};
-use evq_abi::msg::{label, BatchBuilder, Event, Filter, Reply, Request};
+use evq_abi::msg::{Event, Filter, Reply, Request};
 use evq_client::{Session, Transport};
-use evq_sel4_runtime::Sel4Transport;
-use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, RingPublisher, Sel4Transport, WhenFull};
 use zerocopy::{FromBytes, IntoBytes};
 
 domain_main!(main, stack = 256 * 1024);
@@ -35,16 +41,18 @@ domain_main!(main, stack = 256 * 1024);
 const ROUNDS: usize = 16;
 /// Batch sizes for (b).
 const BATCHES: [usize; 3] = [8, 32, 64];
-/// The most events one message carries here: `MAX_BATCH` is 59 payload-less
-/// events, and the first carries the stamp, so a batch of 64 is two
-/// messages of 32.
-const PER_MESSAGE: usize = 32;
+/// The largest batch.
+const MAX_BATCH: usize = 64;
+/// Events in one stream for (c): more than the source's ring holds, so
+/// that the source fills it and waits for room again and again.
+const STREAM: usize = 1024;
 
 fn main(info: &'static DomainInfo) -> ! {
     match info.args.as_str() {
         "ping-server" => ping_server(info),
         "source-a" => source(info, "go-a", &[1]),
         "source-b" => source(info, "go-b", &BATCHES),
+        "source-c" => stream(info, "go-c"),
         "client" => match client(info) {
             Ok(()) => {
                 sel4::debug_println!("BENCH_DONE");
@@ -82,43 +90,58 @@ fn event(payload: &[u8]) -> Event<'_> {
     }
 }
 
+/// The source's publisher over its ingest ring, or the end of it.
+fn ring(info: &DomainInfo) -> RingPublisher {
+    match evq_sel4_runtime::ring_publisher(info, WhenFull::Wait) {
+        Ok(ring) => ring,
+        Err(e) => {
+            sel4::debug_println!("BENCH_FAIL: {}: {e}", info.args.as_str());
+            exit(1)
+        }
+    }
+}
+
 /// Publishes, when signalled, batches of each size in `sizes`, `ROUNDS`
 /// times each; the first event of a batch carries the counters read just
 /// before the driver started on it.
 fn source(info: &DomainInfo, go: &str, sizes: &[usize]) -> ! {
     let Some(go) = info.note(go, info::rights::WAIT) else { exit(1) };
     let go = sel4::cap::Notification::from_bits(go);
-    let server = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
+    let mut ring = ring(info);
     loop {
         for &size in sizes {
             for _ in 0..ROUNDS {
                 go.wait();
+                // The events are ready before the driver starts on them.
+                let mut batch = [event(&[]); MAX_BATCH];
                 let start = counters::read();
                 let stamp = [start.total, start.user];
-                let mut left = size;
-                let mut first = true;
-                while left > 0 {
-                    let n = left.min(PER_MESSAGE);
-                    let info = sel4::with_ipc_buffer_mut(|ipc| {
-                        let bytes = ipc.msg_bytes_mut();
-                        if size == 1 {
-                            let (label, len) = Request::Publish(event(stamp.as_bytes())).encode(bytes).ok()?;
-                            return Some(sel4::MessageInfo::new(label.into(), 0, 0, len / 8));
-                        }
-                        let mut batch = BatchBuilder::new(bytes).ok()?;
-                        for i in 0..n {
-                            let payload: &[u8] = if first && i == 0 { stamp.as_bytes() } else { &[] };
-                            batch.push(&event(payload)).ok()?;
-                        }
-                        let len = batch.finish();
-                        Some(sel4::MessageInfo::new(label::PUBLISH_BATCH.into(), 0, 0, len / 8))
-                    });
-                    let Some(msg) = info else { exit(1) };
-                    server.call(msg);
-                    first = false;
-                    left -= n;
+                batch[0] = event(stamp.as_bytes());
+                let published = if size == 1 { ring.publish_one(batch[0]) } else { ring.publish(&batch[..size]) };
+                if published.is_err() {
+                    exit(1)
                 }
             }
+        }
+    }
+}
+
+/// Publishes, when signalled, [`STREAM`] events one at a time, the first
+/// carrying the counters read just before it.
+fn stream(info: &DomainInfo, go: &str) -> ! {
+    let Some(go) = info.note(go, info::rights::WAIT) else { exit(1) };
+    let go = sel4::cap::Notification::from_bits(go);
+    let mut ring = ring(info);
+    loop {
+        go.wait();
+        let start = counters::read();
+        let stamp = [start.total, start.user];
+        let mut ok = ring.publish_one(event(stamp.as_bytes())).is_ok();
+        for _ in 1..STREAM {
+            ok &= ring.publish_one(event(&[])).is_ok();
+        }
+        if !ok {
+            exit(1)
         }
     }
 }
@@ -155,6 +178,7 @@ fn client(info: &DomainInfo) -> Result<(), &'static str> {
     let ping = sel4::cap::Endpoint::from_bits(info.endpoint("ping", info::rights::CALL).ok_or("no ping endpoint")?);
     let go_a = sel4::cap::Notification::from_bits(info.note("go-a", info::rights::SIGNAL).ok_or("no go-a")?);
     let go_b = sel4::cap::Notification::from_bits(info.note("go-b", info::rights::SIGNAL).ok_or("no go-b")?);
+    let go_c = sel4::cap::Notification::from_bits(info.note("go-c", info::rights::SIGNAL).ok_or("no go-c")?);
 
     // The yardstick: one call and its reply, between two address spaces.
     let mut rt = Vec16::new();
@@ -223,6 +247,28 @@ fn client(info: &DomainInfo) -> Result<(), &'static str> {
         report("  of_which_publish", b.since(b_read), size as u64, rt);
         report("  of_which_client_read", b_read, size as u64, rt);
     }
+
+    // (c) A stream at full load: the source writes until its ring is full
+    // and waits for room, the server drains it, the client reads at the
+    // end without sleeping. Split as (b).
+    let mut c = Vec16::new();
+    let mut c_read = Vec16::new();
+    for _ in 0..ROUNDS {
+        go_c.signal();
+        let back = counters::read();
+        let mut start = None;
+        for _ in 0..STREAM {
+            let e = events.next_event().map_err(|_| "ring")?.ok_or("the stream is short")?;
+            start = start.or_else(|| stamp(e.payload));
+        }
+        let end = counters::read();
+        c.push(end.since(start.ok_or("no stamp")?));
+        c_read.push(end.since(back));
+    }
+    let (c, c_read) = (c.steady("(c) varies")?, c_read.steady("(c) varies")?);
+    report("stream", c, STREAM as u64, rt);
+    report("  of_which_publish", c.since(c_read), STREAM as u64, rt);
+    report("  of_which_client_read", c_read, STREAM as u64, rt);
     let _ = session.destroy_queue(queue, events);
     Ok(())
 }

@@ -11,7 +11,10 @@
 //! The UART is the one the kernel prints on: the driver unmasks only its
 //! receive interrupts and never touches the transmitter or line settings,
 //! so the kernel's output goes on. Each line typed is one device INPUT event
-//! (object 1); each clock interrupt one TIME event (object 2).
+//! (object 1); each clock interrupt one TIME event (object 2). The events go
+//! into its ingest ring (`evq_sel4_runtime::ring_publisher`); when the ring
+//! is full it waits for the server's room signal before it takes the next
+//! interrupt.
 #![no_std]
 #![no_main]
 
@@ -19,7 +22,7 @@ use evq_abi::event::TimePayload;
 use evq_abi::msg::Event;
 use evq_device::LineAssembler;
 use evq_sel4_runtime::info::DeviceInfo;
-use evq_sel4_runtime::{domain_main, exit, DomainInfo, EndpointLink};
+use evq_sel4_runtime::{domain_main, exit, DomainInfo, RingPublisher, WhenFull};
 
 domain_main!(main, stack = 64 * 1024);
 
@@ -33,7 +36,13 @@ fn main(info: &'static DomainInfo) -> ! {
         exit(1)
     };
     let irqs = sel4::cap::Notification::from_bits(info.irq_notification_slot);
-    let mut publisher = Publisher(evq_sel4_runtime::publisher());
+    let mut publisher = match evq_sel4_runtime::ring_publisher(info, WhenFull::Wait) {
+        Ok(p) => Publisher(p),
+        Err(e) => {
+            sel4::debug_println!("evq-device: {e}");
+            exit(1)
+        }
+    };
     let mut drivers = match Drivers::new(uart, rtc) {
         Some(d) => d,
         None => {
@@ -74,8 +83,8 @@ fn ack(device: &DeviceInfo) {
     }
 }
 
-/// The domain's publisher, with what it publishes.
-struct Publisher(evq_source::Publisher<EndpointLink>);
+/// The domain's publisher (its ingest ring), with what it publishes.
+struct Publisher(RingPublisher);
 
 impl Publisher {
     fn time(&mut self, unix_seconds: u64) {
@@ -83,11 +92,11 @@ impl Publisher {
         self.publish(evq_device::time_event(RTC_OBJECT, &payload));
     }
 
-    /// Publishes one event, waiting out back-pressure; an event the server
-    /// refuses for good is reported, not dropped silently.
+    /// Publishes one event into the ring, waiting for room when it is
+    /// full; an event that cannot go in is reported, not dropped silently.
     fn publish(&mut self, event: Event<'_>) {
         if let Err(e) = self.0.publish_one(event) {
-            sel4::debug_println!("evq-device: the server refused an event: {e}");
+            sel4::debug_println!("evq-device: an event did not go into the ring: {e}");
         }
     }
 }

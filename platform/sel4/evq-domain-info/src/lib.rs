@@ -30,20 +30,18 @@ pub const DEVICE_WINDOW_ADDR: usize = 0x3000_0000;
 /// Where a driver's DMA memory is mapped.
 pub const DMA_WINDOW_ADDR: usize = 0x4000_0000;
 
-/// Where a source's ingest region is mapped in the source; in the server,
-/// source `k`'s is at `INGEST_WINDOW_ADDR + k * INGEST_STRIDE`. A region is
-/// the free ring ([`INGEST_RING_PAGES`]), the used ring (as many), then the
-/// event buffers.
+/// Where a source's ingest ring is mapped in the source; in the server,
+/// ring `k`'s is at `INGEST_WINDOW_ADDR + k * INGEST_STRIDE` (ring 0 is the
+/// root task's, then every source's in description order). A ring is an
+/// evq ring (`docs/protocol.md` §2): its control page, then its data pages,
+/// the source its producer and the server its consumer.
 pub const INGEST_WINDOW_ADDR: usize = 0x5000_0000;
-/// The distance between two sources' ingest regions in the server.
+/// The distance between two ingest rings' windows in the server: room for
+/// the largest ring, 64 data pages and the control page.
 pub const INGEST_STRIDE: usize = 0x10_0000;
-/// Pages of one `sel4-shared-ring-buffer` ring of descriptors (8 bytes of
-/// indices and 512 descriptors of 24 bytes, rounded up).
-pub const INGEST_RING_PAGES: usize = 4;
-/// Bytes of one event buffer: an encoded `Publish` body (at most 480).
-pub const INGEST_BUFFER_BYTES: usize = 512;
 /// The bit of the server's notification word that says it was signalled,
 /// not sent a message: badges lie below it (`evq_system::BADGE_LIMIT`).
+/// A source's doorbell sets it and the source's own bit below it.
 pub const INGEST_SIGNAL: u64 = 1 << 63;
 
 /// `b"EVQDOMv1"`, little-endian.
@@ -154,12 +152,23 @@ pub struct Peer {
     pub budget_per_tick: u32,
     /// Its name.
     pub name: Name<16>,
-    /// A source with ingest rings: where they are mapped in the server, or 0.
+    /// A source (the root task included): where its ingest ring is mapped
+    /// in the server, or 0 for none.
     pub ingest_vaddr: u64,
-    /// Bytes of its event buffers.
-    pub ingest_data_bytes: u32,
-    /// Its bit in the server's notification word (below [`INGEST_SIGNAL`]).
+    /// Bytes of its ingest ring: the control page and the data pages.
+    pub ingest_bytes: u32,
+    /// Its bit in the server's notification word (below [`INGEST_SIGNAL`]),
+    /// which its doorbell sets. The server passes over every ring on any
+    /// signal, so the bit only tells who rang.
     pub ingest_bit: u32,
+    /// A source that waits for room in its ring: the server's slot holding
+    /// a signal capability to its room notification, or 0 (the root task,
+    /// which never waits).
+    pub room_slot: u64,
+    /// A client: 1 if the description marks it lossless, else 0.
+    pub lossless: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// A described notification or endpoint the domain holds.
@@ -258,15 +267,19 @@ pub struct DomainInfo {
     /// may read (aarch64: the generic timer's virtual count; x86_64: the
     /// TSC), as the kernel measured or the hardware reports it; 0 if unknown.
     pub counter_hz: u64,
-    /// A source with ingest rings: where they are mapped ([`INGEST_WINDOW_ADDR`]), or 0.
+    /// A source: where its ingest ring is mapped ([`INGEST_WINDOW_ADDR`]), or 0.
     pub ingest_vaddr: u64,
-    /// Bytes of its event buffers.
-    pub ingest_data_bytes: u32,
+    /// Bytes of its ingest ring: the control page and the data pages.
+    pub ingest_bytes: u32,
     /// Zero.
     pub reserved3: u32,
-    /// The slot of its capability to signal the server that its used ring
-    /// has events, or 0.
+    /// A source: the slot of its doorbell, a capability to signal the
+    /// server's notification (badged [`INGEST_SIGNAL`] and its own bit),
+    /// or 0.
     pub ingest_signal_slot: u64,
+    /// A source: the slot of its room notification, which it waits on when
+    /// its ring is full and the server signals when it frees slots, or 0.
+    pub ingest_room_slot: u64,
 }
 
 impl DomainInfo {

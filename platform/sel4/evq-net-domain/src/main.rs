@@ -11,8 +11,9 @@
 //! publishes the link's state, and asks the gateway (10.0.2.2, QEMU's user
 //! network) for its address by ARP, which gives it traffic of its own: as
 //! many requests as its argument says (`args` in the description), one
-//! without. Its events go through its ingest rings where the description
-//! gives it them (`ingest_pages`), with one signal per interrupt's worth.
+//! without. Its events go into its ingest ring, gathered per interrupt (an
+//! `evq_source::Outbox`) and written together, so that the server is
+//! signalled at most once per interrupt's worth, and only if it sleeps.
 //!
 //! Limits: on pc99 the BAR must be where the description says (the
 //! firmware's choice for the QEMU command line; the driver checks and
@@ -25,10 +26,12 @@ mod dma;
 #[cfg(target_arch = "x86_64")]
 mod pci;
 
+use evq_abi::event::CountersPayload;
 use evq_abi::msg::Event;
 use evq_net::{arp_request, parse_arp_reply, Interface};
 use evq_sel4_runtime::info::DeviceInfo;
-use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, EndpointLink, IngestPublisher};
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, RingPublisher, WhenFull};
+use evq_source::Outbox;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::Transport;
 
@@ -60,8 +63,13 @@ fn main(info: &'static DomainInfo) -> ! {
     sel4::cap::Notification::from_bits(go).wait();
 
     let probes = info.args.as_str().parse::<u32>().unwrap_or(1).clamp(1, 64);
-    let publisher =
-        Publisher { server: evq_sel4_runtime::publisher(), ingest: IngestPublisher::new(info), via_ring: 0 };
+    let publisher = match evq_sel4_runtime::ring_publisher(info, WhenFull::Wait) {
+        Ok(ring) => Publisher { ring, outbox: Outbox::new(), published: 0 },
+        Err(e) => {
+            sel4::debug_println!("evq-net: {e}");
+            exit(1)
+        }
+    };
     match transport(info, virtio) {
         Ok(t) => run(t, virtio, irqs, publisher, probes),
         Err(why) => {
@@ -171,10 +179,9 @@ fn run<T: Transport>(
                     Some(frame) => {
                         if let Some(reply) = parse_arp_reply(frame, mac) {
                             let [a, b, c, d] = reply.sender_ip;
-                            let path = if publisher.ingest.is_some() { "ingest ring" } else { "endpoint" };
                             sel4::debug_println!(
-                                "evq-net: the gateway {a}.{b}.{c}.{d} answered ({} events so far through the {path})",
-                                publisher.via_ring
+                                "evq-net: the gateway {a}.{b}.{c}.{d} answered ({} events so far through the ingest ring)",
+                                publisher.published + publisher.outbox.len() as u64
                             );
                         }
                         publisher.publish(iface.received(len));
@@ -189,7 +196,7 @@ fn run<T: Transport>(
                 lent[usize::from(token) % QUEUE_SIZE] = Some(i);
             }
         }
-        // One signal to the server for everything this interrupt brought.
+        // Everything this interrupt brought, into the ring together.
         publisher.flush();
         if let Err(e) = sel4::cap::IrqHandler::from_bits(virtio.irq_slot).irq_handler_ack() {
             sel4::debug_println!("evq-net: the interrupt will not acknowledge: {e:?}");
@@ -226,32 +233,38 @@ fn send<T: Transport>(
     sel4::debug_println!("evq-net: the NIC never finished a transmit");
 }
 
-/// Where events go: the ingest rings where the description gives them
-/// (a signal per batch instead of a call per event), the endpoint otherwise.
+/// Where events go: gathered in an outbox, then into the ingest ring
+/// together at [`Publisher::flush`] (one doorbell at most).
 struct Publisher {
-    server: evq_source::Publisher<EndpointLink>,
-    ingest: Option<IngestPublisher>,
-    via_ring: u64,
+    ring: RingPublisher,
+    outbox: Outbox<EVENTS_PER_FLUSH, { EVENTS_PER_FLUSH * core::mem::size_of::<CountersPayload>() }>,
+    /// Events written into the ring so far (not those in the outbox).
+    published: u64,
 }
+
+/// Events gathered before they are written: an interrupt's received
+/// frames (at most the receive buffers) and more; a full outbox is
+/// written out early.
+const EVENTS_PER_FLUSH: usize = 2 * RX_BUFFERS;
 
 impl Publisher {
     fn publish(&mut self, event: Event<'_>) {
-        match self.ingest.as_mut() {
-            Some(ring) => match ring.publish(event) {
-                Ok(()) => self.via_ring += 1,
-                Err(e) => sel4::debug_println!("evq-net: an event did not go onto the ingest rings: {e}"),
-            },
-            None => {
-                if let Err(e) = self.server.publish_one(event) {
-                    sel4::debug_println!("evq-net: the server refused an event: {e}");
-                }
+        if self.outbox.push(&event).is_err() {
+            self.flush();
+            if self.outbox.push(&event).is_err() {
+                sel4::debug_println!("evq-net: an event does not fit an empty outbox; dropped");
             }
         }
     }
 
     fn flush(&mut self) {
-        if let Some(ring) = self.ingest.as_mut() {
-            ring.flush();
+        if self.outbox.is_empty() {
+            return;
         }
+        match self.ring.publish(&self.outbox.events()) {
+            Ok(()) => self.published += self.outbox.len() as u64,
+            Err(e) => sel4::debug_println!("evq-net: events did not go into the ingest ring: {e}"),
+        }
+        self.outbox.clear();
     }
 }

@@ -3,7 +3,9 @@
 //! system description grants, and its TCB, ready to resume.
 
 use core::ops::Range;
+use core::ptr::NonNull;
 
+use evq_abi::ring::RingGeometry;
 use evq_abi::PAGE_SIZE;
 use evq_domain_info::{self as info, slot, DomainInfo};
 use sel4::init_thread;
@@ -24,6 +26,9 @@ pub enum BuildError {
     Kernel(sel4::Error),
     /// The image overlaps the info page or the ring window.
     Overlap,
+    /// An ingest ring's size is not a ring's, or its control page does not
+    /// attach once laid out.
+    BadRing,
 }
 
 impl core::fmt::Display for BuildError {
@@ -34,6 +39,9 @@ impl core::fmt::Display for BuildError {
             BuildError::Out(OutOf::Memory(e)) => write!(f, "retype failed (out of memory?): {e}"),
             BuildError::Kernel(e) => write!(f, "the kernel refused: {e}"),
             BuildError::Overlap => f.write_str("the image overlaps the info page or the ring window"),
+            BuildError::BadRing => {
+                f.write_str("an ingest ring's size is not a ring's, or its laid-out control page does not attach")
+            }
         }
     }
 }
@@ -83,6 +91,20 @@ impl Scratch {
         // reads or writes it while it is filled.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (self.addr + offset) as *mut u8, bytes.len()) };
         frame.frame_unmap()
+    }
+
+    /// Lays out the control page of a fresh ring of `geometry` in
+    /// `frame`, its first frame (`evq_ring::Producer::lay_out`).
+    pub fn lay_out_ring(&self, frame: sel4::cap::Granule, geometry: RingGeometry) -> Result<(), BuildError> {
+        let vspace = init_thread::slot::VSPACE.cap();
+        frame.frame_map(vspace, self.addr, sel4::CapRights::read_write(), sel4::VmAttributes::default())?;
+        let page = NonNull::new(self.addr as *mut u8).ok_or(BuildError::BadRing)?;
+        // SAFETY: the frame is new and mapped only here, at a page no Rust
+        // object occupies (its image frame was unmapped), page-aligned, so
+        // nothing else touches it while its control page is written.
+        let laid_out = unsafe { evq_ring::Producer::lay_out(page, geometry) };
+        frame.frame_unmap()?;
+        laid_out.map_err(|_| BuildError::BadRing)
     }
 }
 

@@ -21,6 +21,12 @@ pub enum SetupError {
     Wiring(BuildError),
     /// The root task's own capability to publish on could not be made.
     PublishCap(sel4::Error),
+    /// The ingest rings (their frames, control pages and room
+    /// notifications), or the root task's own mapping of its ring and its
+    /// doorbell, could not be made.
+    Rings(BuildError),
+    /// More sources than the server's notification word has bits for.
+    TooManyRings,
     /// The description names no server.
     NoServer,
     /// Domain `id` could not be built.
@@ -44,6 +50,10 @@ impl fmt::Display for SetupError {
             ),
             SetupError::Wiring(e) => write!(f, "making the endpoints and notifications between domains: {e}"),
             SetupError::PublishCap(e) => write!(f, "minting the root task's capability to publish: {e}"),
+            SetupError::Rings(e) => write!(f, "making the ingest rings: {e}"),
+            SetupError::TooManyRings => {
+                f.write_str("more sources than the server's notification word has bits for (62)")
+            }
             SetupError::NoServer => f.write_str("the description names no server"),
             SetupError::Domain { id, error } => {
                 let name = SYSTEM.domain_by_id(*id).map_or("?", |d| d.name);
@@ -68,11 +78,11 @@ pub enum DomainError {
     RingPool(BuildError),
     /// More sources and clients than the server's info page lists.
     TooManyPeers,
-    /// An ingest region larger than its window in the server, or more
-    /// ingest sources than the server's notification word has bits for.
+    /// An ingest ring larger than its window in the server.
     IngestWindow,
-    /// Ingest rings: their frames, tables and mappings, the server's
-    /// notification and a source's capability to signal it.
+    /// Ingest rings: their tables and mappings, the server's notification,
+    /// a source's doorbell and room notification, the server's capability
+    /// to signal the latter.
     Ingest(BuildError),
     /// A capability the description grants, which the kernel refused.
     Grant {
@@ -134,9 +144,7 @@ impl fmt::Display for DomainError {
             DomainError::TooManyPeers => {
                 write!(f, "more sources and clients than the server can be told of ({})", MAX_PEERS - 1)
             }
-            DomainError::IngestWindow => {
-                f.write_str("an ingest region larger than its window, or more ingest sources than 63")
-            }
+            DomainError::IngestWindow => f.write_str("an ingest ring larger than its window in the server"),
             DomainError::Ingest(e) => write!(f, "setting up ingest rings: {e}"),
             DomainError::Grant { what, error } => write!(f, "granting {what}: {error}"),
             DomainError::Undescribed(what) => write!(f, "it is granted {what}, which the description lacks"),

@@ -12,8 +12,11 @@
 //! The root task is a source of its own, the supervisor: what a domain's
 //! start, fault or exit means is `evq_supervisor`'s to say (the one
 //! definition for every platform), and the root task carries out its
-//! duties: it publishes the events through `evq_source::Publisher` and tells
-//! the server when a client is gone, so that its rings are revoked. When
+//! duties: it publishes the events through `evq_source::Publisher` into
+//! its own ingest ring, which never blocks it (a full ring drops the event
+//! and counts it, and the server turns the count into loss its clients
+//! see), and it tells the server when a client is gone, by a call, so that
+//! its rings are revoked before the root task goes on. When
 //! the event server itself faults or exits, the system stops: the root task
 //! suspends every domain, says so on the serial line, and suspends itself.
 //! It never calls a server it knows to be gone.
@@ -23,12 +26,13 @@
 mod domain;
 mod elf;
 mod error;
+mod ingest;
 mod objects;
 mod setup;
 
 use evq_abi::event::process;
 use evq_domain_info as info;
-use evq_sel4_ipc::EndpointLink;
+use evq_sel4_ipc::{EndpointLink, RingPublisher};
 use evq_source::Publisher;
 use evq_supervisor::{Duty, Fault, Supervisor, Verdict};
 use evq_system::MAX_DOMAINS;
@@ -59,9 +63,11 @@ fn main(bootinfo: &sel4::BootInfoPtr) -> sel4::Result<Never> {
 struct System {
     /// What each start, fault and exit means.
     supervisor: Supervisor<'static>,
-    /// The supervisor source's publisher, on the root task's own badged
-    /// capability to the server's endpoint.
-    publisher: Publisher<EndpointLink>,
+    /// The supervisor source's events: its own ingest ring.
+    events: RingPublisher,
+    /// The supervisor's calls (`ClientGone`), on the root task's own
+    /// badged capability to the server's endpoint.
+    calls: Publisher<EndpointLink>,
     /// Where every domain's faults and exits arrive, badged with its id.
     fault: sel4::cap::Endpoint,
     /// Each running domain's TCB, by domain index.
@@ -76,7 +82,8 @@ impl System {
         let publish = builder.publish_endpoint()?;
         let mut system = System {
             supervisor: Supervisor::new(&SYSTEM),
-            publisher: EndpointLink::publisher(publish),
+            events: builder.root_publisher()?,
+            calls: EndpointLink::publisher(publish),
             fault: builder.fault_endpoint(),
             tcbs: [None; MAX_DOMAINS],
         };
@@ -96,8 +103,8 @@ impl System {
     /// Gives the supervisor one input and carries out its duties, in
     /// order; stops the system when it says so.
     fn supervise(&mut self, input: impl FnOnce(&mut Supervisor<'static>, &mut dyn FnMut(Duty)) -> Verdict) {
-        let System { supervisor, publisher, .. } = self;
-        if input(supervisor, &mut |duty| carry_out(publisher, duty)) == Verdict::Stops {
+        let System { supervisor, events, calls, .. } = self;
+        if input(supervisor, &mut |duty| carry_out(events, calls, duty)) == Verdict::Stops {
             self.stop()
         }
     }
@@ -146,16 +153,23 @@ impl System {
     }
 }
 
-/// Carries out one duty of the supervisor. A refusal is logged, not fatal:
-/// the root task goes on monitoring whatever the server answers.
-fn carry_out(publisher: &mut Publisher<EndpointLink>, duty: Duty) {
+/// Carries out one duty of the supervisor. A failure is logged, not fatal:
+/// the root task goes on monitoring whatever the server does.
+fn carry_out(events: &mut RingPublisher, calls: &mut Publisher<EndpointLink>, duty: Duty) {
     match duty {
         Duty::Publish(notice) => {
-            if let Err(e) = publisher.publish_one(notice.event()) {
-                sel4::debug_println!("evq: root task: the server refused a supervisor event: {e}");
+            let dropped = events.link().dropped();
+            if let Err(e) = events.publish_one(notice.event()) {
+                sel4::debug_println!("evq: root task: a supervisor event did not go into its ring: {e}");
+            }
+            if events.link().dropped() != dropped {
+                sel4::debug_println!(
+                    "evq: root task: its ingest ring is full: {} events dropped so far (clients see the loss)",
+                    events.link().dropped()
+                );
             }
         }
-        Duty::ClientGone { badge } => match publisher.client_gone(badge) {
+        Duty::ClientGone { badge } => match calls.client_gone(badge) {
             Ok(true) => {}
             // Every client is registered when the server starts.
             Ok(false) => sel4::debug_println!("evq: root task: the server did not know client {badge:#x}"),

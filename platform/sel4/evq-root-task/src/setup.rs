@@ -1,15 +1,18 @@
-//! Building the domains of the description: the objects that join them,
-//! then each domain with the capabilities its role grants, one kind of
-//! grant per function: the server's own resources, the described
-//! endpoints and notifications, devices, ingest rings and DMA memory.
+//! Building the domains of the description: the objects that join them
+//! (every ingest ring among them), then each domain with the capabilities
+//! its role grants, one kind of grant per function: the server's own
+//! resources, the described endpoints and notifications, devices, ingest
+//! rings and DMA memory.
 
 use evq_abi::PAGE_SIZE;
 use evq_domain_info::{self as info, slot, DeviceInfo, DomainInfo, Name, NamedCap, Peer, MAX_NAMED, MAX_PEERS};
-use evq_system::{Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE, ROOT_CATEGORIES, ROOT_NAME};
+use evq_sel4_ipc::RingPublisher;
+use evq_system::{Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE, ROOT_CATEGORIES, ROOT_INGEST_PAGES, ROOT_NAME};
 use sel4::init_thread;
 
 use crate::domain::{self, BuildError, Domain, Scratch};
 use crate::error::{DeviceError, DomainError, Granted, SetupError};
+use crate::ingest::IngestRing;
 use crate::objects::{DeviceMemory, Objects};
 use crate::{IMAGES, SYSTEM};
 
@@ -31,11 +34,13 @@ struct Wiring {
     /// How fast the counter user code reads runs.
     counter_hz: u64,
     /// The server's notification, bound to its thread: sources signal it
-    /// when their ingest rings hold events.
+    /// when they have written into their ingest rings while it sleeps.
     ingest_notification: sel4::cap::Notification,
-    /// Each ingest source's region (by domain index): its first frame's
-    /// slot in the root task's CNode, and how many frames.
-    ingest: [Option<(usize, usize)>; MAX_DOMAINS],
+    /// The root task's own ingest ring: ring 0.
+    root_ring: Option<IngestRing>,
+    /// Each source's ingest ring, by domain index: rings 1.. in
+    /// description order.
+    rings: [Option<IngestRing>; MAX_DOMAINS],
 }
 
 impl Wiring {
@@ -50,7 +55,8 @@ impl Wiring {
             endpoints: [None; MAX_NAMED],
             counter_hz,
             ingest_notification: objects.fixed::<sel4::cap_type::Notification>().map_err(out)?,
-            ingest: [None; MAX_DOMAINS],
+            root_ring: None,
+            rings: [None; MAX_DOMAINS],
         };
         if SYSTEM.notifications.len() > MAX_NAMED || SYSTEM.endpoints.len() > MAX_NAMED {
             return Err(SetupError::TooManyNamed);
@@ -67,6 +73,31 @@ impl Wiring {
             wiring.endpoints[i] = Some(objects.fixed::<sel4::cap_type::Endpoint>().map_err(out)?);
         }
         Ok(wiring)
+    }
+
+    /// Makes every ingest ring: the root task's (ring 0), then each
+    /// source's in description order, its control page laid out.
+    fn make_rings(&mut self, objects: &mut Objects, scratch: &Scratch) -> Result<(), SetupError> {
+        self.root_ring =
+            Some(IngestRing::make(objects, scratch, ROOT_INGEST_PAGES, 0, false).map_err(SetupError::Rings)?);
+        let mut index = 1;
+        for (i, d) in SYSTEM.domains.iter().enumerate() {
+            let Some(pages) = d.ingest_ring_pages() else { continue };
+            // A bit of the notification word per ring, below INGEST_SIGNAL.
+            if index >= 63 {
+                return Err(SetupError::TooManyRings);
+            }
+            self.rings[i] = Some(IngestRing::make(objects, scratch, pages, index, true).map_err(SetupError::Rings)?);
+            index += 1;
+        }
+        Ok(())
+    }
+
+    /// Every ingest ring with its peer's badge: the root task's first.
+    fn all_rings(&self) -> impl Iterator<Item = (u64, IngestRing)> + '_ {
+        let root = self.root_ring.map(|r| (ROOT_BADGE, r));
+        let sources = SYSTEM.domains.iter().zip(self.rings.iter()).filter_map(|(d, r)| Some((d.badge()?, (*r)?)));
+        root.into_iter().chain(sources)
     }
 }
 
@@ -119,26 +150,23 @@ fn role_code(role: &Role) -> u32 {
     }
 }
 
-/// Domain `index`'s place among the sources with ingest rings (its window
-/// in the server, its bit in the server's notification word), if it has them.
-fn ingest_index(index: usize) -> Option<usize> {
-    (SYSTEM.domains.get(index)?.ingest_pages > 0)
-        .then(|| SYSTEM.domains[..index].iter().filter(|d| d.ingest_pages > 0).count())
-}
-
-/// A frame capability of the root task's CNode, by slot.
-fn granule(index: usize) -> sel4::cap::Granule {
-    init_thread::Slot::<sel4::cap_type::Granule>::from_index(index).cap()
-}
-
 impl<'b> Builder<'b> {
     /// Takes the root task's memory and makes the objects between domains.
     pub fn new(bootinfo: &'b sel4::BootInfo, counter_hz: u64) -> Result<Self, SetupError> {
         let mut objects = Objects::new(bootinfo);
         let devices = DeviceMemory::new();
         let scratch = Scratch::new(bootinfo).map_err(SetupError::Scratch)?;
-        let wiring = Wiring::new(&mut objects, counter_hz)?;
+        let mut wiring = Wiring::new(&mut objects, counter_hz)?;
+        wiring.make_rings(&mut objects, &scratch)?;
         Ok(Self { bootinfo, objects, devices, scratch, wiring })
+    }
+
+    /// The root task's publisher for the supervisor's events: its own
+    /// ingest ring, which never blocks (a full ring drops and counts).
+    pub fn root_publisher(&mut self) -> Result<RingPublisher, SetupError> {
+        let ring = self.wiring.root_ring.ok_or(SetupError::Rings(BuildError::BadRing))?;
+        crate::ingest::root_publisher(self.bootinfo, &mut self.objects, &ring, self.wiring.ingest_notification)
+            .map_err(SetupError::Rings)
     }
 
     /// The fault endpoint every domain's faults and exits arrive on.
@@ -189,8 +217,8 @@ impl<'b> Builder<'b> {
             self.server_resources(&mut grants, ring_pool_pages)?;
         }
         self.described(&mut grants, d)?;
-        if let Some(region) = self.wiring.ingest[id as usize - 1] {
-            self.source_ingest(&mut grants, id, region)?;
+        if let Some(ring) = self.wiring.rings[id as usize - 1] {
+            self.source_ingest(&mut grants, &ring)?;
         }
         if d.dma_pages > 0 {
             grants.page.dma_paddr =
@@ -203,8 +231,8 @@ impl<'b> Builder<'b> {
     }
 
     /// The server's own: untyped memory for its ring pool, its notification
-    /// bound to its thread, every source's ingest region mapped, and its
-    /// peers listed.
+    /// bound to its thread, every ingest ring mapped, its peers listed, and
+    /// a capability to signal each source's room notification.
     fn server_resources(&mut self, g: &mut Grants<'_>, ring_pool_pages: u32) -> Result<(), DomainError> {
         // Untyped memory for the pool, rounded up to a power of two.
         let bits = (ring_pool_pages as usize * PAGE_SIZE).next_power_of_two().trailing_zeros();
@@ -213,26 +241,22 @@ impl<'b> Builder<'b> {
         g.page.untyped_bits = bits;
         g.page.ring_pool_pages = ring_pool_pages;
         g.domain.tcb.tcb_bind_notification(self.wiring.ingest_notification).map_err(DomainError::ingest)?;
-        self.server_ingest_regions(g)?;
-        list_peers(&mut g.page)
+        self.server_rings(g)?;
+        list_peers(&mut g.page, &self.wiring)?;
+        self.room_signals(g)
     }
 
-    /// Every source's ingest region, made now and mapped in the server, so
-    /// that the server can set up its rings before any source runs.
-    fn server_ingest_regions(&mut self, g: &mut Grants<'_>) -> Result<(), DomainError> {
-        for (i, other) in SYSTEM.domains.iter().enumerate() {
-            let Some(k) = ingest_index(i) else { continue };
-            let frames = 2 * info::INGEST_RING_PAGES + other.ingest_pages as usize;
-            let base = info::INGEST_WINDOW_ADDR + k * info::INGEST_STRIDE;
-            if frames * PAGE_SIZE > info::INGEST_STRIDE || k >= 63 {
+    /// Every ingest ring, mapped read-write in the server's window for it.
+    fn server_rings(&mut self, g: &mut Grants<'_>) -> Result<(), DomainError> {
+        for (_, ring) in self.wiring.all_rings() {
+            let base = ring.server_vaddr();
+            if ring.bytes() > info::INGEST_STRIDE {
                 return Err(DomainError::IngestWindow);
             }
-            let first = self.objects.slots(frames).map_err(DomainError::ingest)?;
-            domain::map_tables(&mut self.objects, g.domain.vspace(), base..base + frames * PAGE_SIZE)
+            domain::map_tables(&mut self.objects, g.domain.vspace(), base..base + ring.bytes())
                 .map_err(DomainError::Ingest)?;
-            for f in 0..frames {
-                self.objects.fixed_into::<sel4::cap_type::Granule>(first + f).map_err(DomainError::ingest)?;
-                granule(first + f)
+            for f in 0..ring.frames() {
+                ring.frame(f)
                     .frame_map(
                         g.domain.vspace(),
                         base + f * PAGE_SIZE,
@@ -241,7 +265,21 @@ impl<'b> Builder<'b> {
                     )
                     .map_err(DomainError::ingest)?;
             }
-            self.wiring.ingest[i] = Some((first, frames));
+        }
+        Ok(())
+    }
+
+    /// A capability to signal each source's room notification, in the
+    /// server's CNode, noted in the source's peer entry.
+    fn room_signals(&mut self, g: &mut Grants<'_>) -> Result<(), DomainError> {
+        for (badge, ring) in self.wiring.all_rings() {
+            let Some(room) = ring.room else { continue };
+            let slot = g.take_slot();
+            g.domain.grant(slot, room, sel4::CapRights::write_only(), 0).map_err(DomainError::ingest)?;
+            let peers = g.page.peer_count as usize;
+            if let Some(p) = g.page.peers[..peers].iter_mut().find(|p| p.badge == badge) {
+                p.room_slot = slot;
+            }
         }
         Ok(())
     }
@@ -395,26 +433,15 @@ impl<'b> Builder<'b> {
         Ok(out)
     }
 
-    /// A source's own view of its ingest region (`(first frame's slot,
-    /// frames)` as the server's was made), and its capability to signal
-    /// the server.
-    fn source_ingest(
-        &mut self,
-        g: &mut Grants<'_>,
-        id: u32,
-        (first, frames): (usize, usize),
-    ) -> Result<(), DomainError> {
-        // The same frames as the server's, through copies of its
-        // capabilities: a frame capability maps once.
+    /// A source's ingest ring, mapped at its ingest window (copies of the
+    /// frames the server maps), its doorbell (a badged capability to signal
+    /// the server's notification) and its room notification (wait).
+    fn source_ingest(&mut self, g: &mut Grants<'_>, ring: &IngestRing) -> Result<(), DomainError> {
         let base = info::INGEST_WINDOW_ADDR;
-        domain::map_tables(&mut self.objects, g.domain.vspace(), base..base + frames * PAGE_SIZE)
+        domain::map_tables(&mut self.objects, g.domain.vspace(), base..base + ring.bytes())
             .map_err(DomainError::Ingest)?;
-        let root = init_thread::slot::CNODE.cap();
-        for f in 0..frames {
-            let copy = granule(self.objects.slot().map_err(DomainError::ingest)?);
-            root.absolute_cptr(copy)
-                .copy(&root.absolute_cptr(granule(first + f)), sel4::CapRights::read_write())
-                .map_err(DomainError::ingest)?;
+        for f in 0..ring.frames() {
+            let copy = ring.copy_frame(&mut self.objects, f).map_err(DomainError::Ingest)?;
             copy.frame_map(
                 g.domain.vspace(),
                 base + f * PAGE_SIZE,
@@ -423,27 +450,40 @@ impl<'b> Builder<'b> {
             )
             .map_err(DomainError::ingest)?;
         }
-        let k = ingest_index(id as usize - 1).ok_or(DomainError::IngestWindow)? as u64;
-        let slot = g.take_slot();
+        let doorbell = g.take_slot();
         g.domain
-            .grant(slot, self.wiring.ingest_notification, sel4::CapRights::write_only(), info::INGEST_SIGNAL | 1 << k)
+            .grant(doorbell, self.wiring.ingest_notification, sel4::CapRights::write_only(), ring.doorbell_badge())
             .map_err(DomainError::ingest)?;
+        let room_note = ring.room.ok_or(DomainError::Ingest(BuildError::BadRing))?;
+        let room = g.take_slot();
+        g.domain.grant(room, room_note, sel4::CapRights::read_only(), 0).map_err(DomainError::ingest)?;
         g.page.ingest_vaddr = base as u64;
-        g.page.ingest_data_bytes = SYSTEM.domains[id as usize - 1].ingest_pages * PAGE_SIZE as u32;
-        g.page.ingest_signal_slot = slot;
+        g.page.ingest_bytes = ring.bytes() as u32;
+        g.page.ingest_signal_slot = doorbell;
+        g.page.ingest_room_slot = room;
         Ok(())
     }
 }
 
 /// The server's peers: the root task (the supervisor source, with the
-/// system's identity for it), then every source and client by badge.
-fn list_peers(page: &mut DomainInfo) -> Result<(), DomainError> {
+/// system's identity for it), then every source and client by badge, each
+/// source with its ingest ring (where it is in the server, how long, its
+/// bit), each client with whether it is lossless.
+fn list_peers(page: &mut DomainInfo, wiring: &Wiring) -> Result<(), DomainError> {
+    let ring_fields = |ring: Option<IngestRing>| match ring {
+        Some(r) => (r.server_vaddr() as u64, r.bytes() as u32, r.index as u32),
+        None => (0, 0, 0),
+    };
+    let (ingest_vaddr, ingest_bytes, ingest_bit) = ring_fields(wiring.root_ring);
     page.peers[0] = Peer {
         badge: ROOT_BADGE,
         role: info::role::ROOT,
         domain_id: evq_system::ROOT_DOMAIN_ID,
         categories: ROOT_CATEGORIES.0,
         name: Name::new(ROOT_NAME),
+        ingest_vaddr,
+        ingest_bytes,
+        ingest_bit,
         ..Peer::default()
     };
     page.peer_count = 1;
@@ -457,14 +497,7 @@ fn list_peers(page: &mut DomainInfo) -> Result<(), DomainError> {
             Role::Source { categories, budget_per_tick, .. } => (categories.0, budget_per_tick),
             _ => (0, 0),
         };
-        let (ingest_vaddr, ingest_data_bytes, ingest_bit) = match ingest_index(i) {
-            Some(k) => (
-                (info::INGEST_WINDOW_ADDR + k * info::INGEST_STRIDE) as u64,
-                other.ingest_pages * PAGE_SIZE as u32,
-                k as u32,
-            ),
-            None => (0, 0, 0),
-        };
+        let (ingest_vaddr, ingest_bytes, ingest_bit) = ring_fields(wiring.rings[i]);
         page.peers[n] = Peer {
             badge,
             notification_slot: 0,
@@ -474,8 +507,11 @@ fn list_peers(page: &mut DomainInfo) -> Result<(), DomainError> {
             budget_per_tick,
             name: Name::new(other.name),
             ingest_vaddr,
-            ingest_data_bytes,
+            ingest_bytes,
             ingest_bit,
+            room_slot: 0,
+            lossless: u32::from(other.lossless),
+            reserved: 0,
         };
         page.peer_count += 1;
     }

@@ -2,7 +2,11 @@
 //! a [`Message`] is a label and a body of whole words in the message
 //! registers ([`evq_abi::framing`]), [`call`] sends one on an endpoint and
 //! returns the reply, and [`EndpointLink`] is the `evq_source::Link` a
-//! source's `Publisher` calls the event server through.
+//! source's `Publisher` calls the event server through, for what needs an
+//! answer (the root task's `ClientGone`, a publish whose refusal the
+//! source must see). Events go through the source's ingest ring instead:
+//! [`Sel4Doorbell`] is the `evq_source::Doorbell` of its
+//! `evq_source::RingLink`, its two notifications.
 //!
 //! It holds no runtime of its own (no entry point, panic handler or
 //! printing), so the root task, which has `sel4-root-task`'s, can use it
@@ -12,7 +16,7 @@
 #![forbid(unsafe_code)]
 
 use evq_abi::msg::{DecodeError, EncodeError, Reply, Request, MAX_MSG_BYTES};
-use evq_source::{Link, Publisher};
+use evq_source::{Doorbell, Link, Publisher, RingLink};
 
 /// A message as evq's ABI sees it: a label and a body of whole words.
 #[derive(Clone, Copy)]
@@ -136,3 +140,43 @@ impl Link for EndpointLink {
         sel4::r#yield();
     }
 }
+
+/// A source's two notifications for its ingest ring: a capability to
+/// signal the server's notification (badged so that the server tells the
+/// signal from a message), and its room notification, which the server
+/// signals when it has freed slots the source waits for.
+#[derive(Clone, Copy, Debug)]
+pub struct Sel4Doorbell {
+    server: sel4::cap::Notification,
+    room: Option<sel4::cap::Notification>,
+}
+
+impl Sel4Doorbell {
+    /// The doorbell of a source that signals `server` and waits for room
+    /// on `room`; `None` for a source that never waits (the root task,
+    /// whose full ring drops and counts: `evq_source::WhenFull::Drop`).
+    pub const fn new(server: sel4::cap::Notification, room: Option<sel4::cap::Notification>) -> Self {
+        Self { server, room }
+    }
+}
+
+impl Doorbell for Sel4Doorbell {
+    fn ring(&mut self) {
+        self.server.signal();
+    }
+
+    fn wait_for_room(&mut self) {
+        match self.room {
+            Some(room) => {
+                room.wait();
+            }
+            // Without a room notification there is nothing to wait on; the
+            // link looks at the ring again once the server has had a chance
+            // to run.
+            None => sel4::r#yield(),
+        }
+    }
+}
+
+/// A source's publisher over its ingest ring.
+pub type RingPublisher = Publisher<RingLink<Sel4Doorbell>>;

@@ -5,9 +5,11 @@
 //!
 //! On top of that: evq's messages over seL4 IPC (a label and a body in the
 //! message registers, [`evq_abi::msg`]; `evq-sel4-ipc`, re-exported here),
-//! the publisher a source reaches the event server with ([`publisher`]:
-//! `evq_source::Publisher` over the source's badged endpoint), and leaving
-//! through the root task ([`exit`]), which turns it into a process event.
+//! the publishers a source reaches the event server with
+//! ([`ring_publisher`]: `evq_source::Publisher` over the source's ingest
+//! ring, for its events; [`publisher`]: over its badged endpoint, for a
+//! publish that needs the server's answer), and leaving through the root
+//! task ([`exit`]), which turns it into a process event.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -19,11 +21,12 @@ extern crate sel4_panicking;
 mod client;
 mod ingest;
 pub use client::{Sel4Error, Sel4Transport};
-pub use ingest::{ingest_region, IngestError, IngestPublisher};
+pub use ingest::{ring_publisher, RingError};
 
 pub use evq_domain_info::{self as info, DomainInfo};
-pub use evq_sel4_ipc::{call, CallError, EndpointLink, Message};
+pub use evq_sel4_ipc::{call, CallError, EndpointLink, Message, RingPublisher, Sel4Doorbell};
 use evq_source::Publisher;
+pub use evq_source::WhenFull;
 use sel4::CapTypeForFrameObjectOfFixedSize;
 
 #[doc(hidden)]
@@ -115,9 +118,11 @@ pub fn exit(code: i64) -> ! {
     }
 }
 
-/// The publisher of a source domain: `evq_source::Publisher` over its
-/// badged endpoint to the event server (slot [`info::slot::SERVER`]),
-/// waiting out back-pressure by yielding.
+/// A source domain's publisher over its badged endpoint to the event
+/// server (slot [`info::slot::SERVER`]), waiting out back-pressure by
+/// yielding: calls, one per message, each answered. A source's events go
+/// through its ingest ring ([`ring_publisher`]); this is for a publish
+/// whose refusal the source must see (the boot test's forged event).
 pub fn publisher() -> Publisher<EndpointLink> {
     EndpointLink::publisher(sel4::cap::Endpoint::from_bits(info::slot::SERVER))
 }

@@ -1,35 +1,50 @@
-//! The event-server protection domain: `evq-server` behind one endpoint.
+//! The event-server protection domain: `evq-server` behind one endpoint
+//! and the sources' ingest rings.
 //!
 //! Everything it may do comes from the capabilities the root task put in its
-//! CNode (`evq-domain-info`): its endpoint, to receive on; untyped memory for
+//! CNode (`evq-domain-info`): its endpoint, to receive on, with the
+//! notification the sources ring bound to its thread; untyped memory for
 //! the ring pool; its own CNode and VSpace, to retype and map the pool; a
-//! signal capability to each client's notification. Sources and clients are
-//! told apart by the badge their message arrives with, and nothing else.
+//! signal capability to each client's notification and to each source's
+//! room notification. Every source's ingest ring is mapped in its address
+//! space. A message's source or client is the badge it arrives with; an
+//! event's source is the ring it was read from; nothing else.
 //!
-//! The shell does what the core asks and no more: it copies a message out of
-//! the IPC buffer, hands it to `Server::handle`, attaches the frame
-//! capability a `GrantRing`/`GrantFrames` action names to the reply, and
-//! signals the notification a `Signal` action names.
+//! The shell does what the core asks and no more. It attaches every ring
+//! at start (`Server::attach_ingest`), then loops: a pass over the rings
+//! (`Server::drain`) until none has more, then `Server::prepare_sleep`,
+//! which sets every ring's waiting flag (and says whether entries came in
+//! meanwhile: then another pass), then it sleeps on the endpoint. A signal
+//! (a source rang: its word has [`info::INGEST_SIGNAL`] set) starts the
+//! next pass; a message is copied out of the IPC buffer and handed to
+//! `Server::handle`, then the rings are passed over, and the reply goes
+//! out with the next sleep (`reply_recv`). The actions: the frame
+//! capability a `GrantRing`/`GrantFrames` names goes with the reply, a
+//! `Signal` signals the client's notification, a `SignalSource` the
+//! source's room notification, and a `CutOff` is said on the console.
 //!
 //! Time is the CPU's free-running counter (`evq_sel4_runtime::now_ns`). The
 //! core ticks (refilling source budgets, writing out coalesced events whose
 //! window has passed, waking clients whose timeout has passed) at most once
-//! per [`TICK_NS`], when a message arrives: the server has no timer of its
-//! own, so a deadline is met at the first message after it. The device
-//! domain's clock publishes once a second, which bounds that wait in the
-//! systems that have it.
+//! per [`TICK_NS`], while the server is awake: it has no timer of its own,
+//! so a deadline is met at the first message or signal after it. The
+//! device domain's clock publishes once a second, which bounds that wait in
+//! the systems that have it. A source over its budget is the exception: its
+//! events stay in its ring until the next tick, and the server, whose
+//! rings are then not empty, stays awake until that tick (reading its
+//! clock, not passing over the rings again), so that the events are taken
+//! in order before anything of lower priority runs.
 #![no_std]
 #![no_main]
 
-mod ingest;
 mod pool;
 
+use core::ptr::NonNull;
+
 use evq_abi::event::CategorySet;
-use evq_abi::msg::{label, ErrorCode, Reply, Request};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
 use evq_server::{Action, Config, Server, SourceSpec};
 
-use ingest::{Ingest, Taken};
 use pool::FramePool;
 
 // A `Server` is about 100 KiB; an unoptimised build keeps a few copies of
@@ -50,6 +65,7 @@ fn main(info: &'static DomainInfo) -> ! {
     let mut server = Server::new(Config { ring_pool_pages: info.ring_pool_pages }, pool);
     for peer in info.peers() {
         let registered = match peer.role {
+            info::role::CLIENT if peer.lossless != 0 => server.register_lossless_client(peer.badge),
             info::role::CLIENT => server.register_client(peer.badge),
             // The root task, as the supervisor source: its identity is the
             // system's (`evq_system`), the same on every platform.
@@ -69,8 +85,29 @@ fn main(info: &'static DomainInfo) -> ! {
             exit(1)
         }
     }
+    let mut rings = 0;
+    for peer in info.peers().iter().filter(|p| p.ingest_vaddr != 0) {
+        let Some(base) = NonNull::new(peer.ingest_vaddr as *mut u8) else { continue };
+        // SAFETY: the root task maps this source's ring here, read-write,
+        // for the server's life; nothing else in this address space touches
+        // it, and the source, in its own, may write it as it likes: the
+        // core checks every read.
+        match unsafe { server.attach_ingest(peer.badge, base, peer.ingest_bytes as usize) } {
+            Ok(()) => {}
+            // The root task laid the ring out, but a source that ran first
+            // may have written over it: the server reads the other rings.
+            Err(e) => {
+                sel4::debug_println!(
+                    "evq-server: the ingest ring of {} does not attach: {e}; it is not read",
+                    peer.name.as_str()
+                );
+                continue;
+            }
+        }
+        rings += 1;
+    }
     sel4::debug_println!(
-        "evq-server: up: {} peers, ring pool {} frames mapped at {:#x}",
+        "evq-server: up: {} peers, {rings} ingest rings, ring pool {} frames mapped at {:#x}",
         info.peers().len(),
         info.ring_pool_pages,
         info::RING_WINDOW_ADDR
@@ -78,41 +115,62 @@ fn main(info: &'static DomainInfo) -> ! {
     serve(info, &mut server)
 }
 
-/// The most sources with ingest rings.
-const MAX_INGEST: usize = 8;
+/// The server's clock: never backwards, and distinct per reading when the
+/// counter is coarse (or unknown).
+struct Clock {
+    info: &'static DomainInfo,
+    now_ns: u64,
+    last_tick: u64,
+}
+
+impl Clock {
+    fn now(&mut self) -> u64 {
+        self.now_ns = evq_sel4_runtime::now_ns(self.info).unwrap_or(0).max(self.now_ns + 1);
+        self.now_ns
+    }
+
+    /// Ticks the core if a tick is due.
+    fn tick_if_due(&mut self, server: &mut Server<FramePool>) -> u64 {
+        let now = self.now();
+        if now - self.last_tick >= TICK_NS {
+            self.last_tick = now;
+            server.tick(now, &mut |a| carry_out(self.info, a, None));
+        }
+        now
+    }
+
+    /// Waits, reading the clock, until a tick is due.
+    fn wait_for_tick(&mut self) {
+        while self.now() - self.last_tick < TICK_NS {
+            core::hint::spin_loop();
+        }
+    }
+}
 
 fn serve(info: &'static DomainInfo, server: &mut Server<FramePool>) -> ! {
     let endpoint = sel4::cap::Endpoint::from_bits(info::slot::SERVER);
-    let mut ingests: [Option<Ingest>; MAX_INGEST] = [const { None }; MAX_INGEST];
-    for (slot, peer) in ingests.iter_mut().zip(info.peers().iter().filter(|p| p.ingest_vaddr != 0)) {
-        *slot = Ingest::new(peer);
-    }
-    let mut now_ns = 0u64;
-    let mut last_tick = 0u64;
+    let mut clock = Clock { info, now_ns: 0, last_tick: 0 };
     // Kept across messages: each is read into `request` and answered from
     // `reply`, with no buffer zeroed or copied per message but the IPC
     // buffer's own.
     let mut request = Message::new();
     let mut reply = Message::new();
-    let (mut msg_info, mut badge) = endpoint.recv(());
+    // The reply to the last message, sent with the next sleep.
+    let mut answer: Option<sel4::MessageInfo> = None;
     loop {
-        request.read_ipc(&msg_info);
-        // Never backwards, and distinct per message when the counter is coarse.
-        now_ns = evq_sel4_runtime::now_ns(info).unwrap_or(0).max(now_ns + 1);
-        if now_ns - last_tick >= TICK_NS {
-            last_tick = now_ns;
-            server.tick(now_ns, &mut |a| carry_out(info, a, None));
-        }
-        // Events waiting in ingest rings (held back, or just signalled) go
-        // in before the message, in the order they were published.
-        drain_ingests(info, server, now_ns, &mut ingests);
+        awake(&mut clock, server);
+        let (msg_info, badge) = match answer.take() {
+            Some(out) => endpoint.reply_recv(out, ()),
+            None => endpoint.recv(()),
+        };
         if badge & info::INGEST_SIGNAL != 0 {
-            // A signal, not a message: nobody waits for a reply.
-            (msg_info, badge) = endpoint.recv(());
+            // A source rang: nobody waits for a reply; the rings are next.
             continue;
         }
+        request.read_ipc(&msg_info);
+        let now = clock.tick_if_due(server);
         let mut grant = None;
-        let (label, len) = server.handle(now_ns, badge, request.label, request.body(), &mut reply.body, &mut |a| {
+        let (label, len) = server.handle(now, badge, request.label, request.body(), &mut reply.body, &mut |a| {
             carry_out(info, a, Some(&mut grant))
         });
         reply.label = label;
@@ -120,35 +178,28 @@ fn serve(info: &'static DomainInfo, server: &mut Server<FramePool>) -> ! {
         // Every action has run; the pool's capability for a granted frame
         // is looked up only now, once the ring is in the pool's tables.
         let caps = grant.and_then(|(ring, index)| server.memory().frame(ring, index));
-        let out = reply.to_ipc(caps.as_slice());
-        (msg_info, badge) = endpoint.reply_recv(out, ());
+        answer = Some(reply.to_ipc(caps.as_slice()));
     }
 }
 
-/// Offers every source's ingested events to the core, as `Publish`
-/// requests from its badge.
-fn drain_ingests(info: &DomainInfo, server: &mut Server<FramePool>, now_ns: u64, ingests: &mut [Option<Ingest>]) {
-    for ingest in ingests.iter_mut().flatten() {
-        let before = ingest.taken;
-        ingest.drain(&mut |badge, body| {
-            let act = &mut |a| carry_out(info, a, None);
-            let reply = match Request::decode(label::PUBLISH, body) {
-                Ok(request) => server.request(now_ns, badge, request, act),
-                Err(_) => {
-                    // A body that does not decode is the core's to refuse
-                    // and count, as it does any malformed message; its
-                    // error reply goes nowhere.
-                    server.handle(now_ns, badge, label::PUBLISH, body, &mut [0u8; 64], act);
-                    return Taken::Done;
-                }
-            };
-            match reply {
-                Reply::Error { code: ErrorCode::Busy, .. } => Taken::Busy,
-                _ => Taken::Done,
-            }
-        });
-        if before == 0 && ingest.taken > 0 {
-            sel4::debug_println!("evq-server: ingest rings of {}: events arriving", ingest.name);
+/// Takes every ring's events until the core says the server may sleep:
+/// passes until none has more than a pass takes, then the waiting flags;
+/// entries that came in meanwhile get another pass. Entries a source's
+/// budget holds back stay until the next tick; the server has no timer of
+/// its own to be woken by, so it waits for the tick awake.
+fn awake(clock: &mut Clock, server: &mut Server<FramePool>) {
+    let info = clock.info;
+    loop {
+        let mut now = clock.tick_if_due(server);
+        while server.drain(now, &mut |a| carry_out(info, a, None)) {
+            now = clock.tick_if_due(server);
+        }
+        if server.waits_for_tick() {
+            clock.wait_for_tick();
+            continue;
+        }
+        if server.prepare_sleep(&mut |a| carry_out(info, a, None)) {
+            return;
         }
     }
 }
@@ -172,8 +223,17 @@ fn carry_out(info: &DomainInfo, action: Action, grant: Option<&mut Option<(evq_s
                 sel4::cap::Notification::from_bits(peer.notification_slot).signal();
             }
         }
+        Action::SignalSource { source } => {
+            if let Some(peer) = info.peers().iter().find(|p| p.badge == source && p.room_slot != 0) {
+                sel4::cap::Notification::from_bits(peer.room_slot).signal();
+            }
+        }
         Action::Revoked { client, queue } => {
             sel4::debug_println!("evq-server: revoked queue {queue:#x} of client {client:#x}: its ring was corrupted");
+        }
+        Action::CutOff { source, fault } => {
+            let name = info.peers().iter().find(|p| p.badge == source).map_or("?", |p| p.name.as_str());
+            sel4::debug_println!("evq-server: the ingest ring of {name} is cut off: {fault}; no longer read");
         }
     }
 }

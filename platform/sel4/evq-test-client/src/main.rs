@@ -12,7 +12,7 @@
 #![no_main]
 
 use evq_abi::event::{decode_dentry, device, network, process, Category, CountersPayload, FaultPayload, TimePayload};
-use evq_abi::msg::Filter;
+use evq_abi::msg::{Filter, StatsTarget};
 use evq_client::{EventQueue, ReceivedEvent, Session};
 use evq_sel4_runtime::{domain_main, exit, info, DomainInfo};
 use evq_test_script::{
@@ -135,8 +135,10 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
 
     // Phase 1: the script, in order, with its payloads.
     notes.phase();
+    let mut source_id = 0;
     for (i, s) in SCRIPT.iter().enumerate() {
         let e = next(&mut events)?;
+        source_id = e.source_id;
         let payload_ok = if s.category == Category::Vfs {
             decode_dentry(e.payload) == Ok((s.parent, s.name))
         } else {
@@ -156,6 +158,18 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
     if events.next_event().map_err(|_| "the ring does not read")?.is_some() {
         return Err("an event arrived that was not published (the forged one?)");
     }
+    // The source forged a process event twice: through its ingest ring,
+    // where the server refuses it silently and counts it, and by call,
+    // where it answers NotPermitted (the source checks that). Both counted.
+    let source_stats = |session: &mut Session<Sel4Transport>| {
+        session.stats(StatsTarget::Source(source_id)).map(|s| s.counters).map_err(|_| "Stats failed")
+    };
+    let after_script = source_stats(&mut session)?;
+    if after_script.rejected != 2 {
+        sel4::debug_println!("evq: test-client: the test source's rejected count is {}", after_script.rejected);
+        return Err("the forged events were not both refused and counted");
+    }
+    sel4::debug_println!("evq: test-client: both forged events refused and counted (ring and call)");
 
     // Phase 2: a flood into the unread ring. Sequence numbers go on counting
     // through the loss, so the arithmetic is exact.
@@ -173,6 +187,18 @@ fn test(info: &DomainInfo) -> Result<Summary, &'static str> {
         sel4::debug_println!("evq: test-client: flood delivered={delivered} lost={lost}");
         return Err("the flood's loss is not exact");
     }
+    // The source's budget is smaller than a flood batch: the server must
+    // have left flood events in the source's ring for a later tick, and
+    // taken every one of them (above: delivered + lost is the whole flood).
+    let after_flood = source_stats(&mut session)?;
+    let held = after_flood.throttled - after_script.throttled;
+    if held == 0 {
+        return Err("the server never pushed back on the flood");
+    }
+    if after_flood.published - after_script.published != FLOOD {
+        return Err("the server did not take the whole flood");
+    }
+    sel4::debug_println!("evq: test-client: flood of {FLOOD} held back {held} times by the source's budget, all taken");
 
     // Phase 3: the next event carries the loss; wait for it properly, with
     // the waiting flag set and the server asked to signal.

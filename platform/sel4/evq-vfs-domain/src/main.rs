@@ -1,23 +1,25 @@
 //! The VFS driver domain: `evq-vfs` behind the `vfs` endpoint of the system
 //! description, and a source of VFS events to the event server.
 //!
-//! Its capabilities: the `vfs` endpoint to receive on, and a badged endpoint
-//! to the event server allowed VFS events only. For each request it hands
+//! Its capabilities: the `vfs` endpoint to receive on, and its ingest ring
+//! to the event server (the ring, its doorbell and its room notification;
+//! the server takes VFS events only from it). For each request it hands
 //! the message to the core, gathers the events the core publishes in an
-//! `evq_source::Outbox`, publishes them together (`evq_source::Publisher`:
-//! one `PublishBatch`, or a `Publish` for a lone event), and only then
-//! replies: a client that sees its request done can count on its events
-//! being in the server's hands.
+//! `evq_source::Outbox`, publishes them together into its ring
+//! (`evq_source::Publisher` over `evq_source::RingLink`: one doorbell, and
+//! only if the server sleeps), and only then replies: a client that sees
+//! its request done can count on its events being in the ring, which the
+//! server, running above this domain, has read by the time the client runs.
 //!
-//! Its clock is the CPU's counter, as the server's. Back-pressure from the
-//! server (`Busy`) is waited out before the reply, so a flood of
+//! Its clock is the CPU's counter, as the server's. A full ring is waited
+//! out (the server signals room) before the reply, so a flood of
 //! file-system requests slows its caller rather than losing events.
 #![no_std]
 #![no_main]
 
 use evq_abi::event::MAX_PAYLOAD;
 use evq_abi::msg::Event;
-use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message};
+use evq_sel4_runtime::{domain_main, exit, info, DomainInfo, Message, WhenFull};
 use evq_source::Outbox;
 use evq_vfs::Vfs;
 
@@ -35,7 +37,13 @@ fn main(info: &'static DomainInfo) -> ! {
         exit(1)
     };
     let endpoint = sel4::cap::Endpoint::from_bits(endpoint);
-    let mut publisher = evq_sel4_runtime::publisher();
+    let mut publisher = match evq_sel4_runtime::ring_publisher(info, WhenFull::Wait) {
+        Ok(p) => p,
+        Err(e) => {
+            sel4::debug_println!("evq-vfs: {e}");
+            exit(1)
+        }
+    };
     let mut vfs = Vfs::new(0);
     let mut now_ns = 0u64;
     let mut outbox = Outbox::<MAX_EVENTS, { MAX_EVENTS * MAX_PAYLOAD }>::new();
@@ -58,7 +66,7 @@ fn main(info: &'static DomainInfo) -> ! {
         }
         if !outbox.is_empty() {
             if let Err(e) = publisher.publish(&outbox.events()) {
-                sel4::debug_println!("evq-vfs: the server refused the events of a request: {e}");
+                sel4::debug_println!("evq-vfs: the events of a request did not go into the ring: {e}");
             }
             outbox.clear();
         }
