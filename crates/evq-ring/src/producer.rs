@@ -297,7 +297,7 @@ impl Producer {
             && kind.ty & EntryHeader::TYPE_MAX != Category::Meta as u32
             && kind.info & info::RESERVED_MASK == 0;
         if !fast {
-            return self.push_words(kind, record, payload, critical);
+            return self.push_slow(kind, record, payload, critical);
         }
         if len <= LINE_SLOTS && self.free_slots() >= PREFETCH_WRITE_SLOTS + LINE_SLOTS {
             self.region.prefetch_slot(self.head.wrapping_add(PREFETCH_WRITE_SLOTS) & self.mask, Access::Write);
@@ -324,6 +324,14 @@ impl Producer {
         // Release: the slots above are visible before the head that covers them.
         self.region.word32(control::HEAD).store(self.head, Ordering::Release);
         Ok(())
+    }
+
+    /// [`Producer::push_record`]'s other cases, kept out of its way: a loss
+    /// to report, a wrap, a stale view of the tail, a full ring.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, kind: EntryKind, words: &[u64], bytes: &[u8], critical: bool) -> Result<(), PushError> {
+        self.push_words(kind, words, bytes, critical)
     }
 
     /// [`Producer::try_push`] for a body that starts with words, as
