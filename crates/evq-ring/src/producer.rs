@@ -287,6 +287,30 @@ impl Producer {
         payload: &[u8],
         critical: bool,
     ) -> Result<(), PushError> {
+        self.put_record::<N, true>(kind, record, payload, critical)
+    }
+
+    /// [`Producer::push_record`], but a full ring is not a loss: the entry
+    /// is refused with [`PushError::Full`], as [`Producer::try_push`].
+    #[inline(always)]
+    pub fn try_push_record<const N: usize>(
+        &mut self,
+        kind: EntryKind,
+        record: &[u64; N],
+        payload: &[u8],
+        critical: bool,
+    ) -> Result<(), PushError> {
+        self.put_record::<N, false>(kind, record, payload, critical)
+    }
+
+    #[inline(always)]
+    fn put_record<const N: usize, const DROP: bool>(
+        &mut self,
+        kind: EntryKind,
+        record: &[u64; N],
+        payload: &[u8],
+        critical: bool,
+    ) -> Result<(), PushError> {
         let len = (1 + N + payload.len().div_ceil(SLOT_SIZE)) as u32;
         let reserve = if critical { 0 } else { self.reserved_slots };
         let pos = self.head & self.mask;
@@ -297,7 +321,7 @@ impl Producer {
             && kind.ty & EntryHeader::TYPE_MAX != Category::Meta as u32
             && kind.info & info::RESERVED_MASK == 0;
         if !fast {
-            return self.push_slow(kind, record, payload, critical);
+            return self.put_slow(kind, record, payload, critical, DROP);
         }
         if len <= LINE_SLOTS && self.free_slots() >= PREFETCH_WRITE_SLOTS + LINE_SLOTS {
             self.region.prefetch_slot(self.head.wrapping_add(PREFETCH_WRITE_SLOTS) & self.mask, Access::Write);
@@ -330,8 +354,19 @@ impl Producer {
     /// to report, a wrap, a stale view of the tail, a full ring.
     #[cold]
     #[inline(never)]
-    fn push_slow(&mut self, kind: EntryKind, words: &[u64], bytes: &[u8], critical: bool) -> Result<(), PushError> {
-        self.push_words(kind, words, bytes, critical)
+    fn put_slow(
+        &mut self,
+        kind: EntryKind,
+        words: &[u64],
+        bytes: &[u8],
+        critical: bool,
+        drop: bool,
+    ) -> Result<(), PushError> {
+        if drop {
+            self.push_words(kind, words, bytes, critical)
+        } else {
+            self.write(kind, words, bytes, critical)
+        }
     }
 
     /// [`Producer::try_push`] for a body that starts with words, as

@@ -105,8 +105,8 @@ impl<D: Doorbell> RingLink<D> {
         ]);
         let words = [desc, e.object_id];
         let pushed = match self.when_full {
-            WhenFull::Wait => self.producer.try_push_words(kind, &words, e.payload, critical),
-            WhenFull::Drop => self.producer.push_words(kind, &words, e.payload, critical),
+            WhenFull::Wait => self.producer.try_push_record(kind, &words, e.payload, critical),
+            WhenFull::Drop => self.producer.push_record(kind, &words, e.payload, critical),
         };
         match pushed {
             Ok(()) => Ok(true),
