@@ -48,8 +48,12 @@ test: tools
 	  fi; \
 	done
 
+# `cargo bench -p evq-bench` runs the ring, hosted and server_core benches;
+# server_core runs the example built here under valgrind's callgrind, and
+# prints one SKIPPED line instead where valgrind is not installed.
 bench: tools
 	$(CARGO) build --locked --release -p evq-hosted --bin evq
+	$(CARGO) build --locked --release -p evq-server --example core_profile
 	$(CARGO) bench --locked -p evq-bench
 	@for arch in aarch64 x86_64; do \
 	  prefix=$$(eval echo \$${SEL4_PREFIX_RELEASE_$$arch}); \

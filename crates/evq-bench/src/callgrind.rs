@@ -1,12 +1,16 @@
 //! §2, the server core's own work per event: instructions counted by
 //! callgrind in `evq-server`'s example `core_profile` (its documentation
-//! says what it runs), for 1, 2, 4 and 8 matching queues.
+//! says what it runs), for 1, 2, 4 and 8 matching queues, on each of the
+//! two paths by which a shell hands the core a source's events: `call` (a
+//! `PublishBatch` message through `Server::handle`) and `ingest` (the
+//! source's ingest ring through `Server::drain`).
 //!
-//! Each count is one run of `core_profile QUEUES ROUNDS` under
+//! Each count is one run of `core_profile PATH QUEUES ROUNDS` under
 //! `valgrind --tool=callgrind --collect-atstart=no
 //! --toggle-collect=*core_profile::server_round*`, so callgrind counts the
 //! instructions executed inside `server_round` (and everything it calls:
-//! `Server::handle`, the decode, the fan-out, the ring writes), and nothing
+//! `Server::handle` or `Server::drain`, the decode or the ingest ring's
+//! read, the fan-out, the ring writes), and nothing
 //! else: not the setup, not the source's encoding, not the reader. A second
 //! run with `reader_round` counts the client reader alone. The total of
 //! each run (callgrind's `totals:` line) divided by the events the program
@@ -26,6 +30,9 @@ use crate::common::{self, verdict, Json, Scratch};
 
 /// The matching queue counts measured.
 pub const QUEUES: [usize; 4] = [1, 2, 4, 8];
+
+/// The paths measured: `core_profile`'s first argument.
+pub const PATHS: [&str; 2] = ["call", "ingest"];
 
 /// The issue's target: the server core's instructions per event, 1 queue.
 pub const TARGET_ONE_QUEUE: f64 = 150.0;
@@ -52,7 +59,9 @@ impl Part {
 pub fn available() -> Result<PathBuf, String> {
     let valgrind = Command::new("valgrind").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     if !valgrind.is_ok_and(|s| s.success()) {
-        return Err("valgrind is not installed (install it, e.g. `apt-get install valgrind`, to count instructions)".into());
+        return Err(
+            "valgrind is not installed (install it, e.g. `apt-get install valgrind`, to count instructions)".into()
+        );
     }
     profile_binary()
 }
@@ -81,9 +90,9 @@ pub fn profile_binary() -> Result<PathBuf, String> {
     }
 }
 
-/// One count: `part`'s instructions in `core_profile queues rounds`, and
-/// the events it published.
-pub fn count(bin: &Path, part: Part, queues: usize, rounds: u64) -> io::Result<(u64, u64)> {
+/// One count: `part`'s instructions in `core_profile path queues rounds`,
+/// and the events it published.
+pub fn count(bin: &Path, part: Part, path: &str, queues: usize, rounds: u64) -> io::Result<(u64, u64)> {
     let scratch = Scratch::new("callgrind", None)?;
     let out_file = scratch.path.join("callgrind.out");
     let out = Command::new("valgrind")
@@ -92,13 +101,14 @@ pub fn count(bin: &Path, part: Part, queues: usize, rounds: u64) -> io::Result<(
         .arg("--collect-atstart=no")
         .arg(format!("--toggle-collect={}", part.function()))
         .arg(bin)
+        .arg(path)
         .arg(queues.to_string())
         .arg(rounds.to_string())
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
-            "valgrind core_profile {queues} {rounds} failed ({}): {}",
+            "valgrind core_profile {path} {queues} {rounds} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         )));
@@ -133,9 +143,11 @@ pub fn totals(callgrind_out: &str) -> Option<u64> {
     line("totals:").or_else(|| line("summary:"))
 }
 
-/// One queue count's figures, instructions per published event.
+/// One path's and queue count's figures, instructions per published event.
 #[derive(Clone, Copy, Debug)]
 pub struct Figure {
+    /// `call` or `ingest`.
+    pub path: &'static str,
     /// Matching queues.
     pub queues: usize,
     /// The server core's.
@@ -144,16 +156,18 @@ pub struct Figure {
     pub reader: f64,
 }
 
-/// Measures every queue count, `rounds` batches each.
+/// Measures every path and queue count, `rounds` batches each.
 pub fn measure(bin: &Path, rounds: u64) -> io::Result<Vec<Figure>> {
     let mut v = Vec::new();
-    for queues in QUEUES {
-        let (s, published) = count(bin, Part::Server, queues, rounds)?;
-        let (r, published_r) = count(bin, Part::Reader, queues, rounds)?;
-        if published == 0 || published != published_r {
-            return Err(io::Error::other("core_profile published a different number of events in its two runs"));
+    for path in PATHS {
+        for queues in QUEUES {
+            let (s, published) = count(bin, Part::Server, path, queues, rounds)?;
+            let (r, published_r) = count(bin, Part::Reader, path, queues, rounds)?;
+            if published == 0 || published != published_r {
+                return Err(io::Error::other("core_profile published a different number of events in its two runs"));
+            }
+            v.push(Figure { path, queues, server: s as f64 / published as f64, reader: r as f64 / published as f64 });
         }
-        v.push(Figure { queues, server: s as f64 / published as f64, reader: r as f64 / published as f64 });
     }
     Ok(v)
 }
@@ -161,9 +175,21 @@ pub fn measure(bin: &Path, rounds: u64) -> io::Result<Vec<Figure>> {
 /// The part as `make bench` runs it: the table, the target, the JSON lines;
 /// or its `SKIPPED:` line.
 pub fn run(quick: bool) -> io::Result<()> {
-    let rounds = common::env_u64("EVQ_BENCH_CORE_ROUNDS", if quick { 200 } else { 2000 }).map_err(io::Error::other)?;
+    let default = if quick { 200 } else { 2000 };
+    let rounds = common::env_u64("EVQ_BENCH_CORE_ROUNDS", default).map_err(io::Error::other)?;
     if rounds == 0 {
-        return Err(io::Error::other("EVQ_BENCH_CORE_ROUNDS=0: give a count of at least 1, or unset it for 2000"));
+        return Err(io::Error::other(format!(
+            "EVQ_BENCH_CORE_ROUNDS=0: give a count of at least 1, or unset it for {default}"
+        )));
+    }
+    // A path given by hand that is wrong is an error, not a reason to skip.
+    if let Some(p) = std::env::var_os("EVQ_CORE_PROFILE") {
+        if !Path::new(&p).is_file() {
+            return Err(io::Error::other(format!(
+                "EVQ_CORE_PROFILE={p:?} is not a file: give the path of a built core_profile \
+                 (cargo build --release -p evq-server --example core_profile), or unset it"
+            )));
+        }
     }
     let bin = match available() {
         Ok(bin) => bin,
@@ -176,40 +202,49 @@ pub fn run(quick: bool) -> io::Result<()> {
     println!(
         "\n### §2 The server core per published event (callgrind: `core_profile`, {rounds} batches of 32 payload-less events, every queue matching)\n"
     );
-    println!("| matching queues | server core, instructions/event | added per further queue | client reader, instructions/event | reader per event read |");
-    println!("|---|---|---|---|---|");
-    let one = figures[0];
+    println!("| path | matching queues | server core, instructions/event | added per further queue | client reader, instructions/event | reader per event read |");
+    println!("|---|---|---|---|---|---|");
     for f in &figures {
-        let added = if f.queues > 1 {
-            format!("{:.1}", (f.server - one.server) / (f.queues - 1) as f64)
-        } else {
-            "–".into()
-        };
+        let one = figures.iter().find(|o| o.path == f.path && o.queues == 1).unwrap_or(f);
+        let added =
+            if f.queues > 1 { format!("{:.1}", (f.server - one.server) / (f.queues - 1) as f64) } else { "–".into() };
         println!(
-            "| {} | {:.1} | {added} | {:.1} | {:.1} |",
+            "| {} | {} | {:.1} | {added} | {:.1} | {:.1} |",
+            f.path,
             f.queues,
             f.server,
             f.reader,
             f.reader / f.queues as f64
         );
     }
-    println!("\n| target | measured | verdict |\n|---|---|---|");
-    println!(
-        "| server core, 1 queue: ≤ {TARGET_ONE_QUEUE} instructions per event | {:.1} | {} |",
-        one.server,
-        verdict(TARGET_ONE_QUEUE, one.server)
-    );
+    println!("\n| target | path | measured | verdict |\n|---|---|---|---|");
+    for f in figures.iter().filter(|f| f.queues == 1) {
+        println!(
+            "| server core, 1 queue: ≤ {TARGET_ONE_QUEUE} instructions per event | {} | {:.1} | {} |",
+            f.path,
+            f.server,
+            verdict(TARGET_ONE_QUEUE, f.server)
+        );
+    }
     println!();
     for f in &figures {
         println!(
             "{}",
-            Json::new("core").int("queues", f.queues as u64).num("instructions_per_event", f.server, 1).line()
+            Json::new("core")
+                .str("path", f.path)
+                .int("queues", f.queues as u64)
+                .num("instructions_per_event", f.server, 1)
+                .line()
         );
     }
     for f in &figures {
         println!(
             "{}",
-            Json::new("core_reader").int("queues", f.queues as u64).num("instructions_per_event", f.reader, 1).line()
+            Json::new("core_reader")
+                .str("path", f.path)
+                .int("queues", f.queues as u64)
+                .num("instructions_per_event", f.reader, 1)
+                .line()
         );
     }
     Ok(())

@@ -33,6 +33,15 @@
 //! one per call (resends after `Busy` apart), so the two sides frame the
 //! same events the same way.
 //!
+//! **Why the comparison is fair**: both sides carry the same events, in the
+//! same framing, to the same number of client processes, and every client
+//! copies every byte of every event it reads (the relay's out of the kernel
+//! with `recv`; evq's reader out of the shared ring, as it must, since the
+//! server could change the ring under it) and checks its sequence number.
+//! Only events read count as delivered, so an event evq drops (`Mode::Drop`,
+//! a full ring) never counts in its favour; the relay never drops (a full
+//! socket blocks it), so it is the same relay in every mode.
+//!
 //! At the fixed offered load the source paces itself by the clock, and an
 //! event's publish time is the time it was due (see `publish_time`).
 //!
@@ -54,7 +63,7 @@ use evq_hosted::wire::Endpoint;
 use crate::common::{self, now_ns, Histogram, Scratch, Worker};
 use crate::profile;
 pub use crate::system::Mode;
-use crate::system::{EvqSystem, RING_PAGES, SOURCE_SLOT};
+use crate::system::{self, EvqSystem, RING_PAGES, SOURCE_SLOT};
 
 /// Events per message in the batched runs.
 pub const BATCH: usize = 16;
@@ -165,8 +174,8 @@ pub fn run_profiled(
             pids.push(("server".into(), system.server_pid()? as u32));
             let console = system.console_path.to_string_lossy().into_owned();
             let mut clients = Vec::new();
-            for _ in 0..spec.clients {
-                let args = [console.clone(), size.clone(), spec.sleep.arg().to_string()];
+            for i in 0..spec.clients {
+                let args = [console.clone(), size.clone(), spec.sleep.arg().to_string(), system::client_slot(i)];
                 clients.push(Worker::spawn("evq-client", &args)?);
             }
             for c in &mut clients {
@@ -248,7 +257,7 @@ pub fn worker(role: &str, args: &[String]) -> io::Result<bool> {
     match role {
         "evq-client" => {
             let sleep = if arg(2)? == Sleep::WaitCall.arg() { Sleep::WaitCall } else { Sleep::Flag };
-            evq_client(Path::new(arg(0)?), num(1)? as usize, sleep)?
+            evq_client(Path::new(arg(0)?), num(1)? as usize, sleep, arg(3)?)?
         }
         "evq-source" => evq_source(Path::new(arg(0)?), source_spec(num(1)?, num(2)?, num(3)?, num(4)?)?)?,
         "relay" => relay(Path::new(arg(0)?), num(1)? as usize)?,
@@ -337,11 +346,12 @@ impl Sleep {
     }
 }
 
-fn evq_client(console: &Path, size: usize, sleep: Sleep) -> io::Result<()> {
+fn evq_client(console: &Path, size: usize, sleep: Sleep, slot: &str) -> io::Result<()> {
     let console = Console::connect_within(console, Duration::from_secs(20))?;
     // Attach by hand rather than with `attach_client`, to keep a handle on
-    // the notification for sleeping without a `WAIT`.
-    let request = console::Request::Attach { domain: None, role: "client".into() };
+    // the notification for sleeping without a `WAIT`; by the slot's name,
+    // since a lossless slot is taken only by name.
+    let request = console::Request::Attach { domain: Some(slot.into()), role: "client".into() };
     let fds = match console.request(&request)? {
         (console::Reply::Attached { .. }, fds) => fds,
         (other, _) => return Err(io::Error::other(format!("attach: {other:?}"))),

@@ -181,7 +181,8 @@ pub fn run_evq(storm: Storm, system: &EvqSystem, watch: bool) -> io::Result<Stor
 /// The outcome of a storm that began at `t0` and spent `create_ns` creating:
 /// with a watcher, once it has read every event.
 fn finish(storm: Storm, watcher: Option<Worker>, t0: u64, create_ns: u64) -> io::Result<StormOutcome> {
-    let mut out = StormOutcome { creations: storm.creations(), create_secs: create_ns as f64 / 1e9, ..Default::default() };
+    let mut out =
+        StormOutcome { creations: storm.creations(), create_secs: create_ns as f64 / 1e9, ..Default::default() };
     if let Some(mut watcher) = watcher {
         let done = watcher.expect("done")?;
         watcher.finish()?;

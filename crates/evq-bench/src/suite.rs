@@ -153,7 +153,7 @@ pub struct Point {
 /// | `EVQ_BENCH_CLIENTS` | 1, 4, 16, 64 |
 /// | `EVQ_BENCH_RECORD` | 32, 64 |
 /// | `EVQ_BENCH_PER_MSG` | 1, 16 |
-/// | `EVQ_BENCH_MODE` | drop (lossless once the system has it, [`system::LOSSLESS_CLIENT_FLAG`]) |
+/// | `EVQ_BENCH_MODE` | drop, lossless (where the hosted system runs it, [`system::LOSSLESS_AVAILABLE`]) |
 /// | `EVQ_BENCH_IMPL` | evq, relay |
 ///
 /// It applies to the `fanout` part (its tables, its targets, its `WAIT`
@@ -201,18 +201,18 @@ impl Selection {
         let records = get(var, "EVQ_BENCH_RECORD", &as_ref(&r))?;
         let per_msg = get(var, "EVQ_BENCH_PER_MSG", &as_ref(&p))?;
         let impls = get(var, "EVQ_BENCH_IMPL", &Kind::ALL.map(|k| (k.name(), k)))?;
-        let available: Vec<(&str, Mode)> =
-            Mode::ALL.iter().filter(|m| m.available()).map(|m| (m.name(), *m)).collect();
+        let available: Vec<(&str, Mode)> = Mode::ALL.iter().filter(|m| m.available()).map(|m| (m.name(), *m)).collect();
         let modes = match var("EVQ_BENCH_MODE")? {
             Some(v) if !v.trim().is_empty() => {
                 let asked = common::parse_choice("EVQ_BENCH_MODE", &v, &Mode::ALL.map(|m| (m.name(), m)))?;
                 if let Some(m) = asked.iter().find(|m| !m.available()) {
                     let names: Vec<&str> = available.iter().map(|(n, _)| *n).collect();
                     return Err(format!(
-                        "EVQ_BENCH_MODE={v:?}: the hosted system has no {} mode yet (its system description has \
-                         no {} client flag; evq_bench::system::LOSSLESS_CLIENT_FLAG); valid now: {}",
+                        "EVQ_BENCH_MODE={v:?}: the hosted system has no {} mode yet (its server shell does not \
+                         run a client the description marks `{}` losslessly; \
+                         evq_bench::system::LOSSLESS_AVAILABLE); valid now: {}",
                         m.name(),
-                        m.name(),
+                        system::LOSSLESS_FLAG_LINE,
                         names.join(", ")
                     ));
                 }
@@ -407,9 +407,8 @@ impl Systems {
         if let Some(i) = self.0.iter().position(|(m, _)| *m == mode) {
             return Ok(&self.0[i].1);
         }
-        let description = system::description(MAX_CLIENT_SLOTS, false, mode).ok_or_else(|| {
-            io::Error::other(format!("the system description has no {} client flag yet", mode.name()))
-        })?;
+        let description = system::description(MAX_CLIENT_SLOTS, false, mode)
+            .ok_or_else(|| io::Error::other(format!("the hosted system does not run {} clients yet", mode.name())))?;
         let sys = EvqSystem::start(&format!("fanout-{}", mode.name()), &description)?;
         self.0.push((mode, sys));
         Ok(&self.0[self.0.len() - 1].1)
@@ -501,7 +500,7 @@ fn header(cfg: &Config) {
     }
     let missing: Vec<&str> = Mode::ALL.iter().filter(|m| !m.available()).map(|m| m.name()).collect();
     if !missing.is_empty() {
-        println!("modes not measured: {} (the system description has no such client flag yet)", missing.join(", "));
+        println!("modes not measured: {} (the hosted system does not run it yet)", missing.join(", "));
     }
 }
 
@@ -603,14 +602,18 @@ fn targets(measured: &[Measured]) {
     for mode in Mode::ALL {
         for record in RECORDS {
             for per_msg in PER_MSG {
-                let relay_k = if per_msg == 1 { "relay unbatched".to_string() } else { format!("relay at {per_msg} per message") };
+                let relay_k = if per_msg == 1 { "unbatched".to_string() } else { format!("at {per_msg} per message") };
                 if let Some(m) = find(mode, record, TARGET_CLIENTS, per_msg) {
                     if let [Some(e), Some(r)] = m.full {
                         let x = e.rate / r.rate.max(1.0);
                         rows.push((
                             mode,
                             record,
-                            format!("{TARGET_CLIENTS} clients, {}: evq ≥ {}× {relay_k}", per_call(per_msg), target::THROUGHPUT),
+                            format!(
+                                "{TARGET_CLIENTS} clients, {}: evq ≥ {}× the relay {relay_k}",
+                                per_call(per_msg),
+                                target::THROUGHPUT
+                            ),
                             format!("{x:.2}× ({} vs {})", rate(e.rate), rate(r.rate)),
                             verdict(x, target::THROUGHPUT),
                         ));
@@ -622,7 +625,11 @@ fn targets(measured: &[Measured]) {
                         rows.push((
                             mode,
                             record,
-                            format!("1 client, {}: evq ≥ {}× {relay_k}", per_call(per_msg), target::ONE_CLIENT),
+                            format!(
+                                "1 client, {}: evq ≥ {}× the relay {relay_k}",
+                                per_call(per_msg),
+                                target::ONE_CLIENT
+                            ),
                             format!("{x:.2}× ({} vs {})", rate(e.rate), rate(r.rate)),
                             verdict(x, target::ONE_CLIENT),
                         ));
@@ -635,7 +642,7 @@ fn targets(measured: &[Measured]) {
                             mode,
                             record,
                             format!(
-                                "{TARGET_CLIENTS} clients, {}, {OFFERED} events/s offered: evq p99 ≤ ½ {relay_k}'s",
+                                "{TARGET_CLIENTS} clients, {}, {OFFERED} events/s offered: evq p99 ≤ ½ the relay's ({relay_k})",
                                 per_call(per_msg)
                             ),
                             format!(
@@ -674,7 +681,7 @@ fn targets(measured: &[Measured]) {
         }
     }
     if !Mode::Lossless.available() {
-        println!("\nNot measured: \"in lossless mode, 0 lost\": the system description has no lossless client flag yet.");
+        println!("\nNot measured: \"in lossless mode, 0 lost\": the hosted system does not run lossless clients yet.");
     }
 }
 
@@ -734,7 +741,9 @@ fn wait_variant(cfg: &Config, systems: &mut Systems) -> io::Result<()> {
 fn profile_table(cfg: &Config, sys: &EvqSystem) -> io::Result<()> {
     println!("\n### §2 Profile: per published event, {TARGET_CLIENTS} clients, 32 B, full load (`perf stat` on every process of the run)\n");
     if !profile::available() {
-        println!("SKIPPED: hosted profile (perf stat): `perf stat` is not available here, or may not count system calls");
+        println!(
+            "SKIPPED: hosted profile (perf stat): `perf stat` is not available here, or may not count system calls"
+        );
         return Ok(());
     }
     println!("| run | delivered/s | process | syscalls/event | context switches/event | CPU µs/event |");
@@ -794,7 +803,9 @@ fn inotify_table(cfg: &Config) -> io::Result<()> {
         storm.events()
     );
     let Some(dir) = inotify::tmpfs_dir() else {
-        println!("SKIPPED: VFS storm and notification overhead: neither /dev/shm nor the temporary directory is a tmpfs");
+        println!(
+            "SKIPPED: VFS storm and notification overhead: neither /dev/shm nor the temporary directory is a tmpfs"
+        );
         return Ok(());
     };
     let sys = EvqSystem::start("vfs", &system::drop_description(1, true))?;
@@ -812,7 +823,9 @@ fn inotify_table(cfg: &Config) -> io::Result<()> {
         rate(i.events_per_s),
         rate(i.events_per_s / 2.0)
     );
-    println!("\n### §2 VFS notification overhead: file creations/s at the creator with a watcher, over the rate with none\n");
+    println!(
+        "\n### §2 VFS notification overhead: file creations/s at the creator with a watcher, over the rate with none\n"
+    );
     println!("| path | with a watcher | without | ratio | target |\n|---|---|---|---|---|");
     println!(
         "| evq: VFS domain, a client subscribed to its CREATE and DELETE | {} | {} | {:.2} | ≥ {}: {} |",

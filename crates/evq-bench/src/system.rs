@@ -34,21 +34,26 @@ pub const POOL_PAGES: u32 = 64 * (RING_PAGES + 1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// The server drops the event for that queue, counts it and tells the
-    /// client (a loss entry): the hosted system's only mode so far.
+    /// client (a loss entry).
     Drop,
-    /// The server holds the source back instead (`Busy`), so no event is
-    /// lost. Measured only once the system description can ask for it
-    /// ([`LOSSLESS_CLIENT_FLAG`]).
+    /// The server holds the event, and the source, back instead, so no
+    /// event is lost. Measured where the hosted system runs it
+    /// ([`LOSSLESS_AVAILABLE`]).
     Lossless,
 }
 
 /// The line of a client domain's table in the system description that
-/// makes its queues lossless, once the description has such a flag. It has
-/// none yet, so this is `None` and no lossless point is measured or
-/// printed (and `EVQ_BENCH_MODE=lossless` is refused). When it gains one,
-/// set this to it (for example `Some("lossless = true")`): the fan-out then
-/// measures every point in both modes, each on a system of its own.
-pub const LOSSLESS_CLIENT_FLAG: Option<&str> = None;
+/// makes its queues lossless (`evq-system`'s `lossless` flag).
+pub const LOSSLESS_FLAG_LINE: &str = "lossless = true";
+
+/// Whether the hosted system runs a client marked [`LOSSLESS_FLAG_LINE`]
+/// losslessly: its server shell registers such a client with
+/// `Server::register_lossless_client`. While it did not, this was `false`:
+/// no lossless point was measured or printed, and `EVQ_BENCH_MODE=lossless`
+/// was refused (a "lossless" point would have measured drop mode under
+/// another name). With it, the fan-out measures every point in both modes,
+/// each on a system of its own.
+pub const LOSSLESS_AVAILABLE: bool = true;
 
 impl Mode {
     /// Both modes, in the order the tables list them.
@@ -62,27 +67,33 @@ impl Mode {
         }
     }
 
-    /// What a client slot's table says for this mode; `None` when the
-    /// system description cannot say it yet.
-    pub fn client_flag(self) -> Option<&'static str> {
+    /// What a client slot's table says for this mode.
+    pub fn client_flag(self) -> &'static str {
         match self {
-            Mode::Drop => Some(""),
-            Mode::Lossless => LOSSLESS_CLIENT_FLAG,
+            Mode::Drop => "",
+            Mode::Lossless => LOSSLESS_FLAG_LINE,
         }
     }
 
     /// Whether the hosted system can run it.
     pub fn available(self) -> bool {
-        self.client_flag().is_some()
+        match self {
+            Mode::Drop => true,
+            Mode::Lossless => LOSSLESS_AVAILABLE,
+        }
     }
 }
 
 /// The fan-out description: the server, a source slot publishing Device
 /// events with no budget, and `clients` client slots (at most
 /// [`MAX_CLIENT_SLOTS`]) in `mode`; with `vfs`, the VFS domain in place of
-/// the last client slot. `None` if the description cannot express `mode`.
+/// the last client slot. `None` if the hosted system cannot run `mode`.
 pub fn description(clients: usize, vfs: bool, mode: Mode) -> Option<String> {
-    let flag = mode.client_flag()?;
+    mode.available().then(|| description_text(clients, vfs, mode))
+}
+
+fn description_text(clients: usize, vfs: bool, mode: Mode) -> String {
+    let flag = mode.client_flag();
     let mut d = format!(
         "board = \"hosted-bench\"\n\n\
          [[domain]]\nname = \"evq-server\"\nimage = \"evq-server\"\npriority = 200\nrole = \"server\"\nring_pool_pages = {POOL_PAGES}\n\n\
@@ -95,7 +106,8 @@ pub fn description(clients: usize, vfs: bool, mode: Mode) -> Option<String> {
     }
     for i in 0..clients {
         d.push_str(&format!(
-            "[[domain]]\nname = \"client-{i}\"\nimage = \"attach\"\npriority = 100\nrole = \"client\"\nbadge = {:#x}\n",
+            "[[domain]]\nname = \"{}\"\nimage = \"attach\"\npriority = 100\nrole = \"client\"\nbadge = {:#x}\n",
+            client_slot(i),
             0x100 + i
         ));
         if !flag.is_empty() {
@@ -104,7 +116,13 @@ pub fn description(clients: usize, vfs: bool, mode: Mode) -> Option<String> {
         }
         d.push('\n');
     }
-    Some(d)
+    d
+}
+
+/// The name of client slot `i` in [`description`]'s systems (the fan-out's
+/// clients attach to their slots by name: a lossless slot is taken only so).
+pub fn client_slot(i: usize) -> String {
+    format!("client-{i}")
 }
 
 /// [`description`] in drop mode, which every description can express.
@@ -205,14 +223,17 @@ mod tests {
     fn every_description_the_benchmark_writes_is_a_valid_system() {
         for mode in Mode::ALL {
             for (clients, vfs) in [(MAX_CLIENT_SLOTS, false), (1, true)] {
-                match description(clients, vfs, mode) {
-                    Some(d) => {
-                        if let Err(e) = evq_system::parse(&d) {
-                            panic!("{} description with {clients} clients does not parse: {e:?}\n{d}", mode.name());
-                        }
+                // Written whether or not the mode is available, so that a
+                // lossless description is known to be valid before it runs.
+                let d = description_text(clients, vfs, mode);
+                match evq_system::parse(&d) {
+                    Ok(system) => {
+                        let lossless = system.domains.iter().filter(|d| d.lossless).count();
+                        assert_eq!(lossless, if mode == Mode::Lossless { clients } else { 0 });
                     }
-                    None => assert!(!mode.available()),
+                    Err(e) => panic!("{} description with {clients} clients does not parse: {e:?}\n{d}", mode.name()),
                 }
+                assert_eq!(description(clients, vfs, mode).is_some(), mode.available());
             }
         }
         assert!(Mode::Drop.available());
