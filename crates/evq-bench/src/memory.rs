@@ -17,7 +17,7 @@ use evq_abi::msg::{Event, Filter, MAX_BATCH};
 use evq_hosted::client::{Client, ClientError, HostedQueue};
 use evq_server::limits::{MAX_CLIENTS, MAX_QUEUES, MAX_STAGED_TOTAL, MAX_SUBSCRIPTIONS};
 
-use crate::system::{self, EvqSystem, MAX_CLIENT_SLOTS, POOL_PAGES, RING_PAGES, SOURCE_SLOT};
+use crate::system::{self, EvqSystem, Mode, MAX_CLIENT_SLOTS, POOL_PAGES, RING_PAGES, SOURCE_SLOT};
 
 /// Resident memory of a process, KiB (`/proc/PID/status`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,7 +76,7 @@ fn cerr(e: ClientError) -> io::Error {
 
 /// Fills a fresh system and measures it.
 pub fn measure() -> io::Result<Report> {
-    let sys = EvqSystem::start("memory", &system::drop_description(MAX_CLIENT_SLOTS, false))?;
+    let sys = EvqSystem::start("memory", &system::description(MAX_CLIENT_SLOTS, false, Mode::Drop))?;
     let pid = sys.server_pid()?;
     let idle = rss(pid)?;
     let console = sys.connect()?;

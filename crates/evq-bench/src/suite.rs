@@ -153,7 +153,7 @@ pub struct Point {
 /// | `EVQ_BENCH_CLIENTS` | 1, 4, 16, 64 |
 /// | `EVQ_BENCH_RECORD` | 32, 64 |
 /// | `EVQ_BENCH_PER_MSG` | 1, 16 |
-/// | `EVQ_BENCH_MODE` | drop, lossless (where the hosted system runs it, [`system::LOSSLESS_AVAILABLE`]) |
+/// | `EVQ_BENCH_MODE` | drop, lossless |
 /// | `EVQ_BENCH_IMPL` | evq, relay |
 ///
 /// It applies to the `fanout` part (its tables, its targets, its `WAIT`
@@ -167,7 +167,7 @@ pub struct Selection {
     pub records: Vec<usize>,
     /// Events per call.
     pub per_msg: Vec<usize>,
-    /// Modes (only those the system has).
+    /// Modes.
     pub modes: Vec<Mode>,
     /// Implementations.
     pub impls: Vec<Kind>,
@@ -201,25 +201,7 @@ impl Selection {
         let records = get(var, "EVQ_BENCH_RECORD", &as_ref(&r))?;
         let per_msg = get(var, "EVQ_BENCH_PER_MSG", &as_ref(&p))?;
         let impls = get(var, "EVQ_BENCH_IMPL", &Kind::ALL.map(|k| (k.name(), k)))?;
-        let available: Vec<(&str, Mode)> = Mode::ALL.iter().filter(|m| m.available()).map(|m| (m.name(), *m)).collect();
-        let modes = match var("EVQ_BENCH_MODE")? {
-            Some(v) if !v.trim().is_empty() => {
-                let asked = common::parse_choice("EVQ_BENCH_MODE", &v, &Mode::ALL.map(|m| (m.name(), m)))?;
-                if let Some(m) = asked.iter().find(|m| !m.available()) {
-                    let names: Vec<&str> = available.iter().map(|(n, _)| *n).collect();
-                    return Err(format!(
-                        "EVQ_BENCH_MODE={v:?}: the hosted system has no {} mode yet (its server shell does not \
-                         run a client the description marks `{}` losslessly; \
-                         evq_bench::system::LOSSLESS_AVAILABLE); valid now: {}",
-                        m.name(),
-                        system::LOSSLESS_FLAG_LINE,
-                        names.join(", ")
-                    ));
-                }
-                asked
-            }
-            _ => available.iter().map(|(_, m)| *m).collect(),
-        };
+        let modes = get(var, "EVQ_BENCH_MODE", &Mode::ALL.map(|m| (m.name(), m)))?;
         Ok(Selection { clients, records, per_msg, modes, impls })
     }
 
@@ -261,7 +243,7 @@ impl Selection {
             && self.records.len() == RECORDS.len()
             && self.per_msg.len() == PER_MSG.len()
             && self.impls.len() == Kind::ALL.len()
-            && Mode::ALL.iter().all(|m| !m.available() || self.modes.contains(m))
+            && self.modes.len() == Mode::ALL.len()
     }
 
     fn describe(&self) -> String {
@@ -407,8 +389,7 @@ impl Systems {
         if let Some(i) = self.0.iter().position(|(m, _)| *m == mode) {
             return Ok(&self.0[i].1);
         }
-        let description = system::description(MAX_CLIENT_SLOTS, false, mode)
-            .ok_or_else(|| io::Error::other(format!("the hosted system does not run {} clients yet", mode.name())))?;
+        let description = system::description(MAX_CLIENT_SLOTS, false, mode);
         let sys = EvqSystem::start(&format!("fanout-{}", mode.name()), &description)?;
         self.0.push((mode, sys));
         Ok(&self.0[self.0.len() - 1].1)
@@ -497,10 +478,6 @@ fn header(cfg: &Config) {
     );
     if !cfg.select.is_everything() {
         println!("fan-out points selected: {}", cfg.select.describe());
-    }
-    let missing: Vec<&str> = Mode::ALL.iter().filter(|m| !m.available()).map(|m| m.name()).collect();
-    if !missing.is_empty() {
-        println!("modes not measured: {} (the hosted system does not run it yet)", missing.join(", "));
     }
 }
 
@@ -680,9 +657,6 @@ fn targets(measured: &[Measured]) {
             println!("| {} | {record} B | {what} | {got} | {v} |", mode.name());
         }
     }
-    if !Mode::Lossless.available() {
-        println!("\nNot measured: \"in lossless mode, 0 lost\": the hosted system does not run lossless clients yet.");
-    }
 }
 
 /// The reference client's sleep (`WAIT` before every sleep), at the
@@ -808,7 +782,7 @@ fn inotify_table(cfg: &Config) -> io::Result<()> {
         );
         return Ok(());
     };
-    let sys = EvqSystem::start("vfs", &system::drop_description(1, true))?;
+    let sys = EvqSystem::start("vfs", &system::description(1, true, Mode::Drop))?;
     let (e, i): (Side, Side) = inotify::compare(storm, &sys, &dir, cfg.runs)?;
     println!("| watcher | events/s (CREATE + DELETE) | creations/s | evq/inotify |\n|---|---|---|---|");
     println!(
@@ -948,11 +922,21 @@ mod tests {
     fn the_environment_selects_points() {
         let all = Selection::parse(&env(&[])).unwrap();
         assert!(all.is_everything());
-        let available = Mode::ALL.iter().filter(|m| m.available()).count();
-        assert_eq!(all.points().len(), available * CLIENTS.len() * RECORDS.len() * PER_MSG.len());
+        assert_eq!(all.modes, Mode::ALL);
+        assert_eq!(all.points().len(), Mode::ALL.len() * CLIENTS.len() * RECORDS.len() * PER_MSG.len());
         let one = Selection::parse(&env(&[("EVQ_BENCH_CLIENTS", "4"), ("EVQ_BENCH_RECORD", "32")])).unwrap();
         assert!(one.points().iter().all(|p| p.clients == 4 && p.record == 32));
-        assert_eq!(one.points().len(), available * PER_MSG.len());
+        assert_eq!(one.points().len(), Mode::ALL.len() * PER_MSG.len());
+        for mode in Mode::ALL {
+            let only = Selection::parse(&env(&[("EVQ_BENCH_MODE", mode.name())])).unwrap();
+            assert_eq!(only.modes, vec![mode]);
+            assert!(!only.is_everything());
+            assert!(only.points().iter().all(|p| p.mode == mode));
+            assert_eq!(only.points().len(), CLIENTS.len() * RECORDS.len() * PER_MSG.len());
+        }
+        let both = Selection::parse(&env(&[("EVQ_BENCH_MODE", "lossless, drop")])).unwrap();
+        assert_eq!(both.modes, Mode::ALL);
+        assert!(both.is_everything());
         let relay = Selection::parse(&env(&[("EVQ_BENCH_IMPL", "relay"), ("EVQ_BENCH_PER_MSG", "16")])).unwrap();
         assert_eq!(relay.impls, vec![Kind::Relay]);
         assert!(relay.points().iter().all(|p| p.per_msg == 16));
@@ -966,13 +950,10 @@ mod tests {
             ("EVQ_BENCH_PER_MSG", "8", "1, 16"),
             ("EVQ_BENCH_IMPL", "kafka", "evq, relay"),
             ("EVQ_BENCH_MODE", "sometimes", "drop, lossless"),
+            ("EVQ_BENCH_MODE", "drop,sometimes", "drop, lossless"),
         ] {
             let e = Selection::parse(&env(&[(name, value)])).unwrap_err();
-            assert!(e.contains(name) && e.contains(says), "{e}");
-        }
-        if !Mode::Lossless.available() {
-            let e = Selection::parse(&env(&[("EVQ_BENCH_MODE", "lossless")])).unwrap_err();
-            assert!(e.contains("EVQ_BENCH_MODE") && e.contains("no lossless mode yet") && e.contains("drop"), "{e}");
+            assert!(e.contains(name) && e.contains(value) && e.contains(says), "{e}");
         }
     }
 

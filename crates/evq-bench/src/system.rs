@@ -37,8 +37,9 @@ pub enum Mode {
     /// client (a loss entry).
     Drop,
     /// The server holds the event, and the source, back instead, so no
-    /// event is lost. Measured where the hosted system runs it
-    /// ([`LOSSLESS_AVAILABLE`]).
+    /// event is lost: every client slot is marked [`LOSSLESS_FLAG_LINE`],
+    /// and the hosted server shell registers those clients with
+    /// `Server::register_lossless_client`.
     Lossless,
 }
 
@@ -46,17 +47,9 @@ pub enum Mode {
 /// makes its queues lossless (`evq-system`'s `lossless` flag).
 pub const LOSSLESS_FLAG_LINE: &str = "lossless = true";
 
-/// Whether the hosted system runs a client marked [`LOSSLESS_FLAG_LINE`]
-/// losslessly: its server shell registers such a client with
-/// `Server::register_lossless_client`. While it did not, this was `false`:
-/// no lossless point was measured or printed, and `EVQ_BENCH_MODE=lossless`
-/// was refused (a "lossless" point would have measured drop mode under
-/// another name). With it, the fan-out measures every point in both modes,
-/// each on a system of its own.
-pub const LOSSLESS_AVAILABLE: bool = true;
-
 impl Mode {
-    /// Both modes, in the order the tables list them.
+    /// Both modes, in the order the tables list them. The fan-out measures
+    /// every point in each, on a system of its own.
     pub const ALL: [Mode; 2] = [Mode::Drop, Mode::Lossless];
 
     /// Its name in the JSON lines and in `EVQ_BENCH_MODE`.
@@ -74,25 +67,13 @@ impl Mode {
             Mode::Lossless => LOSSLESS_FLAG_LINE,
         }
     }
-
-    /// Whether the hosted system can run it.
-    pub fn available(self) -> bool {
-        match self {
-            Mode::Drop => true,
-            Mode::Lossless => LOSSLESS_AVAILABLE,
-        }
-    }
 }
 
 /// The fan-out description: the server, a source slot publishing Device
 /// events with no budget, and `clients` client slots (at most
-/// [`MAX_CLIENT_SLOTS`]) in `mode`; with `vfs`, the VFS domain in place of
-/// the last client slot. `None` if the hosted system cannot run `mode`.
-pub fn description(clients: usize, vfs: bool, mode: Mode) -> Option<String> {
-    mode.available().then(|| description_text(clients, vfs, mode))
-}
-
-fn description_text(clients: usize, vfs: bool, mode: Mode) -> String {
+/// [`MAX_CLIENT_SLOTS`]) in `mode`; with `vfs`, the VFS domain besides
+/// them (a source of VFS events).
+pub fn description(clients: usize, vfs: bool, mode: Mode) -> String {
     let flag = mode.client_flag();
     let mut d = format!(
         "board = \"hosted-bench\"\n\n\
@@ -123,11 +104,6 @@ fn description_text(clients: usize, vfs: bool, mode: Mode) -> String {
 /// clients attach to their slots by name: a lossless slot is taken only so).
 pub fn client_slot(i: usize) -> String {
     format!("client-{i}")
-}
-
-/// [`description`] in drop mode, which every description can express.
-pub fn drop_description(clients: usize, vfs: bool) -> String {
-    description(clients, vfs, Mode::Drop).unwrap_or_default()
 }
 
 /// A running system: `evq run` in a scratch directory, with its console.
@@ -223,19 +199,34 @@ mod tests {
     fn every_description_the_benchmark_writes_is_a_valid_system() {
         for mode in Mode::ALL {
             for (clients, vfs) in [(MAX_CLIENT_SLOTS, false), (1, true)] {
-                // Written whether or not the mode is available, so that a
-                // lossless description is known to be valid before it runs.
-                let d = description_text(clients, vfs, mode);
-                match evq_system::parse(&d) {
-                    Ok(system) => {
-                        let lossless = system.domains.iter().filter(|d| d.lossless).count();
-                        assert_eq!(lossless, if mode == Mode::Lossless { clients } else { 0 });
-                    }
+                let d = description(clients, vfs, mode);
+                let system = match evq_system::parse(&d) {
+                    Ok(system) => system,
                     Err(e) => panic!("{} description with {clients} clients does not parse: {e:?}\n{d}", mode.name()),
-                }
-                assert_eq!(description(clients, vfs, mode).is_some(), mode.available());
+                };
+                // The client slots are exactly `client_slot(0..clients)`, and
+                // in lossless mode exactly they are lossless.
+                let mut slots: Vec<&str> = system
+                    .domains
+                    .iter()
+                    .filter(|d| matches!(d.role, evq_system::Role::Client { .. }))
+                    .map(|d| d.name)
+                    .collect();
+                slots.sort_unstable();
+                let mut expected: Vec<String> = (0..clients).map(client_slot).collect();
+                expected.sort_unstable();
+                assert_eq!(slots, expected, "{} description's client slots", mode.name());
+                let mut lossless: Vec<&str> = system.domains.iter().filter(|d| d.lossless).map(|d| d.name).collect();
+                lossless.sort_unstable();
+                assert_eq!(
+                    lossless,
+                    if mode == Mode::Lossless { slots.clone() } else { Vec::new() },
+                    "{} description",
+                    mode.name()
+                );
+                assert!(system.domains.iter().any(|d| d.name == SOURCE_SLOT));
+                assert_eq!(system.domains.iter().any(|d| d.name == "vfs"), vfs);
             }
         }
-        assert!(Mode::Drop.available());
     }
 }
