@@ -73,6 +73,17 @@ pub enum RingSizeError {
     BadPageCount(u32),
 }
 
+impl core::fmt::Display for RingSizeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RingSizeError::BadPageCount(pages) => write!(
+                f,
+                "{pages} pages is not a ring size: give a power of two from {MIN_RING_PAGES} to {MAX_RING_PAGES}"
+            ),
+        }
+    }
+}
+
 /// The geometry of a ring: everything derivable from its page count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingGeometry {
@@ -153,6 +164,15 @@ pub enum HeaderError {
     ZeroLength,
     /// A reserved info bit is set.
     ReservedBits,
+}
+
+impl core::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            HeaderError::ZeroLength => "its length is zero",
+            HeaderError::ReservedBits => "it sets reserved info bits",
+        })
+    }
 }
 
 /// The one-slot header that starts every entry.
@@ -255,6 +275,21 @@ pub enum ControlError {
     BadSlotCount(u32),
     /// The data offset is not one page.
     BadDataOffset(u32),
+}
+
+impl core::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ControlError::BadMagic(m) => {
+                write!(f, "the control page's magic is {m:#010x}, not evq's {RING_MAGIC:#010x}")
+            }
+            ControlError::BadVersion(v) => write!(f, "the ring's ABI version is {v}, not {ABI_VERSION}"),
+            ControlError::BadSlotCount(n) => {
+                write!(f, "the ring claims {n} slots, which is not a ring size or not the size of the memory")
+            }
+            ControlError::BadDataOffset(o) => write!(f, "the ring's data starts at {o}, not one page in"),
+        }
+    }
 }
 
 /// Checks the identifying fields of a control page against the size of the

@@ -16,7 +16,6 @@
 mod session;
 mod words;
 pub use session::{Session, SessionError, Transport, Woken};
-pub(crate) use words::AttachWords;
 
 use core::ptr::NonNull;
 

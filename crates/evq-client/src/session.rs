@@ -71,7 +71,7 @@ impl<E: fmt::Display> fmt::Display for SessionError<E> {
             SessionError::Transport(e) => write!(f, "{e}"),
             SessionError::Refused(code, detail) => write!(f, "the server refused: {code} (detail {detail})"),
             SessionError::UnexpectedReply => f.write_str("the server's reply does not answer the request"),
-            SessionError::Attach(e) => write!(f, "the granted ring does not attach: {}", crate::AttachWords(e)),
+            SessionError::Attach(e) => write!(f, "the granted ring does not attach: {e}"),
             SessionError::Ring(e) => write!(f, "{e}"),
         }
     }

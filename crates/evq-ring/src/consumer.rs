@@ -64,6 +64,29 @@ pub enum ReadError {
     },
 }
 
+impl core::fmt::Display for AttachError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AttachError::BadRegion => f.write_str("the memory is misaligned or shorter than a control page"),
+            AttachError::Control(e) => e.fmt(f),
+            AttachError::Read(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReadError::CorruptHead { head, tail } => write!(f, "its head {head} is impossible against the tail {tail}"),
+            ReadError::BadHeader { tail, error } => write!(f, "the entry header at {tail} is malformed: {error}"),
+            ReadError::BadLength { tail, len } => {
+                write!(f, "the entry at {tail} claims {len} slots, past the head or the ring's end")
+            }
+            ReadError::BadMeta { tail } => write!(f, "the entry at {tail} is a malformed skip or loss entry"),
+        }
+    }
+}
+
 /// Room for one entry's body, copied out of the ring.
 ///
 /// It is not cleared when made (the server makes one per pass over its

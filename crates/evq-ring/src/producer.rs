@@ -56,6 +56,30 @@ pub enum PushError {
     },
 }
 
+impl core::fmt::Display for RegionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RegionError::TooSmall { needed, given } => {
+                write!(f, "the memory is {given} bytes, and the ring needs {needed}")
+            }
+            RegionError::Misaligned => f.write_str("the memory is not 8-byte aligned"),
+        }
+    }
+}
+
+impl core::fmt::Display for PushError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PushError::Full => f.write_str("the ring is full; the entry was dropped and counted"),
+            PushError::TooLarge => f.write_str("the entry is longer than 63 slots"),
+            PushError::InvalidKind => f.write_str("the entry's type is the ring's own, or its info sets reserved bits"),
+            PushError::CorruptTail { head, tail } => {
+                write!(f, "the consumer's tail {tail} is impossible against the head {head}")
+            }
+        }
+    }
+}
+
 /// The header fields of an entry, except its length and the LOSS and SKIP
 /// flags, which the ring sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,18 +27,7 @@ pub enum IngestFault {
 impl core::fmt::Display for IngestFault {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            IngestFault::Ring(ReadError::CorruptHead { head, tail }) => {
-                write!(f, "its head {head} is impossible against the tail {tail}")
-            }
-            IngestFault::Ring(ReadError::BadHeader { tail, .. }) => {
-                write!(f, "the entry header at {tail} is malformed")
-            }
-            IngestFault::Ring(ReadError::BadLength { tail, len }) => {
-                write!(f, "the entry at {tail} claims {len} slots, past the head or the ring's end")
-            }
-            IngestFault::Ring(ReadError::BadMeta { tail }) => {
-                write!(f, "the entry at {tail} is a malformed skip or loss entry")
-            }
+            IngestFault::Ring(e) => e.fmt(f),
             IngestFault::Entry(e) => write!(f, "an entry is not an event: {e}"),
         }
     }

@@ -34,7 +34,7 @@ impl core::fmt::Display for IngestError {
         match self {
             IngestError::UnknownSource => f.write_str("no source is registered with that badge"),
             IngestError::Attached => f.write_str("the source has an ingest ring already"),
-            IngestError::NotARing(e) => write!(f, "the memory does not hold a ring: {e:?}"),
+            IngestError::NotARing(e) => write!(f, "the memory does not hold a ring: {e}"),
         }
     }
 }

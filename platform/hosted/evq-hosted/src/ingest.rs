@@ -53,14 +53,14 @@ const MAX_REGION: usize = match RingGeometry::new(evq_system::MAX_INGEST_PAGES) 
 /// Makes an ingest ring of `pages` data pages: a sealed memfd, its control
 /// page laid out, its data pages untouched (zero).
 pub fn make_ring(pages: u32) -> io::Result<OwnedFd> {
-    let geometry = RingGeometry::new(pages).map_err(|e| io::Error::other(format!("ingest ring: {e:?}")))?;
+    let geometry = RingGeometry::new(pages).map_err(|e| io::Error::other(format!("ingest ring: {e}")))?;
     let fd = sys::sealed_memfd("evq-ingest", geometry.region_bytes())?;
     let control = Mapping::shared(fd.as_fd(), PAGE_SIZE)?;
     // SAFETY: `control` is a fresh, page-aligned mapping of the memfd's
     // first page, which nobody else holds yet; it is dropped (unmapped)
     // right after, before the memfd is handed to anyone.
     unsafe { Producer::lay_out(control.base(), geometry) }
-        .map_err(|e| io::Error::other(format!("ingest ring: {e:?}")))?;
+        .map_err(|e| io::Error::other(format!("ingest ring: {e}")))?;
     drop(control);
     Ok(fd)
 }
@@ -161,7 +161,7 @@ impl SourceLink {
         // server, in its own address space, touches it only through the
         // ring's atomics.
         let producer = unsafe { Producer::attach(map.base(), map.len()) }
-            .map_err(|e| io::Error::other(format!("the ingest ring does not attach: {e:?}")))?;
+            .map_err(|e| io::Error::other(format!("the ingest ring does not attach: {e}")))?;
         let doorbell = RingDoorbell { doorbell, room };
         Ok(Self { ring: RingLink::new(producer, doorbell, when_full), endpoint, server_gone: false, map })
     }

@@ -25,7 +25,7 @@ impl core::fmt::Display for RingError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             RingError::NoRing => f.write_str("its info page names no ingest ring, doorbell and room notification"),
-            RingError::NotARing(e) => write!(f, "its ingest ring does not attach: {e:?}"),
+            RingError::NotARing(e) => write!(f, "its ingest ring does not attach: {e}"),
         }
     }
 }

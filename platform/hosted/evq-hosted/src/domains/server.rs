@@ -247,7 +247,7 @@ impl Shell {
         let len = match RingGeometry::new(slot.pages) {
             Ok(g) => g.region_bytes(),
             Err(e) => {
-                eprintln!("evq-server: source {}'s ingest ring has no geometry: {e:?}", slot.name);
+                eprintln!("evq-server: source {}'s ingest ring has no geometry: {e}", slot.name);
                 return;
             }
         };
