@@ -53,7 +53,7 @@ test: tools
 # prints one SKIPPED line instead where valgrind is not installed.
 bench: tools
 	$(CARGO) build --locked --release -p evq-hosted --bin evq
-	$(CARGO) build --locked --release -p evq-server --example core_profile
+	$(CARGO) build --locked --release -p evq-bench --example core_profile
 	$(CARGO) bench --locked -p evq-bench
 	@for arch in aarch64 x86_64; do \
 	  prefix=$$(eval echo \$${SEL4_PREFIX_RELEASE_$$arch}); \

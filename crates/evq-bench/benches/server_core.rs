@@ -1,7 +1,7 @@
 //! The server core's own work per published event, in instructions counted
 //! by callgrind, for 1, 2, 4 and 8 matching queues (`evq_bench::callgrind`
-//! says how). It runs `evq-server`'s example `core_profile`, which `make
-//! bench` builds first (`cargo build --release -p evq-server --example
+//! says how). It runs the example `core_profile`, which `make
+//! bench` builds first (`cargo build --release -p evq-bench --example
 //! core_profile`), under valgrind; where valgrind or the example is
 //! missing it prints one `SKIPPED:` line.
 //!

@@ -1,5 +1,5 @@
 //! §2, the server core's own work per event: instructions counted by
-//! callgrind in `evq-server`'s example `core_profile` (its documentation
+//! callgrind in the example `core_profile` (its documentation
 //! says what it runs), for 1, 2, 4 and 8 matching queues, on each of the
 //! two paths by which a shell hands the core a source's events: `call` (a
 //! `PublishBatch` message through `Server::handle`) and `ingest` (the
@@ -83,7 +83,7 @@ pub fn profile_binary() -> Result<PathBuf, String> {
         Ok(bin)
     } else {
         Err(format!(
-            "no core_profile at {} (build it with `cargo build --release -p evq-server --example core_profile`, \
+            "no core_profile at {} (build it with `cargo build --release -p evq-bench --example core_profile`, \
              which `make bench` does, or set EVQ_CORE_PROFILE)",
             bin.display()
         ))
@@ -187,7 +187,7 @@ pub fn run(quick: bool) -> io::Result<()> {
         if !Path::new(&p).is_file() {
             return Err(io::Error::other(format!(
                 "EVQ_CORE_PROFILE={p:?} is not a file: give the path of a built core_profile \
-                 (cargo build --release -p evq-server --example core_profile), or unset it"
+                 (cargo build --release -p evq-bench --example core_profile), or unset it"
             )));
         }
     }

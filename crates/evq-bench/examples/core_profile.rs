@@ -26,7 +26,7 @@
 //! alone:
 //!
 //! ```sh
-//! cargo build --release -p evq-server --example core_profile
+//! cargo build --release -p evq-bench --example core_profile
 //! valgrind --tool=callgrind --collect-atstart=no \
 //!     --toggle-collect='*core_profile::server_round*' \
 //!     target/release/examples/core_profile call 1 2000
