@@ -38,6 +38,8 @@ test: tools
 	# build: --cfg loom swaps the ring's atomics for loom's).
 	RUSTFLAGS="--cfg loom" $(CARGO) test --locked --release -p evq-ring --test loom --target-dir target/loom
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps --quiet
+	# The seL4 boot harness's judging, with stand-in serial logs (no seL4 needed).
+	tests/sel4/boot-test-judge.sh
 	@for arch in aarch64 x86_64; do \
 	  prefix=$$(eval echo \$${SEL4_PREFIX_$$arch}); \
 	  [ -n "$$prefix" ] || { [ "$(ARCH)" = "$$arch" ] && prefix="$(SEL4_PREFIX)"; }; \
