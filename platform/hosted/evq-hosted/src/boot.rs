@@ -9,7 +9,19 @@
 //! the server: each source's doorbell and room notification, the root
 //! task's first) and the host devices its image drives. Descriptors 0–2 are
 //! the console (standard input is `/dev/null`); every other descriptor is
-//! closed before the domain runs.
+//! closed.
+//!
+//! A domain is not started holding those capabilities. `execve` makes a
+//! process dumpable again, and until it has made itself non-dumpable any
+//! process of its uid could take its descriptors (`pidfd_getfd`). So a
+//! domain starts with only the boot information and a hand-off socket at
+//! [`HANDOFF_FD`]; it makes itself non-dumpable, makes a fresh socket pair
+//! and sends one end over the hand-off socket; the launcher accepts only an
+//! end whose creator (`SO_PEERCRED`) is the domain's own process, and sends
+//! the capabilities over it ([`receive_capabilities`], the launcher's
+//! `hand_over`). What another process could take from the domain in the
+//! moment before, the boot information and the hand-off socket, carries no
+//! capability: the launcher never sends one on the hand-off socket.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
@@ -20,6 +32,13 @@ use crate::sys;
 
 /// The boot information's descriptor.
 pub const BOOT_FD: RawFd = 3;
+
+/// The hand-off socket's descriptor, while a domain takes its capabilities
+/// (afterwards, the number of its first capability).
+pub const HANDOFF_FD: RawFd = BOOT_FD + 1;
+
+/// What a domain sends on the hand-off socket, with its fresh socket's end.
+pub const HANDOFF_ASK: &[u8] = b"evq-caps";
 
 /// The images the `evq` binary runs as domains (`image = …` in the
 /// description), and the one that marks a domain the launcher does not start.
@@ -151,6 +170,53 @@ pub fn make_boot_info(text: &str) -> io::Result<OwnedFd> {
     let fd = sys::sealed_memfd("evq-boot", text.len())?;
     sys::write_all(fd.as_fd(), text.as_bytes())?;
     Ok(fd)
+}
+
+/// Makes this domain non-dumpable, then takes its capabilities from the
+/// launcher over a socket it made itself, and places them at their
+/// descriptors from [`HANDOFF_FD`] up (the hand-off socket is closed). The
+/// launcher sends first the count, as a little-endian `u32`, then the
+/// descriptors in layout order, a few per datagram.
+///
+/// Call it once, first, while the process is single-threaded.
+pub fn receive_capabilities() -> io::Result<()> {
+    sys::set_undumpable().map_err(|e| io::Error::other(format!("becoming non-dumpable: {e}")))?;
+    // SAFETY: the launcher placed the hand-off socket at this number; it is
+    // used only here and closed by `place_received` below.
+    let handoff = unsafe { sys::borrow_fixed(HANDOFF_FD) };
+    let (mine, theirs) = sys::seqpacket_pair()?;
+    sys::send(handoff, HANDOFF_ASK, &[theirs.as_fd()], false)
+        .map_err(|e| io::Error::other(format!("asking the launcher for the capabilities: {e}")))?;
+    drop(theirs);
+    let lost = || io::Error::other("the launcher hung up before handing over the capabilities");
+    let mut buf = [0u8; 4];
+    let head = sys::recv(mine.as_fd(), &mut buf, 0, false)?.ok_or_else(lost)?;
+    if head.len != 4 || head.truncated {
+        return Err(io::Error::other("the launcher's capability count is not a u32"));
+    }
+    let count = u32::from_le_bytes(buf) as usize;
+    if count >= sys::MAX_PLACED_FDS {
+        return Err(io::Error::other(format!(
+            "the launcher offered {count} capabilities, more than the {} a domain holds",
+            sys::MAX_PLACED_FDS - 1
+        )));
+    }
+    let mut fds = Vec::with_capacity(count);
+    while fds.len() < count {
+        let got = sys::recv(mine.as_fd(), &mut buf, sys::MAX_FDS, false)?.ok_or_else(lost)?;
+        if got.fds.is_empty() || fds.len() + got.fds.len() > count {
+            return Err(io::Error::other(format!(
+                "the launcher sent {} capabilities after announcing {count}",
+                fds.len() + got.fds.len()
+            )));
+        }
+        fds.extend(got.fds);
+    }
+    drop(mine);
+    // SAFETY: the domain is single-threaded here, and the only descriptors
+    // it holds from HANDOFF_FD up are the hand-off socket (which this
+    // closes) and `fds` (which this places).
+    unsafe { sys::place_received(fds, HANDOFF_FD) }
 }
 
 /// Reads this domain's boot information: the system description's text.

@@ -1,6 +1,7 @@
-//! `evq __domain NAME`: what a domain process runs. It reads the boot
-//! information (the system description), finds itself in it, takes its
-//! capabilities from their fixed descriptors, installs the seccomp filter,
+//! `evq __domain NAME`: what a domain process runs. It makes itself
+//! non-dumpable and takes its capabilities from the launcher
+//! ([`boot::receive_capabilities`]), reads the boot information (the system
+//! description), finds itself in it, installs the seccomp filter,
 //! and runs its image's shell, one module each:
 //!
 //! | image | module | core |
@@ -42,6 +43,7 @@ pub fn run(name: &str) -> io::Result<()> {
     // A crash signal kills the domain at once, to be reported as a fault
     // (the runtime's own SIGSEGV handler would let a sent one pass).
     sys::default_crash_signals();
+    boot::receive_capabilities().map_err(|e| io::Error::new(e.kind(), format!("domain {name}: {e}")))?;
     let text = boot::read_boot_info()?;
     let system = evq_system::parse(&text).map_err(|e| io::Error::other(e.to_string()))?;
     let (_, me) = system.domain(name).ok_or_else(|| io::Error::other(format!("no domain {name:?}")))?;

@@ -3,10 +3,11 @@
 //! It reads the system description, makes every capability the description
 //! grants (a seqpacket socket pair per endpoint, an eventfd per notification,
 //! the boot information, the drivers' host devices), and starts each domain
-//! as a process of the `evq` binary (`evq __domain NAME`) holding exactly its
-//! capabilities at fixed descriptors ([`crate::boot`]), with every other
-//! descriptor closed, a clean environment, and no way to outlive the
-//! launcher (`spawn.rs`). It then watches them (`supervise.rs`): what a
+//! as a process of the `evq` binary (`evq __domain NAME`) with every
+//! descriptor closed but the boot information and a hand-off socket, a
+//! clean environment, and no way to outlive the launcher; once the domain
+//! has made itself non-dumpable it is handed exactly its capabilities, which
+//! it places at fixed descriptors ([`crate::boot`], `spawn.rs`). It then watches them (`supervise.rs`): what a
 //! start, an exit or a death by signal means is the `evq-supervisor` core's
 //! to say, the same as for the seL4 root task; the launcher publishes the
 //! events it names through its own ingest ring (source id 1), never
@@ -116,6 +117,10 @@ struct Launcher {
 /// SIGTERM) or its server ends. Returns the process exit code: 0, or 1 when
 /// the server ended.
 pub fn run(opts: Options) -> io::Result<i32> {
+    // The launcher holds every capability of the system: no other process
+    // of its uid may take one from it (`crate::boot` says how each domain
+    // does the same).
+    sys::set_undumpable().map_err(|e| err(format!("becoming non-dumpable: {e}")))?;
     let system = evq_system::parse(&opts.system_text).map_err(|e| io::Error::other(e.to_string()))?;
     let signals = sys::launcher_signalfd()?;
     let mut launcher = Launcher::new(system, opts)?;

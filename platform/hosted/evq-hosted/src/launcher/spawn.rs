@@ -4,8 +4,9 @@
 //! [`crate::boot::layout`] gives them.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use evq_system::{Domain, Grant};
 
@@ -132,14 +133,107 @@ impl Launcher {
         if let Some(v) = std::env::var_os("RUST_BACKTRACE") {
             cmd.env("RUST_BACKTRACE", v);
         }
-        let child = sys::spawn_domain(&mut cmd, fds, boot::BOOT_FD)
+        let (handoff, domain_end) = sys::seqpacket_pair()?;
+        let child = sys::spawn_domain(&mut cmd, vec![self.boot.as_raw_fd(), domain_end.as_raw_fd()], boot::BOOT_FD)
             .map_err(|e| err(format!("starting domain {}: {e}", d.name)))?;
+        drop(domain_end);
         let pid = child.id() as i32;
         // The child is reaped through SIGCHLD, not through `Child`.
         drop(child);
+        if let Err(e) = hand_over(&handoff, pid, &fds[1..], HANDOFF_WITHIN) {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            return Err(err(format!("starting domain {}: {e}", d.name)));
+        }
         drop(made);
         self.states[index] = State::Running(pid);
         self.log(&format!("started {} (id {}, pid {pid})", d.name, index + 1));
         Ok(pid)
+    }
+}
+
+/// How long a starting domain has to ask for its capabilities.
+const HANDOFF_WITHIN: Duration = Duration::from_secs(10);
+
+/// Hands domain `pid` its capabilities (`caps`, from [`boot::HANDOFF_FD`]
+/// up) once it asks on `handoff` with a socket it made itself, after making
+/// itself non-dumpable ([`boot::receive_capabilities`]). Another process
+/// that took the hand-off socket in the moment after exec can only offer a
+/// socket of its own: one not made by `pid` is dropped unanswered.
+fn hand_over(handoff: &OwnedFd, pid: i32, caps: &[RawFd], within: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + within;
+    let channel = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(err(format!("it did not ask for its capabilities within {within:?}")));
+        }
+        sys::set_recv_timeout(handoff.as_fd(), left)?;
+        let mut ask = [0u8; 16];
+        let got = match sys::recv(handoff.as_fd(), &mut ask, 1, false) {
+            Ok(Some(got)) => got,
+            Ok(None) => return Err(err("it ended before it took its capabilities")),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut fds = got.fds.into_iter();
+        if let (Some(end), None) = (fds.next(), fds.next()) {
+            if &ask[..got.len] == boot::HANDOFF_ASK && sys::peer_pid(end.as_fd()).ok() == Some(pid) {
+                break end;
+            }
+        }
+    };
+    sys::send(channel.as_fd(), &(caps.len() as u32).to_le_bytes(), &[], false)?;
+    for chunk in caps.chunks(sys::MAX_FDS) {
+        // SAFETY: each is a descriptor the launcher holds open until
+        // `spawn` drops what it made, after this returns.
+        let fds: Vec<BorrowedFd<'_>> = chunk.iter().map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) }).collect();
+        sys::send(channel.as_fd(), &[0], &fds, false)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asks on `handoff` as a domain would, from a socket pair this process
+    /// makes (so its creator is this process).
+    fn ask(handoff: &OwnedFd) -> OwnedFd {
+        let (mine, theirs) = sys::seqpacket_pair().unwrap();
+        sys::send(handoff.as_fd(), boot::HANDOFF_ASK, &[theirs.as_fd()], false).unwrap();
+        mine
+    }
+
+    #[test]
+    fn a_socket_not_made_by_the_domain_gets_nothing_and_the_domains_own_gets_every_capability() {
+        let me = std::process::id() as i32;
+        let caps: Vec<OwnedFd> = (0..6).map(|_| sys::eventfd().unwrap()).collect();
+        let raw: Vec<RawFd> = caps.iter().map(|c| c.as_raw_fd()).collect();
+
+        // An offer from a process other than the domain (here the domain is
+        // "pid 1"): dropped unanswered, and the hand-over gives up.
+        let (launcher_end, domain_end) = sys::seqpacket_pair().unwrap();
+        let forged = ask(&domain_end);
+        let e = hand_over(&launcher_end, 1, &raw, Duration::from_millis(200)).unwrap_err();
+        assert!(e.to_string().contains("did not ask"), "{e}");
+        let mut buf = [0u8; 8];
+        sys::set_recv_timeout(forged.as_fd(), Duration::from_millis(50)).unwrap();
+        // Its other end was dropped unanswered: end of file, no datagram.
+        assert!(matches!(sys::recv(forged.as_fd(), &mut buf, 4, false), Ok(None)), "the forged socket got an answer");
+
+        // The domain's own socket: the count, then every descriptor.
+        let own = ask(&domain_end);
+        hand_over(&launcher_end, me, &raw, Duration::from_secs(5)).unwrap();
+        let head = sys::recv(own.as_fd(), &mut buf, 0, false).unwrap().unwrap();
+        assert_eq!(&buf[..head.len], &6u32.to_le_bytes());
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            got.extend(sys::recv(own.as_fd(), &mut buf, 4, false).unwrap().unwrap().fds);
+        }
+        assert_eq!(got.len(), 6);
+
+        // A domain that ends before it asks: said so, at once.
+        drop(domain_end);
+        let e = hand_over(&launcher_end, me, &raw, Duration::from_secs(5)).unwrap_err();
+        assert!(e.to_string().contains("ended before"), "{e}");
     }
 }

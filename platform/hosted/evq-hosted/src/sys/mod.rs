@@ -11,7 +11,8 @@
 //! ring's mapping outlives the producer or consumer over it
 //! ([`crate::ingest`], the server domain's `attach_ring`), and that the
 //! launcher is single-threaded when it forks its namespace helper
-//! (`launcher::net`).
+//! (`launcher::net`), and that the descriptors a domain's start made are
+//! still open when the launcher hands them over (`launcher::spawn`).
 //!
 //! Every descriptor made here is close-on-exec: a domain gets a descriptor
 //! only by the launcher placing it at a fixed number on purpose

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::mem::{size_of, zeroed, MaybeUninit};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
@@ -269,6 +269,35 @@ const SECCOMP_GET_ACTION_AVAIL: libc::c_long = 2;
 pub(crate) fn seccomp_action_available(action: u32) -> bool {
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from the pointer.
     unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action as *const u32) == 0 }
+}
+
+/// Makes this process non-dumpable: from now on a process of the same uid
+/// without `CAP_SYS_PTRACE` can neither open its `/proc/PID/fd` entries nor
+/// take its descriptors with `pidfd_getfd` (nor ptrace it, nor read its
+/// memory). `execve` resets the flag, so each process sets it itself, after
+/// exec.
+pub(crate) fn set_undumpable() -> io::Result<()> {
+    // SAFETY: plain prctl on this process's own flag.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) })?;
+    Ok(())
+}
+
+/// Places descriptors this process received at `first`, `first + 1`, … and
+/// closes every other descriptor from `first` up, as [`spawn_domain`] does
+/// between fork and exec: a domain's way to lay out the capabilities it was
+/// handed after it started ([`crate::boot::receive_capabilities`]).
+///
+/// # Safety
+///
+/// Nothing else in this process may own or use a descriptor numbered
+/// `first` or above, now or later, but through what this places: the
+/// process must be single-threaded and hold no other such descriptor.
+pub(crate) unsafe fn place_received(fds: Vec<OwnedFd>, first: RawFd) -> io::Result<()> {
+    let raw: Vec<RawFd> = fds.into_iter().map(IntoRawFd::into_raw_fd).collect();
+    // SAFETY: the caller's contract stands for "between fork and exec": no
+    // other owner of a descriptor from `first` up; the raw descriptors were
+    // released from their owners above, so none is closed twice.
+    unsafe { place_fds(&raw, first) }
 }
 
 /// Sets `no_new_privs`, which an unprivileged process needs before it may
