@@ -8,13 +8,16 @@
 //! its end of each, with the badge it stands for: at start for every domain
 //! it starts, and later for each outside process that attaches to a console
 //! slot. It hands it each source's ingest ring the same way ([`OP_INGEST`]:
-//! at start, and for a console source slot at every attach). It also asks
+//! at start, and for a console source slot at every attach, with fresh
+//! notifications), and a console client slot's fresh notification at every
+//! attach ([`OP_NOTIFY`]). It also asks
 //! the server for its [`ServerStatus`], for `evq stats` and the tests.
 //! Nothing on this channel is an evq message; nothing but the launcher
 //! holds it.
 //!
 //! Messages are 16 bytes: `[op: u32][reserved: u32][badge: u64]`, little
-//! endian; [`OP_ENDPOINT`] carries the socket with `SCM_RIGHTS`. The status
+//! endian; [`OP_ENDPOINT`], [`OP_INGEST`] and [`OP_NOTIFY`] carry their
+//! descriptors with `SCM_RIGHTS`. The status
 //! is JSON; its counters are the core's own ([`evq_abi::msg::Counters`]),
 //! under the same names.
 
@@ -27,12 +30,19 @@ use serde::{Deserialize, Serialize};
 pub const OP_ENDPOINT: u32 = 1;
 /// "Send your status": the server replies with [`ServerStatus`] as JSON.
 pub const OP_STATUS: u32 = 2;
-/// "Here is the ingest ring of the source with `badge`" (one descriptor
-/// attached: the ring's memfd, laid out, `crate::ingest::make_ring`). The
-/// server maps it and reads it from then on; a ring it had for the badge
-/// is detached first, unread events and all, and unmapped, so that nothing
-/// a console slot's previous holder kept can still reach the slot.
+/// "Here is the ingest ring of the source with `badge`" (the ring's memfd,
+/// laid out, `crate::ingest::make_ring`; for a console slot's new holder
+/// also a fresh doorbell and room notification, three descriptors in that
+/// order). The server maps the ring and reads it from then on; a ring it
+/// had for the badge is detached first, unread events and all, and
+/// unmapped, and notifications it had are closed, so that nothing a
+/// console slot's previous holder kept can still reach the slot.
 pub const OP_INGEST: u32 = 3;
+/// "Here is the notification of the client with `badge`" (one eventfd
+/// attached), fresh for a console slot's new holder: the server signals it
+/// from then on and closes the one it had, so that the slot's previous
+/// holder neither sees this holder's wake-ups nor fakes them.
+pub const OP_NOTIFY: u32 = 4;
 
 /// Encodes an admin message.
 pub fn encode(op: u32, badge: u64) -> [u8; 16] {

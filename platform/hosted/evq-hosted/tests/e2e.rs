@@ -1498,3 +1498,98 @@ fn a_source_waiting_for_room_learns_that_the_server_is_gone() {
     assert!(error.contains("the server is gone"), "{error}");
     drop(qa);
 }
+
+/// Signals an eventfd as its holder would.
+fn signal_note(fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: writes 8 bytes from a live buffer to an eventfd.
+    assert_eq!(unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), 8) }, 8);
+}
+
+/// Whether an eventfd has a signal pending (without taking it).
+fn pending(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    evq_hosted::host::poll(&[fd], Some(Duration::ZERO)).expect("poll")[0]
+}
+
+/// Attaches slot `name` with `role` on `console`, as raw descriptors.
+fn attach_raw(console: &Console, name: &str, role: &str) -> Vec<std::os::fd::OwnedFd> {
+    let request = console::Request::Attach { domain: Some(name.into()), role: role.into() };
+    match console.request(&request).expect("attach") {
+        (console::Reply::Attached { .. }, fds) => fds,
+        (other, _) => panic!("attach {name}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_slots_last_holder_keeps_nothing_that_reaches_its_next_holder() {
+    let sys = System::start();
+    // The first holders of a client slot and a source slot keep copies of
+    // everything they were handed, then leave.
+    let first = sys.connect();
+    let old_client = attach_raw(&first, "console-1", "client");
+    let old_source = attach_raw(&first, "script", "source");
+    drop(first);
+    sys.until("both slots are free", |s| {
+        ["console-1", "script"].iter().all(|n| s.domains.iter().any(|d| d.name == *n && d.state == "free"))
+    });
+    let (old_note, old_bell, old_room) = (old_client[1].as_fd(), old_source[2].as_fd(), old_source[3].as_fd());
+
+    // The next holders.
+    let second = sys.connect();
+    let client_fds = attach_raw(&second, "console-1", "client");
+    let source_fds = attach_raw(&second, "script", "source");
+    let (note, bell, room) = (client_fds[1].as_fd(), source_fds[2].as_fd(), source_fds[3].as_fd());
+    // Each notification is a new object: a signal on the old copy is not
+    // seen on the new one, nor the other way round.
+    for (old, new, what) in
+        [(old_note, note, "client notification"), (old_bell, bell, "doorbell"), (old_room, room, "room")]
+    {
+        signal_note(old);
+        assert!(!pending(new), "the last holder's {what} signals the new holder's");
+        evq_hosted::host::drain(old).expect("drain");
+        signal_note(new);
+        assert!(!pending(old), "the last holder's {what} sees the new holder's signals");
+        evq_hosted::host::drain(new).expect("drain");
+    }
+    // The old endpoint no longer speaks for the slot: the server closed its end.
+    let old_endpoint = evq_hosted::wire::Endpoint::new(old_client[0].try_clone().unwrap()).expect("endpoint");
+    let mut old_caller = Client::new(old_endpoint, old_client[1].try_clone().unwrap());
+    assert!(old_caller.create_queue(1).is_err(), "the last holder's endpoint still reaches the server");
+
+    // And the new capabilities are the ones the server uses: a lone event
+    // through the new ring wakes the server by the new doorbell and the
+    // client by its new notification.
+    let mut fds = client_fds.into_iter();
+    let mut client =
+        Client::new(evq_hosted::wire::Endpoint::new(fds.next().unwrap()).expect("endpoint"), fds.next().unwrap());
+    let mut q = client.create_queue(1).expect("queue");
+    subscribe(&mut client, &q, Category::Vfs);
+    let mut fds = source_fds.into_iter();
+    let (ep, ring, bell, room) = (fds.next().unwrap(), fds.next().unwrap(), fds.next().unwrap(), fds.next().unwrap());
+    let link = evq_hosted::ingest::SourceLink::new(
+        evq_hosted::wire::Endpoint::new(ep).expect("endpoint"),
+        ring,
+        bell,
+        room,
+        evq_source::WhenFull::Wait,
+    )
+    .expect("link");
+    let mut publisher = Publisher::new(link);
+    let waiter = std::thread::spawn(move || {
+        let woken = client.wait(&mut q, DEADLINE).expect("wait");
+        (woken, drain(&mut q))
+    });
+    // Until the server sleeps on the new ring, so that only the new
+    // doorbell can wake it.
+    let deadline = Instant::now() + DEADLINE;
+    while load_word(publisher.link().region(), evq_abi::ring::control::WAITING) == 0 {
+        assert!(Instant::now() < deadline, "the server never slept on the new ring");
+        std::thread::yield_now();
+    }
+    publisher.publish_one(vfs_event(vfs::CREATE, 0, 7, b"")).expect("publish");
+    let (woken, got) = waiter.join().expect("the client");
+    assert_eq!(woken, evq_hosted::client::Woken::Ready);
+    assert_eq!(got.iter().map(|g| g.object).collect::<Vec<_>>(), [7]);
+    assert!(!pending(old_note), "the last holder saw the new holder's wake-up");
+}

@@ -277,7 +277,7 @@ impl Shell {
     /// One message from the launcher; `false` when the launcher is gone.
     fn admin_message(&mut self) -> io::Result<bool> {
         let mut buf = [0u8; 64];
-        let got = match sys::recv(self.admin.as_fd(), &mut buf, 1, true) {
+        let got = match sys::recv(self.admin.as_fd(), &mut buf, 3, true) {
             Ok(Some(got)) => got,
             Ok(None) => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
@@ -298,9 +298,28 @@ impl Shell {
                     }
                 }
             }
-            Some((admin::OP_INGEST, badge)) => match got.fds.into_iter().next() {
-                Some(fd) => self.attach_ring(badge, fd),
-                None => eprintln!("evq-server: ignoring an ingest ring message without its memfd"),
+            Some((admin::OP_INGEST, badge)) => {
+                let mut fds = got.fds.into_iter();
+                match (fds.next(), fds.next(), fds.next()) {
+                    (Some(ring), None, None) => self.attach_ring(badge, ring),
+                    (Some(ring), Some(doorbell), Some(room)) => {
+                        if let Some(slot) = self.sources.get_mut(&badge) {
+                            // The old ones close: the slot's last holder's
+                            // copies reach no one.
+                            slot.doorbell = doorbell;
+                            slot.room = room;
+                        }
+                        self.attach_ring(badge, ring);
+                    }
+                    _ => eprintln!("evq-server: ignoring an ingest ring message without its memfd and notifications"),
+                }
+            }
+            Some((admin::OP_NOTIFY, badge)) => match got.fds.into_iter().next() {
+                // The old one closes: the slot's last holder's copy reaches no one.
+                Some(fd) if self.client_badges.contains(&badge) => {
+                    self.notifications.insert(badge, fd);
+                }
+                _ => eprintln!("evq-server: ignoring a notification message for badge {badge:#x}"),
             },
             Some((admin::OP_STATUS, _)) => {
                 let status = serde_json::to_vec(&self.status()).map_err(io::Error::other)?;

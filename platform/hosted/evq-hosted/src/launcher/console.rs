@@ -99,27 +99,29 @@ impl Launcher {
         let Some(badge) = d.badge() else {
             return Err(err(format!("{} has no endpoint", d.name)));
         };
-        let (srv, dom) = sys::seqpacket_pair()?;
-        self.give_endpoint(badge, srv)?;
-        let mut fds = vec![dom];
-        if let Some(note) = self.client_notes.get(d.name) {
-            // A stale signal from the slot's last holder would only cause
-            // one spurious wake-up; clear it anyway.
-            let _ = sys::drain(note.as_fd());
+        // Every capability of the slot is made afresh for its new holder,
+        // and the server lets go of the old ones before it takes a request
+        // from the new endpoint: nothing the slot's last holder kept (an
+        // endpoint, a notification, a ring's mapping and unread entries)
+        // reaches the slot or sees what happens in it.
+        let mut fds = Vec::new();
+        if self.client_notes.contains_key(d.name) {
+            let note = sys::eventfd()?;
+            self.give_notification(badge, &note)?;
             fds.push(note.try_clone()?);
+            self.client_notes.insert(d.name, note);
         }
         let ingest_pages = d.ingest_ring_pages();
         if ingest_pages.is_some() {
-            // A fresh ring: nothing the slot's last holder kept (its
-            // mapping, its unread entries) reaches the server as this
-            // holder's. The slot's notifications are handed on, like a
-            // client's, with any stale room signal cleared.
-            fds.push(self.new_ingest(d)?);
-            let (doorbell, room) = self.source_notes.get(&badge).ok_or_else(|| err("no such source"))?;
-            let _ = sys::drain(room.as_fd());
-            fds.push(doorbell.try_clone()?);
-            fds.push(room.try_clone()?);
+            let notes = (sys::eventfd()?, sys::eventfd()?);
+            fds.push(self.new_ingest(d, Some(&notes))?);
+            fds.push(notes.0.try_clone()?);
+            fds.push(notes.1.try_clone()?);
+            self.source_notes.insert(badge, notes);
         }
+        let (srv, dom) = sys::seqpacket_pair()?;
+        self.give_endpoint(badge, srv)?;
+        fds.insert(0, dom);
         let pid = self.conns.iter().find(|c| c.id == conn).and_then(|c| sys::peer_pid(c.fd.as_fd()).ok());
         self.states[index] = State::Attached { conn, pid };
         self.attached(index)?;

@@ -240,7 +240,7 @@ impl Launcher {
         let (sid, _) = launcher.system.server().ok_or_else(|| err("the description has no server"))?;
         launcher.spawn(sid as usize - 1, Some(server_admin))?;
         launcher.give_endpoint(ROOT_BADGE, root_srv)?;
-        launcher.give_ingest(ROOT_BADGE, &root_ring)?;
+        launcher.give_ingest(ROOT_BADGE, &root_ring, None)?;
         Ok(launcher)
     }
 

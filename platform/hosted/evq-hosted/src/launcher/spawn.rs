@@ -23,21 +23,32 @@ impl Launcher {
     }
 
     /// Hands the server the ingest ring of the source with `badge` (it
-    /// lets go of the slot's previous one first).
-    pub(super) fn give_ingest(&self, badge: u64, ring: &OwnedFd) -> io::Result<()> {
-        sys::send(self.admin.as_fd(), &admin::encode(admin::OP_INGEST, badge), &[ring.as_fd()], false)?;
+    /// lets go of the slot's previous one first), and with `notes` a fresh
+    /// doorbell and room notification for it (it closes the old ones).
+    pub(super) fn give_ingest(&self, badge: u64, ring: &OwnedFd, notes: Option<&(OwnedFd, OwnedFd)>) -> io::Result<()> {
+        let mut fds = vec![ring.as_fd()];
+        fds.extend(notes.iter().flat_map(|(bell, room)| [bell.as_fd(), room.as_fd()]));
+        sys::send(self.admin.as_fd(), &admin::encode(admin::OP_INGEST, badge), &fds, false)?;
         Ok(())
     }
 
     /// A fresh ingest ring for source domain `d`, already handed to the
-    /// server: the memfd to give the source.
-    pub(super) fn new_ingest(&self, d: &Domain<'_>) -> io::Result<OwnedFd> {
+    /// server (with `notes`, fresh notifications too): the memfd to give
+    /// the source.
+    pub(super) fn new_ingest(&self, d: &Domain<'_>, notes: Option<&(OwnedFd, OwnedFd)>) -> io::Result<OwnedFd> {
         let (Some(badge), Some(pages)) = (d.badge(), d.ingest_ring_pages()) else {
             return Err(err(format!("{} is not a source: it has no ingest ring", d.name)));
         };
         let ring = ingest::make_ring(pages)?;
-        self.give_ingest(badge, &ring)?;
+        self.give_ingest(badge, &ring, notes)?;
         Ok(ring)
+    }
+
+    /// Hands the server a fresh notification for the client with `badge`
+    /// (it closes the old one).
+    pub(super) fn give_notification(&self, badge: u64, note: &OwnedFd) -> io::Result<()> {
+        sys::send(self.admin.as_fd(), &admin::encode(admin::OP_NOTIFY, badge), &[note.as_fd()], false)?;
+        Ok(())
     }
 
     /// Source `badge`'s doorbell (`doorbell`) or room eventfd.
@@ -95,7 +106,7 @@ impl Launcher {
                 Cap::Netlink => self.net.as_ref().ok_or_else(|| err("no network"))?.domain_socket().as_raw_fd(),
                 Cap::VfsRequests => self.vfs.as_ref().ok_or_else(|| err("no vfs endpoint"))?.1.as_raw_fd(),
                 Cap::IngestRing => {
-                    let ring = self.new_ingest(d)?;
+                    let ring = self.new_ingest(d, None)?;
                     let fd = ring.as_raw_fd();
                     made.push(ring);
                     fd
