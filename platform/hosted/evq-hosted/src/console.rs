@@ -35,6 +35,10 @@ use crate::wire::Endpoint;
 /// The largest console datagram.
 pub const MAX_MESSAGE: usize = 1 << 16;
 
+/// The most packets one `traffic` request sends (about 2 µs each, so the
+/// launcher's loop is held at most a few milliseconds).
+pub const MAX_TRAFFIC: u32 = 1000;
+
 /// A request to the launcher.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -64,8 +68,10 @@ pub enum Request {
     },
     /// Send `packets` frames through the watched interface's peer (veth), or
     /// datagrams over loopback, so the network driver has traffic to count.
+    /// More than [`MAX_TRAFFIC`] is refused: the launcher sends them on its
+    /// own loop, where supervision waits while it does.
     Traffic {
-        /// How many.
+        /// How many, at most [`MAX_TRAFFIC`].
         packets: u32,
     },
     /// Stop the system.

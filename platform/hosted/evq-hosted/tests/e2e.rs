@@ -1593,3 +1593,30 @@ fn a_slots_last_holder_keeps_nothing_that_reaches_its_next_holder() {
     assert_eq!(got.iter().map(|g| g.object).collect::<Vec<_>>(), [7]);
     assert!(!pending(old_note), "the last holder saw the new holder's wake-up");
 }
+
+#[test]
+fn a_traffic_request_is_bounded_so_that_the_launcher_always_answers() {
+    let sys = System::start();
+    let console = sys.connect();
+    // Sent from another thread: if the launcher took it on, its loop would
+    // be held for hours (2 µs a packet), and the answer would never come
+    // within the deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(console.request(&console::Request::Traffic { packets: u32::MAX }).map(|r| r.0));
+    });
+    let reply = rx.recv_timeout(DEADLINE).expect("the launcher answered").expect("a reply");
+    let console::Reply::Error { message } = reply else { panic!("{reply:?}") };
+    assert_eq!(
+        message,
+        format!(
+            "{} packets is more than the {} one traffic request sends; ask in pieces",
+            u32::MAX,
+            console::MAX_TRAFFIC
+        )
+    );
+    // The most one request sends is done, and the launcher answers next.
+    let (reply, _) = sys.console.request(&console::Request::Traffic { packets: console::MAX_TRAFFIC }).unwrap();
+    assert!(matches!(reply, console::Reply::Done { .. }), "{reply:?}");
+    assert!(sys.status().domains.iter().any(|d| d.name == "network"));
+}

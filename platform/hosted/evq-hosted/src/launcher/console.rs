@@ -9,7 +9,7 @@ use evq_system::Domain;
 
 use super::{err, role_name, Launcher, State};
 use crate::boot::image;
-use crate::console::{Reply, Request, MAX_MESSAGE};
+use crate::console::{Reply, Request, MAX_MESSAGE, MAX_TRAFFIC};
 use crate::sys;
 
 impl Launcher {
@@ -56,6 +56,13 @@ impl Launcher {
                 Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
                 None => (refuse("this system has no network driver".into()), Vec::new(), false),
             },
+            Request::Traffic { packets } if packets > MAX_TRAFFIC => (
+                refuse(format!(
+                    "{packets} packets is more than the {MAX_TRAFFIC} one traffic request sends; ask in pieces"
+                )),
+                Vec::new(),
+                false,
+            ),
             Request::Traffic { packets } => match self.net.as_mut().map(|n| n.traffic(packets)) {
                 Some(Ok(s)) => (done(s), Vec::new(), false),
                 Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
