@@ -1620,3 +1620,71 @@ fn a_traffic_request_is_bounded_so_that_the_launcher_always_answers() {
     assert!(matches!(reply, console::Reply::Done { .. }), "{reply:?}");
     assert!(sys.status().domains.iter().any(|d| d.name == "network"));
 }
+
+/// `evq run` at `console` with the test description, which must end
+/// within the deadline (it is killed, and the test fails, if it does not);
+/// its exit status and what it wrote on standard error.
+fn run_to_end(dir: &std::path::Path, console: &std::path::Path) -> (std::process::ExitStatus, String) {
+    use std::io::Read as _;
+    let file = dir.join("system.toml");
+    std::fs::write(&file, SYSTEM).expect("write system");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_evq"));
+    run.arg("run").arg("--system").arg(&file).arg("--console").arg(console);
+    let mut child = run.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("evq run");
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("evq run at {} did not end: it took the path over", console.display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    (status, stderr)
+}
+
+#[test]
+fn evq_run_never_takes_over_a_console_path_that_is_not_a_dead_systems_socket() {
+    // A live system's path: a second `evq run` there is refused and the
+    // first goes on answering at it.
+    let sys = System::start_with(SYSTEM);
+    let (status, stderr) = run_to_end(&sys.dir, &sys.path());
+    assert!(!status.success(), "a second evq run on a live console path succeeded");
+    assert!(stderr.contains(&format!("a running system answers at {}", sys.path().display())), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    sys.connect().status().expect("the first system still answers at its path");
+
+    // A regular file: refused, and left as it was.
+    let file = sys.dir.join("notes.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let (status, stderr) = run_to_end(&sys.dir, &file);
+    assert!(!status.success());
+    assert!(stderr.contains(&format!("{} exists and is not a socket", file.display())), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+
+    // A dead system's socket (bound, then its listener gone): replaced, and
+    // the new system comes up there.
+    let stale = sys.dir.join("stale");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let file = sys.dir.join("system.toml");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_evq"))
+        .arg("run")
+        .arg("--system")
+        .arg(&file)
+        .arg("--console")
+        .arg(&stale)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("evq run");
+    let console = Console::connect_within(&stale, DEADLINE).expect("the new system comes up at the stale path");
+    console.request(&console::Request::Shutdown).expect("shutdown");
+    assert!(second.wait().expect("wait").success());
+    assert!(!stale.exists(), "the system removes its own socket when it stops");
+}

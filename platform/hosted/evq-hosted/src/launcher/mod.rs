@@ -122,11 +122,15 @@ pub fn run(opts: Options) -> io::Result<i32> {
     // does the same).
     sys::set_undumpable().map_err(|e| err(format!("becoming non-dumpable: {e}")))?;
     let system = evq_system::parse(&opts.system_text).map_err(|e| io::Error::other(e.to_string()))?;
+    // The console path is claimed before anything starts, so that a path
+    // that cannot be ours stops `evq run` at once (the listener removes the
+    // socket when it goes, if it is still ours).
+    let listener = sys::listen_seqpacket(&opts.console)?;
+    sys::set_nonblocking(listener.fd())?;
     let signals = sys::launcher_signalfd()?;
     let mut launcher = Launcher::new(system, opts)?;
-    let code = launcher.start().and_then(|()| launcher.serve(&signals));
+    let code = launcher.start().and_then(|()| launcher.serve(&signals, &listener));
     launcher.stop();
-    let _ = std::fs::remove_file(&launcher.opts.console);
     code
 }
 
@@ -250,9 +254,7 @@ impl Launcher {
         }
     }
 
-    fn serve(&mut self, signals: &OwnedFd) -> io::Result<i32> {
-        let listener = sys::listen_seqpacket(&self.opts.console)?;
-        sys::set_nonblocking(listener.as_fd())?;
+    fn serve(&mut self, signals: &OwnedFd, listener: &sys::Listener) -> io::Result<i32> {
         println!("evq: system {:?} is up; console at {}", self.system.board, self.opts.console.display());
         if let Some((_, _, path)) = self.pty.as_ref().filter(|p| !p.2.is_empty()) {
             println!("evq: the device driver's terminal is {path}");
@@ -265,7 +267,7 @@ impl Launcher {
         }
         loop {
             let ready = {
-                let mut fds = vec![signals.as_fd(), listener.as_fd()];
+                let mut fds = vec![signals.as_fd(), listener.fd()];
                 fds.extend(self.conns.iter().map(|c| c.fd.as_fd()));
                 sys::poll(&fds, None)?
             };
@@ -281,7 +283,7 @@ impl Launcher {
                 }
             }
             if ready[1] {
-                while let Ok(fd) = sys::accept(listener.as_fd()) {
+                while let Ok(fd) = sys::accept(listener.fd()) {
                     self.conns.push(Conn { id: self.next_conn, fd });
                     self.next_conn += 1;
                 }

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -195,17 +195,73 @@ fn seqpacket() -> io::Result<OwnedFd> {
     owned(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) })
 }
 
-/// A Unix seqpacket socket listening at `path` (an old socket file there is
-/// replaced).
-pub(crate) fn listen_seqpacket(path: &Path) -> io::Result<OwnedFd> {
+/// A Unix seqpacket socket listening at a path, which it removes when
+/// dropped if the path is still this socket's.
+pub(crate) struct Listener {
+    fd: OwnedFd,
+    path: std::path::PathBuf,
+    /// The socket file's device and inode, as bound.
+    file: (u64, u64),
+}
+
+impl Listener {
+    /// The listening socket.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        // Another process may have replaced it since (a stale-socket
+        // takeover after this one hung); that one is not ours to remove.
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Listens at `path`. Something already there is replaced only if it is a
+/// socket nothing answers on (one a dead process left); a socket something
+/// answers on, or anything that is not a socket, is refused, in words
+/// naming the path, and left as it is.
+pub(crate) fn listen_seqpacket(path: &Path) -> io::Result<Listener> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let (addr, len) = unix_addr(path)?;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        Ok(m) if !m.file_type().is_socket() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket; it is left as it is (choose another --console path)", path.display()),
+            ))
+        }
+        Ok(_) => match connect_seqpacket(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "a running system answers at {}; stop it first (evq stop --console {0}) or choose another --console path",
+                        path.display()
+                    ),
+                ))
+            }
+            // Nothing listens: a dead system's socket, to be replaced.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => std::fs::remove_file(path)?,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        },
+    }
     let fd = seqpacket()?;
-    let _ = std::fs::remove_file(path);
     // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) })?;
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) })
+        .map_err(|e| io::Error::new(e.kind(), format!("binding {}: {e}", path.display())))?;
+    let m = std::fs::symlink_metadata(path)?;
+    let listener = Listener { fd, path: path.to_path_buf(), file: (m.dev(), m.ino()) };
     // SAFETY: plain system call.
-    cvt(unsafe { libc::listen(fd.as_raw_fd(), 16) })?;
-    Ok(fd)
+    cvt(unsafe { libc::listen(listener.fd.as_raw_fd(), 16) })?;
+    Ok(listener)
 }
 
 /// Accepts one connection (non-blocking listener: `WouldBlock` if none).
