@@ -86,6 +86,11 @@ pub const DEFAULT_INGEST_PAGES: u32 = 4;
 /// start, fault and exit are few.
 pub const ROOT_INGEST_PAGES: u32 = 1;
 
+/// The most pages the server's ring pool may have (`ring_pool_pages`):
+/// 1 GiB of rings. A pool is memory the server may spend on client rings,
+/// and a description that offers more than a board could have is wrong.
+pub const MAX_RING_POOL_PAGES: u32 = 1 << 18;
+
 /// Badges are below this: the top bit is left to tell a signal on the
 /// server's bound notification from a message (its ingest rings).
 pub const BADGE_LIMIT: u64 = 1 << 63;
@@ -310,9 +315,17 @@ pub enum Invalid<'a> {
     BadImage(&'a str),
     /// A priority is 0 or above [`MAX_PRIORITY`].
     BadPriority(&'a str),
-    /// A badge is 0, [`ROOT_BADGE`], at or above [`BADGE_LIMIT`], or another
-    /// domain's.
+    /// A badge is 0, [`ROOT_BADGE`], or at or above [`BADGE_LIMIT`].
     BadBadge(&'a str),
+    /// Two domains have the same badge.
+    DuplicateBadge {
+        /// The later domain.
+        domain: &'a str,
+        /// The earlier one with the badge.
+        other: &'a str,
+        /// The badge.
+        badge: u64,
+    },
     /// A domain that is not a source has an ingest ring, or its size is not
     /// a power of two up to [`MAX_INGEST_PAGES`].
     BadIngest(&'a str),
@@ -320,8 +333,9 @@ pub enum Invalid<'a> {
     BadLossless(&'a str),
     /// A source may publish nothing, or may publish `Meta`.
     BadCategories(&'a str),
-    /// The server's ring pool cannot hold even the smallest ring (2 pages).
-    BadRingPool,
+    /// The server's ring pool cannot hold even the smallest ring (2 pages),
+    /// or is over [`MAX_RING_POOL_PAGES`].
+    BadRingPool(u32),
     /// A notification or endpoint names a domain that does not exist.
     UnknownDomain(&'a str),
     /// Two notifications or endpoints share this name.
@@ -360,7 +374,9 @@ impl<'a> System<'a> {
                 return Err(Invalid::BadPriority(d.name));
             }
             match d.role {
-                Role::Server { ring_pool_pages } if ring_pool_pages < 2 => return Err(Invalid::BadRingPool),
+                Role::Server { ring_pool_pages } if !(2..=MAX_RING_POOL_PAGES).contains(&ring_pool_pages) => {
+                    return Err(Invalid::BadRingPool(ring_pool_pages))
+                }
                 Role::Source { categories, .. }
                     if categories.0 == 0 || categories.contains(evq_abi::event::Category::Meta) =>
                 {
@@ -380,9 +396,11 @@ impl<'a> System<'a> {
                 return Err(Invalid::BadLossless(d.name));
             }
             if let Some(badge) = d.badge() {
-                let taken = self.domains[..i].iter().any(|e| e.badge() == Some(badge));
-                if badge == 0 || badge == ROOT_BADGE || badge >= BADGE_LIMIT || taken {
+                if badge == 0 || badge == ROOT_BADGE || badge >= BADGE_LIMIT {
                     return Err(Invalid::BadBadge(d.name));
+                }
+                if let Some(other) = self.domains[..i].iter().find(|e| e.badge() == Some(badge)) {
+                    return Err(Invalid::DuplicateBadge { domain: d.name, other: other.name, badge });
                 }
             }
         }

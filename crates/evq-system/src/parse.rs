@@ -286,10 +286,17 @@ fn describe(e: Invalid<'_>) -> String {
         Invalid::BadImage(n) => format!("domain {n:?}: empty image, or args longer than 32 bytes"),
         Invalid::BadPriority(n) => format!("domain {n:?}: priority must be 1..={}", crate::MAX_PRIORITY),
         Invalid::BadBadge(n) => {
-            format!("domain {n:?}: badge is 0, the root task's ({}), not below 2^63, or taken", crate::ROOT_BADGE)
+            format!("domain {n:?}: a badge may not be 0, the root task's ({}), or 2^63 or more", crate::ROOT_BADGE)
+        }
+        Invalid::DuplicateBadge { domain, other, badge } => {
+            format!("domains {other:?} and {domain:?} have the same badge {badge:#x}; each needs its own")
         }
         Invalid::BadCategories(n) => format!("domain {n:?}: a source must publish at least one category"),
-        Invalid::BadRingPool => "the server's ring_pool_pages must be at least 2".to_string(),
+        Invalid::BadRingPool(n) => format!(
+            "the server's ring_pool_pages is {n}; it must be from 2 to {} ({} MiB of rings)",
+            crate::MAX_RING_POOL_PAGES,
+            crate::MAX_RING_POOL_PAGES / 256
+        ),
         Invalid::UnknownDomain(n) => format!("a notification or endpoint names unknown domain {n:?}"),
         Invalid::DuplicateCapName(n) => format!("two notifications or endpoints are named {n:?}"),
         Invalid::BadCallerBadge(n) => format!("endpoint caller {n:?}: badge is 0 or another caller's"),

@@ -109,12 +109,20 @@ fn broken_descriptions_are_refused_with_the_reason() {
     assert!(refused(&format!("{head}{SERVER}{}", client(ROOT_BADGE))).contains("badge"));
     assert!(refused(&format!("{head}{SERVER}{}", client(0))).contains("badge"));
     let twin = client(7).replace("c7", "d7");
-    assert!(refused(&format!("{head}{SERVER}{}{twin}", client(7))).contains("taken"));
+    assert_eq!(
+        refused(&format!("{head}{SERVER}{}{twin}", client(7))),
+        "system description is not a valid system: domains \"c7\" and \"d7\" have the same badge 0x7; each needs its own"
+    );
     let source = "[[domain]]\nname = \"v\"\nimage = \"vfs\"\npriority = 9\nrole = \"source\"\nbadge = 3\n";
     assert!(refused(&format!("{head}{SERVER}{source}")).contains("needs `categories`"));
     assert!(refused(&format!("{head}{SERVER}{source}categories = [\"meta\"]\n")).contains("unknown category"));
     assert!(refused(&format!("{head}{SERVER}{source}categories = []\n")).contains("at least one category"));
-    assert!(refused(&format!("{head}{}", SERVER.replace("= 8", "= 1"))).contains("ring_pool_pages"));
+    assert!(refused(&format!("{head}{}", SERVER.replace("= 8", "= 1"))).contains("ring_pool_pages is 1"));
+    assert_eq!(
+        refused(&format!("{head}{}", SERVER.replace("= 8", "= 100000000"))),
+        "system description is not a valid system: the server's ring_pool_pages is 100000000; it must be from 2 to 262144 (1024 MiB of rings)"
+    );
+    assert!(!refused(&format!("{head}{}", SERVER.replace("= 8", "= 262145"))).is_empty());
     assert!(refused(&format!("{head}{}", SERVER.replace("200", "255"))).contains("priority"));
     assert!(refused(&format!("{head}{}", SERVER.replace("= \"server\"", "= \"king\""))).contains("unknown role"));
     assert!(refused(&format!("{head}{SERVER}badge = 4\n")).contains("takes no `badge`"));

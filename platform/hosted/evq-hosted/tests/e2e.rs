@@ -1623,14 +1623,21 @@ fn a_traffic_request_is_bounded_so_that_the_launcher_always_answers() {
 
 /// `evq run` at `console` with the test description, which must end
 /// within the deadline (it is killed, and the test fails, if it does not);
-/// its exit status and what it wrote on standard error.
+/// its exit status and what it wrote on standard error, then on standard
+/// output.
 fn run_to_end(dir: &std::path::Path, console: &std::path::Path) -> (std::process::ExitStatus, String) {
+    run_text_to_end(dir, console, SYSTEM)
+}
+
+/// [`run_to_end`] with the description `text`.
+fn run_text_to_end(dir: &std::path::Path, console: &std::path::Path, text: &str) -> (std::process::ExitStatus, String) {
     use std::io::Read as _;
     let file = dir.join("system.toml");
-    std::fs::write(&file, SYSTEM).expect("write system");
+    std::fs::write(&file, text).expect("write system");
     let mut run = Command::new(env!("CARGO_BIN_EXE_evq"));
     run.arg("run").arg("--system").arg(&file).arg("--console").arg(console);
-    let mut child = run.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("evq run");
+    let stdout = std::fs::File::create(dir.join("stdout")).expect("stdout file");
+    let mut child = run.stdin(Stdio::null()).stdout(stdout).stderr(Stdio::piped()).spawn().expect("evq run");
     let deadline = Instant::now() + DEADLINE;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -1645,6 +1652,8 @@ fn run_to_end(dir: &std::path::Path, console: &std::path::Path) -> (std::process
     };
     let mut stderr = String::new();
     child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    // Standard output follows, so that one string says all it said.
+    stderr.push_str(&std::fs::read_to_string(dir.join("stdout")).expect("read stdout"));
     (status, stderr)
 }
 
@@ -1687,4 +1696,46 @@ fn evq_run_never_takes_over_a_console_path_that_is_not_a_dead_systems_socket() {
     console.request(&console::Request::Shutdown).expect("shutdown");
     assert!(second.wait().expect("wait").success());
     assert!(!stale.exists(), "the system removes its own socket when it stops");
+}
+
+#[test]
+fn a_description_the_hosted_platform_cannot_run_is_refused_before_anything_starts() {
+    let dir = std::env::temp_dir().join(format!("evq-e2e-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosted = include_str!("../../../../images/hosted/system.toml");
+    let cases = [
+        (
+            hosted.replace("board = \"hosted\"", "board = \"pc99\""),
+            "the description is for board \"pc99\"; the hosted platform runs board = \"hosted\" or \"hosted-…\" (images/hosted/system.toml)",
+        ),
+        (
+            hosted.replace("ring_pool_pages = 256", "ring_pool_pages = 100000000"),
+            "the server's ring_pool_pages is 100000000; it must be from 2 to 262144 (1024 MiB of rings)",
+        ),
+        (
+            hosted.replace("badge = 0x12", "badge = 0x11"),
+            "domains \"vfs\" and \"device\" have the same badge 0x11; each needs its own",
+        ),
+        (
+            hosted.replace("image = \"evq-vfs\"", "image = \"evq-nope\""),
+            "domain vfs: the hosted platform has no image \"evq-nope\" (it runs evq-server, evq-vfs, evq-device, evq-network, evq-watch, evq-probe, attach)",
+        ),
+        (
+            hosted.replace("args = \"time=5\"", "args = \"time=abc\""),
+            "domain device: args = \"time=abc\": time= takes whole seconds, not \"time=abc\"",
+        ),
+        (
+            hosted.replace("args = \"evq1\"", "args = \"a/very/long/interface\""),
+            "domain network: args = \"a/very/long/interface\": \"a/very/long/interface\" is not an interface name",
+        ),
+    ];
+    for (text, reason) in cases {
+        let console = dir.join("console");
+        let (status, stderr) = run_text_to_end(&dir, &console, &text);
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(reason), "expected {reason:?} in:\n{stderr}");
+        assert!(!stderr.contains("is up"), "the system came up: {stderr}");
+        assert!(!console.exists(), "the console path was taken: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

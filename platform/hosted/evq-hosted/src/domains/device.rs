@@ -42,6 +42,17 @@ const READ_BYTES: usize = 4096;
 /// with more is published in several rounds, in order.
 type Lines = Outbox<64, { 16 * MAX_INPUT }>;
 
+/// The seconds between time events that `args` asks for (`time=SECONDS`;
+/// 5 when it says none, 0 for no time events), or why it cannot be read.
+pub(super) fn time_period(args: &str) -> Result<u64, String> {
+    args.split_whitespace()
+        .map(|word| {
+            word.strip_prefix("time=")
+                .ok_or_else(|| format!("unknown argument {word:?} (the device driver takes time=SECONDS)"))
+        })
+        .try_fold(5, |_, value| value?.parse::<u64>().map_err(|_| format!("time= takes whole seconds, not {args:?}")))
+}
+
 /// Runs the device driver.
 pub(super) fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let caps = boot::layout(system, me);
@@ -49,13 +60,7 @@ pub(super) fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let pty = boot::take(&caps, "terminal", |c| *c == Cap::Pty)?;
     let timer = boot::take(&caps, "timer", |c| *c == Cap::Timer)?;
     seccomp::confine(me.name)?;
-    let period = me
-        .args
-        .split_whitespace()
-        .find_map(|a| a.strip_prefix("time="))
-        .map(|s| s.parse::<u64>().map_err(|_| io::Error::other(format!("bad time= in {:?}", me.args))))
-        .transpose()?
-        .unwrap_or(5);
+    let period = time_period(me.args).map_err(io::Error::other)?;
     if period > 0 {
         sys::timer_set(timer.as_fd(), Duration::from_secs(period), Duration::from_secs(period))?;
     }

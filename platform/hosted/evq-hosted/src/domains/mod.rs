@@ -38,6 +38,41 @@ use crate::ingest::{Publisher, SourceLink};
 use crate::sys;
 use crate::wire::Endpoint;
 
+/// The images the hosted platform runs, as the description names them.
+pub const IMAGES: [&str; 7] =
+    [image::SERVER, image::VFS, image::DEVICE, image::NETWORK, image::WATCH, image::PROBE, image::ATTACH];
+
+/// Checks that the hosted platform can run `system` as described, before
+/// anything starts: a description for another board, a domain whose image
+/// the `evq` binary does not have, or arguments its image cannot read, is
+/// refused with the reason.
+pub fn check(system: &System<'_>) -> io::Result<()> {
+    // A board of this platform is "hosted", or a variant of it for a test
+    // or a benchmark ("hosted-test").
+    if system.board != "hosted" && !system.board.starts_with("hosted-") {
+        return Err(io::Error::other(format!(
+            "the description is for board {:?}; the hosted platform runs board = \"hosted\" or \"hosted-…\" (images/hosted/system.toml)",
+            system.board
+        )));
+    }
+    for d in system.domains {
+        let args = match d.image {
+            image::DEVICE => device::time_period(d.args).map(|_| ()),
+            image::NETWORK => network::check_iface(d.args),
+            i if IMAGES.contains(&i) => Ok(()),
+            other => {
+                return Err(io::Error::other(format!(
+                    "domain {}: the hosted platform has no image {other:?} (it runs {})",
+                    d.name,
+                    IMAGES.join(", ")
+                )))
+            }
+        };
+        args.map_err(|e| io::Error::other(format!("domain {}: args = {:?}: {e}", d.name, d.args)))?;
+    }
+    Ok(())
+}
+
 /// Runs domain `name` of the system in the boot information.
 pub fn run(name: &str) -> io::Result<()> {
     // A crash signal kills the domain at once, to be reported as a fault

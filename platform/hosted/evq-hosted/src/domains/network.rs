@@ -29,6 +29,16 @@ pub const COUNTER_PERIOD: Duration = Duration::from_millis(500);
 /// The interface the driver watches when the description names none.
 pub const DEFAULT_IFACE: &str = "evq1";
 
+/// Why `args` cannot name an interface (Linux's names are 1 to 15 bytes,
+/// without `/` or white space), if it cannot; empty means the default.
+pub(super) fn check_iface(args: &str) -> Result<(), String> {
+    let bad = args.len() > 15 || args.contains(|c: char| c == '/' || c.is_whitespace());
+    if bad {
+        return Err(format!("{args:?} is not an interface name (1 to 15 bytes, no '/' or spaces)"));
+    }
+    Ok(())
+}
+
 /// Runs the network driver.
 pub(super) fn run(system: &System<'_>, me: &Domain<'_>) -> io::Result<()> {
     let caps = boot::layout(system, me);

@@ -122,6 +122,7 @@ pub fn run(opts: Options) -> io::Result<i32> {
     // does the same).
     sys::set_undumpable().map_err(|e| err(format!("becoming non-dumpable: {e}")))?;
     let system = evq_system::parse(&opts.system_text).map_err(|e| io::Error::other(e.to_string()))?;
+    crate::domains::check(&system)?;
     // The console path is claimed before anything starts, so that a path
     // that cannot be ours stops `evq run` at once (the listener removes the
     // socket when it goes, if it is still ours).
