@@ -169,6 +169,61 @@ impl DecodeError {
     }
 }
 
+/// An error reply in words: what the VFS domain refused and why, with the
+/// limit where one was broken (`rm /nope: no such file or directory`).
+/// The `detail` is read as its [`ErrorCode`] defines it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The reply's code.
+    pub code: ErrorCode,
+    /// The reply's detail.
+    pub detail: u32,
+}
+
+impl core::fmt::Display for Refusal {
+    /// The refusal in words, with the limit it broke.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.code {
+            ErrorCode::BadRequest => {
+                let problem = match self.detail {
+                    1 => "its label is not a VFS message",
+                    2 => "its body has the wrong length",
+                    3 => "a reserved field or padding byte is not zero",
+                    4 => "a mode has bits outside 0o7777",
+                    5 => "an attribute mask has unknown bits",
+                    6 => "it asks to read or write more than one message carries",
+                    _ => "it does not decode",
+                };
+                write!(f, "the VFS domain refused the request: {problem}")
+            }
+            ErrorCode::NoEntry => f.write_str("no such file or directory"),
+            ErrorCode::Exists => f.write_str("the name exists already"),
+            ErrorCode::NotDir => f.write_str("not a directory"),
+            ErrorCode::IsDir => f.write_str("is a directory"),
+            ErrorCode::NotEmpty => f.write_str("the directory is not empty"),
+            ErrorCode::Busy => f.write_str("a mount point is in the way"),
+            ErrorCode::InvalidName => {
+                write!(f, "a name must not be empty, . or .., hold / or NUL, or be longer than {NAME_MAX} bytes")
+            }
+            ErrorCode::NoSpace => {
+                let table = match self.detail {
+                    space::INODES => "inode table",
+                    space::ENTRIES => "name table",
+                    space::BLOCKS => "file-data block pool",
+                    space::MOUNTS => "mount table",
+                    _ => "table",
+                };
+                write!(f, "the VFS domain's {table} is full")
+            }
+            ErrorCode::CrossDevice => f.write_str("the two names are on different mounted file systems"),
+            ErrorCode::InvalidArgument => f.write_str(
+                "not possible: a directory cannot move into its own subtree, and only a mount point can be unmounted",
+            ),
+            ErrorCode::FileTooLarge => f.write_str("the file would grow past the VFS domain's largest file size"),
+        }
+    }
+}
+
 /// What an inode is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]

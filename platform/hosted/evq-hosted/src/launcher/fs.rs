@@ -47,7 +47,7 @@ fn call(fd: &OwnedFd, request: &Request<'_>) -> io::Result<Result<Reply<'static>
 }
 
 fn refused(what: &str, (code, detail): (ErrorCode, u32)) -> io::Error {
-    io::Error::other(format!("{what}: {code} (detail {detail})"))
+    io::Error::other(format!("{what}: {}", evq_vfs_api::Refusal { code, detail }))
 }
 
 /// The directory inode and last name of `path` (absolute, `/`-separated).

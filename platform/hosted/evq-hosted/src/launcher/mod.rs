@@ -255,16 +255,32 @@ impl Launcher {
         }
     }
 
-    fn serve(&mut self, signals: &OwnedFd, listener: &sys::Listener) -> io::Result<i32> {
-        println!("evq: system {:?} is up; console at {}", self.system.board, self.opts.console.display());
+    /// Says on standard output that the system is up, and where.
+    fn announce(&self) -> io::Result<()> {
+        use std::io::Write as _;
+        let mut out = io::stdout().lock();
+        writeln!(out, "evq: system {:?} is up; console at {}", self.system.board, self.opts.console.display())?;
         if let Some((_, _, path)) = self.pty.as_ref().filter(|p| !p.2.is_empty()) {
-            println!("evq: the device driver's terminal is {path}");
+            writeln!(out, "evq: the device driver's terminal is {path}")?;
         }
         if let Some(net) = &self.net {
-            println!("evq: the network driver watches {}", net.describe());
+            writeln!(out, "evq: the network driver watches {}", net.describe())?;
         }
         if self.seccomp != "on" {
-            println!("evq: seccomp filter: {}", self.seccomp);
+            writeln!(out, "evq: seccomp filter: {}", self.seccomp)?;
+        }
+        out.flush()
+    }
+
+    fn serve(&mut self, signals: &OwnedFd, listener: &sys::Listener) -> io::Result<i32> {
+        match self.announce() {
+            Ok(()) => {}
+            // A closed standard output (`evq run | head -1`) is a quiet stop.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.log("standard output is closed: stopping");
+                return Ok(0);
+            }
+            Err(e) => return Err(io::Error::new(e.kind(), format!("standard output: {e}"))),
         }
         loop {
             let ready = {

@@ -1,0 +1,578 @@
+//! The `evq` binary as a user runs it: every subcommand through its
+//! argument parser, `--help` and refused arguments included, against a real
+//! system where one is needed; closed pipes, signals and the last event.
+//!
+//! Every wait is on a real condition (a line on an output, a process gone,
+//! a socket there) with a deadline; every process a test starts runs in a
+//! process group of its own, killed when the test ends however it ends.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use evq_hosted::console::{self, Console};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A directory of the test's own, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "evq-cli-{what}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `evq` with no console from the environment.
+fn evq() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evq"));
+    cmd.env_remove("EVQ_CONSOLE").stdin(Stdio::null());
+    cmd
+}
+
+/// A process started in a process group of its own; the whole group is
+/// killed and the process reaped on drop.
+struct Group {
+    child: Child,
+}
+
+impl Group {
+    fn spawn(cmd: &mut Command) -> Group {
+        Group { child: cmd.process_group(0).spawn().expect("evq starts") }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the group this test made.
+        assert_eq!(unsafe { libc::kill(-self.pid(), sig) }, 0, "signal the group");
+    }
+
+    /// Waits for the process to end, failing the test after the deadline.
+    fn wait(&mut self, what: &str) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what} to end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the group this test made.
+        unsafe { libc::kill(-self.pid(), libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+/// The live (not zombie) processes of group `pgid`, from /proc.
+fn live_in_group(pgid: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid pgrp …
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" {
+            out.push(stat.split(')').next().unwrap_or("").to_string() + ")");
+        }
+    }
+    out
+}
+
+/// Waits until no live process is left in group `pgid`.
+fn group_is_gone(pgid: i32) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = live_in_group(pgid);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "processes left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a finished command said.
+struct Said {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Reads all of `from` in a thread of its own.
+fn collect(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = from.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Runs `evq ARGS` to its end (within the deadline), its outputs captured.
+fn run_evq(args: &[&str]) -> Said {
+    let mut cmd = evq();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut group = Group::spawn(&mut cmd);
+    let out = collect(group.child.stdout.take().expect("stdout"));
+    let err = collect(group.child.stderr.take().expect("stderr"));
+    let status = group.wait(&format!("evq {args:?}"));
+    Said { status, stdout: out.join().expect("stdout reader"), stderr: err.join().expect("stderr reader") }
+}
+
+/// No panic, no Rust error dump, no "Broken pipe" on an error output.
+fn assert_quiet(what: &str, stderr: &str) {
+    for bad in ["panicked", "RUST_BACKTRACE", "Broken pipe", "os error 32"] {
+        assert!(!stderr.contains(bad), "{what}: standard error says {bad:?}:\n{stderr}");
+    }
+}
+
+/// A line source with a deadline: a thread reads `from` and hands each
+/// line over.
+fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line that contains `text`; returns it.
+fn line_with(lines: &mpsc::Receiver<String>, text: &str) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(text) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {text:?} ({e})"),
+        }
+    }
+}
+
+/// `evq run` on a console of its own, up and answering; stopped on drop.
+struct System {
+    group: Group,
+    dir: TempDir,
+}
+
+impl System {
+    fn start() -> System {
+        let dir = TempDir::new("run");
+        let mut cmd = evq();
+        cmd.arg("run").arg("--console").arg(dir.path().join("console"));
+        // EVQ_E2E_RUN_ARGS="--no-netns --no-seccomp" tries the fallbacks.
+        if let Ok(extra) = std::env::var("EVQ_E2E_RUN_ARGS") {
+            cmd.args(extra.split_whitespace());
+        }
+        let group = Group::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()));
+        let system = System { group, dir };
+        Console::connect_within(&system.console(), DEADLINE).expect("the system comes up");
+        system
+    }
+
+    fn console(&self) -> PathBuf {
+        self.dir.path().join("console")
+    }
+
+    /// `evq ARGS --console THIS` (the console after the subcommand).
+    fn evq(&self, args: &[&str]) -> Said {
+        let console = self.console();
+        let mut all = args.to_vec();
+        all.extend(["--console", console.to_str().expect("utf-8 path")]);
+        run_evq(&all)
+    }
+
+    /// `evq ARGS --console THIS`, which must succeed.
+    fn ok(&self, args: &[&str]) -> String {
+        let said = self.evq(args);
+        assert_quiet(&format!("evq {args:?}"), &said.stderr);
+        assert!(said.status.success(), "evq {args:?}: {:?}\n{}", said.status, said.stderr);
+        said.stdout
+    }
+
+    /// `evq ARGS --console THIS`, which must fail with status 1 and say
+    /// `text` on standard error.
+    fn refused(&self, args: &[&str], text: &str) {
+        let said = self.evq(args);
+        assert_quiet(&format!("evq {args:?}"), &said.stderr);
+        assert_eq!(said.status.code(), Some(1), "evq {args:?}: {}", said.stderr);
+        assert!(said.stderr.contains(text), "evq {args:?}: {:?} does not say {text:?}", said.stderr);
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if let Ok(c) = Console::connect(&self.console()) {
+            let _ = c.request(&console::Request::Shutdown);
+        }
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.group.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["run"],
+        &["tail"],
+        &["stats"],
+        &["fs"],
+        &["fs", "mkdir"],
+        &["fs", "touch"],
+        &["fs", "write"],
+        &["fs", "mv"],
+        &["fs", "ln"],
+        &["fs", "rm"],
+        &["fs", "chmod"],
+        &["fs", "mount"],
+        &["fs", "umount"],
+        &["fs", "cat"],
+        &["net"],
+        &["net", "link"],
+        &["net", "traffic"],
+        &["stop"],
+        &["demo"],
+    ];
+    for words in commands {
+        let mut args = words.to_vec();
+        args.push("--help");
+        let said = run_evq(&args);
+        assert_quiet(&format!("evq {args:?}"), &said.stderr);
+        assert!(said.status.success(), "evq {args:?}: {:?}", said.status);
+        let usage = ["Usage: evq"].iter().chain(words.iter()).copied().collect::<Vec<_>>().join(" ");
+        assert!(said.stdout.contains(&usage), "evq {args:?} shows no {usage:?}:\n{}", said.stdout);
+    }
+    let said = run_evq(&["--version"]);
+    assert!(said.status.success() && said.stdout.starts_with("evq "), "{}", said.stdout);
+}
+
+#[test]
+fn bad_arguments_are_refused_in_words_without_a_panic() {
+    let dir = TempDir::new("bad");
+    let nowhere = dir.path().join("no-system");
+    let nowhere = nowhere.to_str().unwrap();
+    let long = "x".repeat(2000);
+    // Status 2: clap refused the command line; 1: evq did.
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
+        (&[], 2, "Usage: evq <COMMAND>"),
+        (&["run", "--bogus"], 2, "unexpected argument '--bogus'"),
+        (&["run", "--console", "/nonexistent/dir/sock"], 1, "console /nonexistent/dir/sock: the directory"),
+        (&["run", "--system", "/nonexistent/system.toml", "--console", nowhere], 1, "/nonexistent/system.toml"),
+        (&["tail", "-c", "bogus", "--console", nowhere], 1, "the categories are vfs, process, network, device"),
+        (&["tail", "-t", "bogus", "--console", nowhere], 1, "the kinds are create, delete"),
+        (&["tail", "-n", "many"], 2, "invalid value 'many'"),
+        (&["tail", "--console", nowhere], 1, nowhere),
+        (&["stats", "--console", "/nonexistent/dir/sock"], 1, "no evq system at /nonexistent/dir/sock"),
+        (&["stats", "--frob"], 2, "unexpected argument '--frob'"),
+        (&["fs"], 2, "Usage: evq fs"),
+        (&["fs", "frobnicate", "/x"], 2, "unrecognized subcommand 'frobnicate'"),
+        (&["fs", "mv", "/a"], 2, "required"),
+        (&["fs", "rm", "/x", "--console", nowhere], 1, nowhere),
+        (
+            &["fs", "write", "/x", &long, "--console", nowhere],
+            1,
+            "2000 bytes is more than one write carries (936 bytes at most)",
+        ),
+        (&["net"], 2, "Usage: evq net"),
+        (&["net", "link", "sideways"], 2, "[possible values: up, down]"),
+        (&["net", "link", "up", "--console", nowhere], 1, nowhere),
+        (&["net", "--console", nowhere, "link", "down"], 1, nowhere),
+        (&["net", "traffic", "many"], 2, "invalid value 'many'"),
+        (&["net", "traffic", "2", "--console", nowhere], 1, nowhere),
+        (&["stop", "--console", nowhere], 1, nowhere),
+        (&["stop", "now"], 2, "unexpected argument 'now'"),
+        (&["demo", "--bogus"], 2, "unexpected argument '--bogus'"),
+        (&["demo", "--system", "/nonexistent/system.toml"], 1, "/nonexistent/system.toml"),
+    ];
+    for (args, code, text) in cases {
+        let said = run_evq(args);
+        assert_quiet(&format!("evq {args:?}"), &said.stderr);
+        assert_eq!(said.status.code(), Some(*code), "evq {args:?}: {}", said.stderr);
+        assert!(said.stderr.contains(text), "evq {args:?}: {:?} does not say {text:?}", said.stderr);
+    }
+}
+
+#[test]
+fn every_subcommand_works_against_a_running_system() {
+    let mut sys = System::start();
+    assert!(sys.ok(&["stats"]).contains("server: "));
+    let json: serde_json::Value = serde_json::from_str(sys.ok(&["stats", "--json"]).trim()).expect("one JSON object");
+    let network = json["network"].as_str().expect("network").to_string();
+    if network.starts_with("veth") {
+        assert!(sys.ok(&["net", "link", "down"]).contains("down"));
+        assert!(sys.ok(&["net", "link", "up"]).contains("up"));
+    } else {
+        sys.refused(&["net", "link", "up"], "the network driver watches loopback");
+    }
+    sys.ok(&["net", "traffic", "2"]);
+    sys.ok(&["fs", "mkdir", "/docs"]);
+    sys.ok(&["fs", "touch", "/docs/a"]);
+    sys.ok(&["fs", "write", "/docs/a", "hello", "evq"]);
+    // A text that starts with `-` comes after `--` (and the console before).
+    let console = sys.console();
+    let c = console.to_str().unwrap();
+    let said = run_evq(&["fs", "--console", c, "write", "/docs/a", "--", "-n"]);
+    assert!(said.status.success(), "{}", said.stderr);
+    assert_eq!(sys.ok(&["fs", "cat", "/docs/a"]).trim_end(), "hello evq-n");
+    sys.ok(&["fs", "ln", "/docs/a", "/b"]);
+    sys.ok(&["fs", "mv", "/b", "/c"]);
+    sys.ok(&["fs", "chmod", "600", "/c"]);
+    sys.ok(&["fs", "rm", "/c"]);
+    sys.ok(&["fs", "mkdir", "/m"]);
+    sys.ok(&["fs", "mount", "/m"]);
+    sys.ok(&["fs", "umount", "/m"]);
+    // The VFS domain's refusals, in words with their limits.
+    sys.refused(&["fs", "rm", "/nope"], "evq: rm /nope: no such file or directory");
+    sys.refused(&["fs", "chmod", "17777", "/docs"], "mode 0o17777 has bits outside 0o7777");
+    sys.refused(&["fs", "mkdir", "/docs"], "mkdir /docs: the name exists already");
+    sys.refused(
+        &["fs", "write", "/docs/a", &"y".repeat(937)],
+        "937 bytes is more than one write carries (936 bytes at most)",
+    );
+    sys.ok(&["fs", "write", "/docs/a", &"y".repeat(936)]);
+    // A tail of one event: a VFS one, made once it watches.
+    let mut cmd = evq();
+    cmd.args(["tail", "-c", "vfs", "-n", "1", "--console", console.to_str().unwrap()]);
+    let mut tail = Group::spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let errs = lines_of(tail.child.stderr.take().unwrap());
+    let outs = lines_of(tail.child.stdout.take().unwrap());
+    line_with(&errs, "evq tail: watching as");
+    sys.ok(&["fs", "touch", "/docs/t"]);
+    assert!(line_with(&outs, "vfs").contains("create"));
+    assert!(tail.wait("evq tail -n 1").success());
+    assert!(sys.ok(&["stop"]).contains("stopping"));
+    let status = sys.group.wait("evq run after evq stop");
+    assert!(status.success(), "evq run: {status:?}");
+    assert!(!console.exists(), "the console socket is removed");
+}
+
+#[test]
+fn run_with_a_closed_stdout_stops_quietly() {
+    // Closed before the first line: the launcher's first write fails.
+    let dir = TempDir::new("closed");
+    let console = dir.path().join("console");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut cmd = evq();
+    cmd.arg("run").arg("--console").arg(&console).stdout(writer).stderr(Stdio::piped());
+    let mut run = Group::spawn(&mut cmd);
+    let stderr = collect(run.child.stderr.take().unwrap());
+    let status = run.wait("evq run with a closed standard output");
+    let stderr = stderr.join().unwrap();
+    assert_quiet("evq run >closed", &stderr);
+    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+    assert!(!console.exists(), "the console socket is removed");
+    group_is_gone(run.pid());
+
+    // `evq run | head -1`: closed after one line, however many were written.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let mut cmd = evq();
+    cmd.arg("run").arg("--console").arg(&console).stdout(writer).stderr(Stdio::piped());
+    let mut run = Group::spawn(&mut cmd);
+    let mut first = String::new();
+    BufReader::new(reader).read_line(&mut first).expect("a line");
+    assert!(first.contains("is up"), "{first:?}");
+    drop(cmd);
+    let stderr = collect(run.child.stderr.take().unwrap());
+    let status = run.wait("evq run | head -1");
+    let stderr = stderr.join().unwrap();
+    assert_quiet("evq run | head -1", &stderr);
+    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+    assert!(!console.exists(), "the console socket is removed");
+    group_is_gone(run.pid());
+}
+
+#[test]
+fn tail_and_stats_with_a_closed_stdout_exit_quietly() {
+    let sys = System::start();
+    let console = sys.console();
+    let console = console.to_str().unwrap();
+
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut cmd = evq();
+    cmd.args(["stats", "--console", console]).stdout(writer).stderr(Stdio::piped());
+    let mut stats = Group::spawn(&mut cmd);
+    let stderr = collect(stats.child.stderr.take().unwrap());
+    let status = stats.wait("evq stats >closed");
+    let stderr = stderr.join().unwrap();
+    assert_quiet("evq stats >closed", &stderr);
+    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+
+    // `evq tail | head -1`, with events going on after the reader has gone.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let mut cmd = evq();
+    cmd.args(["tail", "-c", "vfs", "--console", console]).stdout(writer).stderr(Stdio::piped());
+    let mut tail = Group::spawn(&mut cmd);
+    let errs = lines_of(tail.child.stderr.take().unwrap());
+    line_with(&errs, "evq tail: watching as");
+    sys.ok(&["fs", "mkdir", "/d"]);
+    let mut first = String::new();
+    let mut reader = BufReader::new(reader);
+    reader.read_line(&mut first).expect("a line");
+    assert!(first.contains("create"), "{first:?}");
+    drop(reader);
+    let deadline = Instant::now() + DEADLINE;
+    let mut n = 0;
+    let status = loop {
+        if let Some(status) = tail.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "evq tail goes on after its reader has gone");
+        sys.ok(&["fs", "touch", &format!("/d/{n}")]);
+        n += 1;
+    };
+    let stderr: Vec<String> = errs.try_iter().collect();
+    assert_quiet("evq tail | head -1", &stderr.join("\n"));
+    assert_eq!(status.code(), Some(0), "{status:?}: {stderr:?}");
+}
+
+#[test]
+fn tail_prints_shutdown_last_every_time() {
+    for round in 0..5 {
+        let sys = System::start();
+        let console = sys.console();
+        let mut cmd = evq();
+        cmd.args(["tail", "--console", console.to_str().unwrap()]);
+        let mut tail = Group::spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+        let errs = lines_of(tail.child.stderr.take().unwrap());
+        let mut out = tail.child.stdout.take().unwrap();
+        line_with(&errs, "evq tail: watching as");
+        // The console before the command's words: as the tool took it
+        // before it took it after them too.
+        let c = console.to_str().unwrap();
+        assert!(run_evq(&["fs", "--console", c, "mkdir", "/r"]).status.success());
+        assert!(run_evq(&["stop", "--console", c]).status.success());
+        let status = tail.wait("evq tail after evq stop");
+        let mut printed = String::new();
+        out.read_to_string(&mut printed).unwrap();
+        let stderr: Vec<String> = errs.try_iter().collect();
+        assert_quiet("evq tail", &stderr.join("\n"));
+        assert!(status.success(), "round {round}: {status:?} {stderr:?}");
+        let last = printed.lines().last().unwrap_or("");
+        assert!(last.contains("system shutdown"), "round {round}: the last event is {last:?}:\n{printed}");
+    }
+}
+
+/// `evq demo` with `TMPDIR` a directory of the test's own (where it makes
+/// its `evq-demo-PID`), in a process group of its own; returns it once it
+/// has shown its first step, and the lines it prints.
+fn start_demo(tmp: &TempDir) -> (Group, mpsc::Receiver<String>) {
+    let mut cmd = evq();
+    cmd.arg("demo").env("TMPDIR", tmp.path()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut demo = Group::spawn(&mut cmd);
+    let out = lines_of(demo.child.stdout.take().unwrap());
+    line_with(&out, "-- ");
+    (demo, out)
+}
+
+/// What `evq demo` leaves in its `TMPDIR`: nothing of its own.
+fn assert_no_demo_dirs(tmp: &TempDir) {
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("evq-demo-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn demo_stopped_by(sig: i32) {
+    let tmp = TempDir::new("demo");
+    let (mut demo, _out) = start_demo(&tmp);
+    let stderr = collect(demo.child.stderr.take().unwrap());
+    // As the terminal does: the whole foreground group.
+    demo.signal(sig);
+    let status = demo.wait("evq demo after a signal");
+    let said = stderr.join().unwrap();
+    assert_quiet("evq demo", &said);
+    assert_eq!(status.signal(), Some(sig), "{status:?}: {said}");
+    assert_no_demo_dirs(&tmp);
+    group_is_gone(demo.pid());
+}
+
+#[test]
+fn demo_cleans_up_after_ctrl_c() {
+    demo_stopped_by(libc::SIGINT);
+}
+
+#[test]
+fn demo_cleans_up_after_a_hang_up() {
+    demo_stopped_by(libc::SIGHUP);
+}
+
+#[test]
+fn demo_cleans_up_after_its_reader_goes() {
+    let tmp = TempDir::new("demo");
+    let mut cmd = evq();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    cmd.arg("demo").env("TMPDIR", tmp.path()).stdout(writer).stderr(Stdio::piped());
+    let mut demo = Group::spawn(&mut cmd);
+    drop(cmd);
+    let mut first = String::new();
+    let mut reader = BufReader::new(reader);
+    reader.read_line(&mut first).expect("a line");
+    drop(reader);
+    let stderr = collect(demo.child.stderr.take().unwrap());
+    let status = demo.wait("evq demo | head -1");
+    let stderr = stderr.join().unwrap();
+    assert_quiet("evq demo | head -1", &stderr);
+    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+    assert_no_demo_dirs(&tmp);
+    group_is_gone(demo.pid());
+}
+
+#[test]
+fn run_stops_on_ctrl_c_with_status_0() {
+    // The launcher hears SIGINT through its signalfd: no thread of the
+    // process may take it first (nor SIGCHLD, or domain exits go unseen).
+    let sys = System::start();
+    let pid = sys.group.pid();
+    // SAFETY: kill(2) on the process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let mut sys = sys;
+    let status = sys.group.wait("evq run after SIGINT");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(!sys.console().exists(), "the console socket is removed");
+    group_is_gone(pid);
+}
