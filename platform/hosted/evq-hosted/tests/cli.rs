@@ -566,12 +566,22 @@ fn demo_cleans_up_after_its_reader_goes() {
 fn run_stops_on_ctrl_c_with_status_0() {
     // The launcher hears SIGINT through its signalfd: no thread of the
     // process may take it first (nor SIGCHLD, or domain exits go unseen).
+    run_stops_on(libc::SIGINT);
+}
+
+#[test]
+fn run_stops_when_its_terminal_hangs_up_with_status_0() {
+    run_stops_on(libc::SIGHUP);
+}
+
+/// `evq run` sent `signal` stops its system, removes its socket and exits 0.
+fn run_stops_on(signal: i32) {
     let sys = System::start();
     let pid = sys.group.pid();
     // SAFETY: kill(2) on the process this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     let mut sys = sys;
-    let status = sys.group.wait("evq run after SIGINT");
+    let status = sys.group.wait("evq run after the signal");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(!sys.console().exists(), "the console socket is removed");
     group_is_gone(pid);

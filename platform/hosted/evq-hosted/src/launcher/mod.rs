@@ -113,8 +113,8 @@ struct Launcher {
     started: Instant,
 }
 
-/// Runs a system until it is asked to stop (console `shutdown`, SIGINT or
-/// SIGTERM) or its server ends. Returns the process exit code: 0, or 1 when
+/// Runs a system until it is asked to stop (console `shutdown`, SIGINT,
+/// SIGTERM or SIGHUP) or its server ends. Returns the process exit code: 0, or 1 when
 /// the server ended.
 pub fn run(opts: Options) -> io::Result<i32> {
     // The launcher holds every capability of the system: no other process
@@ -290,7 +290,7 @@ impl Launcher {
             };
             if ready[0] {
                 for sig in sys::read_signals(signals.as_fd()) {
-                    if sig == libc::SIGINT || sig == libc::SIGTERM {
+                    if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP) {
                         self.log(&format!("{} received: stopping", signal_name(sig)));
                         return Ok(0);
                     }

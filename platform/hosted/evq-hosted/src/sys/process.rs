@@ -114,7 +114,7 @@ pub(crate) fn spawn_domain(cmd: &mut Command, fds: Vec<RawFd>, first: RawFd) -> 
     cmd.spawn()
 }
 
-/// Blocks `SIGCHLD`, `SIGINT` and `SIGTERM` and returns a signalfd that
+/// Blocks `SIGCHLD`, `SIGINT`, `SIGTERM` and `SIGHUP` and returns a signalfd that
 /// reports them: the launcher's way to learn of domain exits and of being
 /// asked to stop, in its poll loop.
 pub(crate) fn launcher_signalfd() -> io::Result<OwnedFd> {
@@ -122,7 +122,7 @@ pub(crate) fn launcher_signalfd() -> io::Result<OwnedFd> {
     unsafe {
         let mut set = MaybeUninit::<libc::sigset_t>::uninit();
         libc::sigemptyset(set.as_mut_ptr());
-        for s in [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM] {
+        for s in [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             libc::sigaddset(set.as_mut_ptr(), s);
         }
         cvt(libc::sigprocmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut()))?;
