@@ -97,6 +97,17 @@ fn attack(uid: Option<u32>, pids: &[i32]) -> Vec<Reach> {
         .collect()
 }
 
+/// Whether `evq stats` (the binary `exe`, which any uid may run) run as
+/// `uid` can connect to the console at `path`.
+fn can_connect(exe: &std::path::Path, uid: Option<u32>, path: &std::path::Path) -> bool {
+    let mut cmd = Command::new(exe);
+    cmd.arg("stats").arg("--console").arg(path).stdout(Stdio::null()).stderr(Stdio::null());
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    cmd.status().expect("evq stats").success()
+}
+
 /// The system under test, stopped and cleaned up however the test ends.
 struct Running {
     run: Child,
@@ -178,6 +189,13 @@ fn a_process_of_the_systems_own_uid_can_take_no_descriptor_of_the_launcher_or_an
         for (name, pid) in &targets[1..targets.len() - 1] {
             assert_eq!(ns(*pid), launcher, "{name} is in a user namespace of its own");
         }
+    }
+    // The console: the system's uid may connect, and no other (mode 0600).
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(std::fs::metadata(&path).expect("the console socket").mode() & 0o777, 0o600);
+    if root {
+        assert!(!can_connect(&exe, Some(NOBODY - 1), &path), "a process of another uid connected to the console");
+        assert!(can_connect(&exe, uid, &path), "the system's own uid cannot connect to its console");
     }
     let (control, system) = reach.split_last().expect("the control's result");
     assert!(

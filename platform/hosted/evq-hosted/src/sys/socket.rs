@@ -222,7 +222,8 @@ impl Drop for Listener {
     }
 }
 
-/// Listens at `path`. Something already there is replaced only if it is a
+/// Listens at `path`, a socket only its owner may connect to (mode 0600).
+/// Something already there is replaced only if it is a
 /// socket nothing answers on (one a dead process left); a socket something
 /// answers on, or anything that is not a socket, is refused, in words
 /// naming the path, and left as it is.
@@ -257,6 +258,9 @@ pub(crate) fn listen_seqpacket(path: &Path) -> io::Result<Listener> {
     // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
     cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) })
         .map_err(|e| io::Error::new(e.kind(), format!("binding {}: {e}", path.display())))?;
+    // Only the system's own uid may connect: whoever can connect drives
+    // the system (attach, fs, shutdown).
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let m = std::fs::symlink_metadata(path)?;
     let listener = Listener { fd, path: path.to_path_buf(), file: (m.dev(), m.ino()) };
     // SAFETY: plain system call.
