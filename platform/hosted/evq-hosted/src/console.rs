@@ -142,6 +142,12 @@ pub struct Status {
     pub pty: Option<String>,
     /// Every domain.
     pub domains: Vec<DomainStatus>,
+    /// The domains the launcher started that have ended other than by
+    /// exiting with 0, each as `NAME STATE` (`vfs killed by SIGSEGV`): the
+    /// system is degraded while there is one. Empty: every started domain
+    /// runs or ended cleanly.
+    #[serde(default)]
+    pub degraded: Vec<String>,
     /// The server's own report.
     pub server: ServerStatus,
 }

@@ -617,7 +617,12 @@ fn stats(path: &Path, json: bool) -> io::Result<i32> {
         let pid = d.pid.map(|p| p.to_string()).unwrap_or_default();
         say!("{:<4} {:<16} {:<12} {:<7} {:>8}  {}", d.id, d.name, d.image, d.role, pid, d.state)?;
     }
-    say!("\nseccomp: {}; network: {}", status.seccomp, status.network)?;
+    if status.degraded.is_empty() {
+        say!("\nsystem: up")?;
+    } else {
+        say!("\nsystem: degraded: {}", status.degraded.join(", "))?;
+    }
+    say!("seccomp: {}; network: {}", status.seccomp, status.network)?;
     if let Some(p) = &status.pty {
         say!("terminal: {p}")?;
     }

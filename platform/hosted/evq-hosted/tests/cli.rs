@@ -335,8 +335,10 @@ fn bad_arguments_are_refused_in_words_without_a_panic() {
 #[test]
 fn every_subcommand_works_against_a_running_system() {
     let mut sys = System::start();
-    assert!(sys.ok(&["stats"]).contains("server: "));
+    let text = sys.ok(&["stats"]);
+    assert!(text.contains("server: ") && text.contains("\nsystem: up\n"), "{text}");
     let json: serde_json::Value = serde_json::from_str(sys.ok(&["stats", "--json"]).trim()).expect("one JSON object");
+    assert_eq!(json["degraded"], serde_json::json!([]));
     let network = json["network"].as_str().expect("network").to_string();
     if network.starts_with("veth") {
         assert!(sys.ok(&["net", "link", "down"]).contains("down"));

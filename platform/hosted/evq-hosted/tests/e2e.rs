@@ -684,9 +684,14 @@ fn a_crashed_driver_is_a_process_event_and_the_server_goes_on() {
     let fault = FaultPayload::read_from_bytes(&got[0].payload).unwrap();
     assert_eq!(fault.kind.get(), process::fault::VM);
     assert_eq!(got[0].source, source_id(&status, "root"));
-    sys.until("the device is reported dead", |s| {
+    let dead = sys.until("the device is reported dead", |s| {
         s.domains.iter().any(|d| d.name == "device" && d.state == "killed by SIGSEGV")
     });
+    // The status names it: the system is degraded, and so `evq stats` says.
+    assert_eq!(dead.degraded, ["device killed by SIGSEGV"]);
+    let stats = Command::new(env!("CARGO_BIN_EXE_evq")).arg("stats").arg("--console").arg(sys.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(text.contains("\nsystem: degraded: device killed by SIGSEGV\n"), "{text}");
     // The server goes on: another source's events still arrive.
     let (_, mut flood) = sys.console.attach_source(Some("flood")).unwrap();
     flood.publish(&[device_event(3)]).unwrap();

@@ -355,8 +355,19 @@ impl Launcher {
                 }
             })
             .collect();
+        let degraded = self
+            .system
+            .domains
+            .iter()
+            .zip(&self.states)
+            .filter_map(|(d, state)| match state {
+                State::Ended(how) if *how != Ended::Exited(0) => Some(format!("{} {}", d.name, ended(*how))),
+                _ => None,
+            })
+            .collect();
         Ok(Status {
             board: self.system.board.into(),
+            degraded,
             seccomp: self.seccomp.into(),
             network: self.net.as_ref().map(|n| n.describe()).unwrap_or_else(|| "none".into()),
             pty: self.pty.as_ref().map(|p| p.2.clone()).filter(|p| !p.is_empty()),
