@@ -191,7 +191,7 @@ impl Shell {
             // The events the rings held when the server woke go first: a
             // source's call comes after the events it wrote before it.
             self.pass();
-            if fixed[0] && !self.admin_message()? {
+            if fixed[0] && !self.admin_messages()? {
                 return Ok(());
             }
             if fixed[1] {
@@ -271,6 +271,22 @@ impl Shell {
                 slot.cut = None;
             }
             Err(e) => eprintln!("evq-server: source {}'s ingest ring is refused: {e}", slot.name),
+        }
+    }
+
+    /// Every message the launcher has sent; `false` when the launcher is
+    /// gone. All of them go before any endpoint's datagram of the same
+    /// wake-up: a console slot's new capabilities (`OP_ENDPOINT`,
+    /// `OP_NOTIFY`, `OP_INGEST`) replace the old ones before a request that
+    /// came after them, on the old endpoint, could be taken.
+    fn admin_messages(&mut self) -> io::Result<bool> {
+        loop {
+            if !self.admin_message()? {
+                return Ok(false);
+            }
+            if !sys::poll(&[self.admin.as_fd()], Some(Duration::ZERO))?[0] {
+                return Ok(true);
+            }
         }
     }
 
