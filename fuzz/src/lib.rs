@@ -14,8 +14,11 @@ pub mod request_decode;
 pub mod system_parse;
 pub mod vfs_decode;
 
+/// A target's body: panics when a property fails on the input.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name, as cargo-fuzz knows it, and its body.
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, Body); 8] = [
     ("consumer_hostile", consumer_hostile::run),
     ("request_decode", request_decode::run),
     ("reply_decode", reply_decode::run),
