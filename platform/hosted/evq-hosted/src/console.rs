@@ -152,6 +152,21 @@ pub struct Status {
     pub server: ServerStatus,
 }
 
+/// Reads one console datagram as a request: what the launcher runs on each
+/// datagram it receives. Refused bytes are answered with
+/// [`Reply::Error`] carrying this message: `bad request: ` and serde_json's
+/// words for what is wrong, with its line and column.
+pub fn decode_request(datagram: &[u8]) -> Result<Request, String> {
+    serde_json::from_slice(datagram).map_err(|e| format!("bad request: {e}"))
+}
+
+/// Reads one console datagram as the launcher's reply: what a connection
+/// ([`Console::request`]) runs on each answer. The error is
+/// `bad reply from the launcher: ` and serde_json's words.
+pub fn decode_reply(datagram: &[u8]) -> Result<Reply, String> {
+    serde_json::from_slice(datagram).map_err(|e| format!("bad reply from the launcher: {e}"))
+}
+
 /// Where the console is when none is named: `$EVQ_CONSOLE`, else
 /// `$XDG_RUNTIME_DIR/evq-console`, else `/tmp/evq-<uid>-console`.
 pub fn default_path() -> PathBuf {
@@ -197,7 +212,7 @@ impl Console {
         let mut buf = vec![0u8; MAX_MESSAGE];
         let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?
             .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the launcher closed the console"))?;
-        let reply = serde_json::from_slice(&buf[..got.len]).map_err(io::Error::other)?;
+        let reply = decode_reply(&buf[..got.len]).map_err(io::Error::other)?;
         Ok((reply, got.fds))
     }
 
@@ -245,5 +260,23 @@ impl Console {
     /// The connection, for polling (it hangs up when the launcher stops).
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_decodes_to_its_request_and_bad_bytes_are_refused_in_words() {
+        assert_eq!(decode_request(br#"{"op":"link","up":true}"#), Ok(Request::Link { up: true }));
+        assert_eq!(decode_request(br#"{"op":"status"}"#), Ok(Request::Status));
+        let refused = decode_request(br#"{"op":"reboot"}"#).unwrap_err();
+        assert!(refused.starts_with("bad request: unknown variant `reboot`"), "{refused}");
+        let refused = decode_request(b"\xff").unwrap_err();
+        assert!(refused.starts_with("bad request: expected value at line 1 column 1"), "{refused}");
+        let reply = decode_reply(br#"{"reply":"done","output":"ok"}"#);
+        assert_eq!(reply, Ok(Reply::Done { output: "ok".into() }));
+        assert!(decode_reply(b"{}").unwrap_err().starts_with("bad reply from the launcher: "));
     }
 }

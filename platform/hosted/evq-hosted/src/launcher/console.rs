@@ -9,7 +9,7 @@ use evq_system::Domain;
 
 use super::{err, role_name, Launcher, State};
 use crate::boot::image;
-use crate::console::{Reply, Request, MAX_MESSAGE, MAX_TRAFFIC};
+use crate::console::{decode_request, Reply, Request, MAX_MESSAGE, MAX_TRAFFIC};
 use crate::sys;
 
 impl Launcher {
@@ -29,9 +29,9 @@ impl Launcher {
                 return Ok(false);
             }
         };
-        let (reply, fds, stop) = match serde_json::from_slice::<Request>(&buf[..got.len]) {
+        let (reply, fds, stop) = match decode_request(&buf[..got.len]) {
             Ok(request) => self.console_request(conn, request)?,
-            Err(e) => (Reply::Error { message: format!("bad request: {e}") }, Vec::new(), false),
+            Err(message) => (Reply::Error { message }, Vec::new(), false),
         };
         let out = serde_json::to_vec(&reply).map_err(io::Error::other)?;
         let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
