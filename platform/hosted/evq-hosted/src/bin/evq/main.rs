@@ -1,0 +1,341 @@
+//! `evq`: run the hosted system and talk to it.
+//!
+//! * `evq run [--system FILE]` starts the system in the foreground.
+//! * `evq tail [--category …] [--type …]` prints events live, one line each.
+//! * `evq stats` prints the server's statistics and the domains' states.
+//! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link.
+//! * `evq demo` (what `make run` runs) starts a system, runs a short scripted
+//!   workload against it, and shows the events arriving.
+//!
+//! Readable output by default; `--json` gives one JSON object per line.
+//!
+//! A closed standard output (`evq tail | head -1`) is a quiet exit with
+//! status 0; every other error is one line on standard error, `evq: …`,
+//! and status 1 (2 for a command line clap refuses).
+//!
+//! One module a job: `output` (standard output that may close under us),
+//! `tail`, `stats`, `demo`; this file holds the command line and runs the
+//! rest.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use evq_hosted::console::{self, Console};
+use evq_hosted::launcher;
+
+#[macro_use]
+mod output;
+mod demo;
+mod stats;
+mod tail;
+
+use demo::demo;
+use output::{is_stdout_closed, watch_stdout};
+use stats::stats;
+use tail::tail;
+
+/// The hosted board's description, built in so that `evq run` needs no file.
+const HOSTED_SYSTEM: &str = include_str!("../../../../../../images/hosted/system.toml");
+
+#[derive(Parser)]
+#[command(name = "evq", version, about = "evq on Linux: run the hosted system and watch its events")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct ConsoleArg {
+    /// The running system's console socket [default: $EVQ_CONSOLE, else
+    /// $XDG_RUNTIME_DIR/evq-console, else /tmp/evq-UID-console]
+    // Global: `evq net link up --console PATH` as well as `evq net --console PATH link up`.
+    #[arg(long, value_name = "PATH", global = true)]
+    console: Option<PathBuf>,
+}
+
+impl ConsoleArg {
+    fn path(&self) -> PathBuf {
+        self.console.clone().unwrap_or_else(console::default_path)
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start the system and run it until interrupted (or `evq stop`).
+    Run {
+        /// The system description [default: the hosted board's, built in]
+        #[arg(long, value_name = "FILE")]
+        system: Option<PathBuf>,
+        #[command(flatten)]
+        console: ConsoleArg,
+        /// Run domains without the seccomp filter (for debugging).
+        #[arg(long)]
+        no_seccomp: bool,
+        /// Do not make a network namespace; the network driver watches loopback.
+        #[arg(long)]
+        no_netns: bool,
+        /// Report every domain's start and end on standard error.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Print events as they arrive, one line each.
+    Tail {
+        #[command(flatten)]
+        console: ConsoleArg,
+        /// Only these categories (vfs, process, network, device, memory, system); repeatable.
+        #[arg(long = "category", short = 'c', value_name = "CATEGORY")]
+        categories: Vec<String>,
+        /// Only these kinds (create, rename, exit, rx, input, …); repeatable.
+        #[arg(long = "type", short = 't', value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Exit after this many events.
+        #[arg(long, short = 'n')]
+        count: Option<u64>,
+        /// Attach to this console slot rather than the first free one.
+        #[arg(long, value_name = "DOMAIN")]
+        slot: Option<String>,
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the server's statistics and the domains.
+    Stats {
+        #[command(flatten)]
+        console: ConsoleArg,
+        /// As one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drive the VFS domain: mkdir, touch, write, mv, ln, rm, chmod, mount, umount, cat.
+    Fs {
+        #[command(flatten)]
+        console: ConsoleArg,
+        #[command(subcommand)]
+        what: FsCmd,
+    },
+    /// Drive the network driver's interface: `link up|down`, `traffic N`.
+    Net {
+        #[command(flatten)]
+        console: ConsoleArg,
+        #[command(subcommand)]
+        what: NetCmd,
+    },
+    /// Stop the running system.
+    Stop {
+        #[command(flatten)]
+        console: ConsoleArg,
+    },
+    /// Start a system, run a short scripted workload, show the events (`make run`).
+    Demo {
+        /// The system description [default: the hosted board's, built in]
+        #[arg(long, value_name = "FILE")]
+        system: Option<PathBuf>,
+    },
+    /// Run one domain of a system (the launcher starts these).
+    #[command(name = "__domain", hide = true)]
+    Domain {
+        /// The domain's name in the description.
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum NetCmd {
+    /// Set the watched interface's peer link up or down (veth only).
+    Link {
+        /// `up` or `down`.
+        state: LinkState,
+    },
+    /// Send packets the watched interface counts.
+    Traffic {
+        /// How many.
+        #[arg(default_value_t = 3)]
+        packets: u32,
+    },
+}
+
+/// What `evq net link` sets the link to.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum LinkState {
+    /// The link up.
+    Up,
+    /// The link down.
+    Down,
+}
+
+/// The `evq fs` commands, each as the VFS domain's client in the launcher
+/// takes it (`launcher::fs`): paths are absolute.
+#[derive(Subcommand, Clone)]
+enum FsCmd {
+    /// Make a directory.
+    Mkdir {
+        /// The new directory.
+        path: String,
+    },
+    /// Make an empty file, or set a file's times to now.
+    Touch {
+        /// The file.
+        path: String,
+    },
+    /// Append text to a file, making it if need be (at most one message's
+    /// data, 936 bytes).
+    Write {
+        /// The file.
+        path: String,
+        /// The text; the words are joined by single spaces (after `--` for
+        /// a text that starts with `-`).
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+    /// Rename.
+    Mv {
+        /// The old path.
+        from: String,
+        /// The new path.
+        to: String,
+    },
+    /// Give a file another name (a hard link).
+    Ln {
+        /// The file.
+        file: String,
+        /// Its new name.
+        link: String,
+    },
+    /// Remove a file, or an empty directory.
+    Rm {
+        /// What to remove.
+        path: String,
+    },
+    /// Set the permission bits.
+    Chmod {
+        /// The mode, in octal (at most 7777).
+        mode: String,
+        /// The file or directory.
+        path: String,
+    },
+    /// Mount a fresh file system on a directory.
+    Mount {
+        /// The directory.
+        dir: String,
+    },
+    /// Unmount the file system mounted on a directory.
+    Umount {
+        /// The directory.
+        dir: String,
+    },
+    /// Print a file.
+    Cat {
+        /// The file.
+        file: String,
+    },
+}
+
+impl FsCmd {
+    /// The words the console's `fs` request carries; a text too long for
+    /// one `Write` is refused here, saying so.
+    fn words(self) -> io::Result<Vec<String>> {
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Ok(match self {
+            FsCmd::Mkdir { path } => w(&["mkdir", &path]),
+            FsCmd::Touch { path } => w(&["touch", &path]),
+            FsCmd::Write { path, text } => {
+                let data = text.join(" ");
+                if data.len() > evq_vfs_api::MAX_WRITE {
+                    return Err(io::Error::other(format!(
+                        "write {path}: {} bytes is more than one write carries ({} bytes at most)",
+                        data.len(),
+                        evq_vfs_api::MAX_WRITE
+                    )));
+                }
+                w(&["write", &path, &data])
+            }
+            FsCmd::Mv { from, to } => w(&["mv", &from, &to]),
+            FsCmd::Ln { file, link } => w(&["ln", &file, &link]),
+            FsCmd::Rm { path } => w(&["rm", &path]),
+            FsCmd::Chmod { mode, path } => w(&["chmod", &mode, &path]),
+            FsCmd::Mount { dir } => w(&["mount", &dir]),
+            FsCmd::Umount { dir } => w(&["umount", &dir]),
+            FsCmd::Cat { file } => w(&["cat", &file]),
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Domain { name } => evq_hosted::domains::run(&name).map(|()| 0),
+        Cmd::Run { system, console, no_seccomp, no_netns, verbose } => {
+            run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose)
+        }
+        Cmd::Tail { console, categories, kinds, count, slot, json } => {
+            tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
+        }
+        Cmd::Stats { console, json } => stats(&console.path(), json),
+        Cmd::Fs { console, what } => {
+            what.words().and_then(|args| simple(&console.path(), console::Request::Fs { args }))
+        }
+        Cmd::Net { console, what } => {
+            let request = match what {
+                NetCmd::Link { state } => console::Request::Link { up: state == LinkState::Up },
+                NetCmd::Traffic { packets } => console::Request::Traffic { packets },
+            };
+            simple(&console.path(), request)
+        }
+        Cmd::Stop { console } => simple(&console.path(), console::Request::Shutdown),
+        Cmd::Demo { system } => demo(system.as_deref()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        // The reader went away: nothing to say, and nobody to say it to.
+        Err(e) if is_stdout_closed(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("evq: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn system_text(path: Option<&Path>) -> io::Result<String> {
+    match path {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        None => Ok(HOSTED_SYSTEM.to_string()),
+    }
+}
+
+fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool, verbose: bool) -> io::Result<i32> {
+    // The socket's directory must be there; say which path it is if not.
+    if let Some(dir) = console.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("console {}: the directory {} does not exist", console.display(), dir.display()),
+            ));
+        }
+    }
+    watch_stdout(console.clone())?;
+    let opts = launcher::Options {
+        system_text: system_text(system)?,
+        console,
+        exe: launcher::current_exe()?,
+        no_seccomp,
+        no_netns,
+        verbose,
+    };
+    launcher::run(opts)
+}
+
+fn simple(path: &Path, request: console::Request) -> io::Result<i32> {
+    let console = Console::connect(path)?;
+    match console.request(&request)?.0 {
+        console::Reply::Done { output } => {
+            if !output.is_empty() {
+                say!("{output}")?;
+            }
+            Ok(0)
+        }
+        console::Reply::Error { message } => Err(io::Error::other(message)),
+        other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+    }
+}
