@@ -1,7 +1,7 @@
 //! §2 and §5: one source, fanned out to N clients, each draining on its own.
 //!
 //! **evq**: a source process attached to the system's source slot publishes
-//! through `evq_hosted::wire::Publisher` (`evq_source`'s publisher: one `Publish` per event, or one
+//! through `evq_hosted::ingest::Publisher` (`evq_source`'s publisher: one `Publish` per event, or one
 //! `PublishBatch` of 16); the server domain writes each event into every
 //! client's 16-page memfd ring and signals the eventfd of a client that
 //! waits; each client process (attached to a client slot) reads its ring

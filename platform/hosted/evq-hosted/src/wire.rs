@@ -26,9 +26,6 @@ use crate::sys;
 /// before it sends the rest.
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// A source's publisher (through its ingest ring): [`crate::ingest::Publisher`].
-pub use crate::ingest::Publisher;
-
 /// Bytes before the body.
 pub const HEAD: usize = 4;
 
