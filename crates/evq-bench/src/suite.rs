@@ -580,35 +580,19 @@ fn targets(measured: &[Measured]) {
         for record in RECORDS {
             for per_msg in PER_MSG {
                 let relay_k = if per_msg == 1 { "unbatched".to_string() } else { format!("at {per_msg} per message") };
-                if let Some(m) = find(mode, record, TARGET_CLIENTS, per_msg) {
-                    if let [Some(e), Some(r)] = m.full {
+                // Throughput against the relay: at the target's clients, and at one.
+                for (clients, who, goal) in [
+                    (TARGET_CLIENTS, format!("{TARGET_CLIENTS} clients"), target::THROUGHPUT),
+                    (1, "1 client".to_string(), target::ONE_CLIENT),
+                ] {
+                    if let Some([Some(e), Some(r)]) = find(mode, record, clients, per_msg).map(|m| m.full) {
                         let x = e.rate / r.rate.max(1.0);
                         rows.push((
                             mode,
                             record,
-                            format!(
-                                "{TARGET_CLIENTS} clients, {}: evq ≥ {}× the relay {relay_k}",
-                                per_call(per_msg),
-                                target::THROUGHPUT
-                            ),
+                            format!("{who}, {}: evq ≥ {goal}× the relay {relay_k}", per_call(per_msg)),
                             format!("{x:.2}× ({} vs {})", rate(e.rate), rate(r.rate)),
-                            verdict(x, target::THROUGHPUT),
-                        ));
-                    }
-                }
-                if let Some(m) = find(mode, record, 1, per_msg) {
-                    if let [Some(e), Some(r)] = m.full {
-                        let x = e.rate / r.rate.max(1.0);
-                        rows.push((
-                            mode,
-                            record,
-                            format!(
-                                "1 client, {}: evq ≥ {}× the relay {relay_k}",
-                                per_call(per_msg),
-                                target::ONE_CLIENT
-                            ),
-                            format!("{x:.2}× ({} vs {})", rate(e.rate), rate(r.rate)),
-                            verdict(x, target::ONE_CLIENT),
+                            verdict(x, goal),
                         ));
                     }
                 }

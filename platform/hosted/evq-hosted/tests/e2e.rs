@@ -740,22 +740,30 @@ fn a_crashed_client_domain_is_a_fault_then_gone_then_an_exit() {
     assert_eq!(after.clients, base.clients - 1);
 }
 
-/// A line longer than the device core's `MAX_INPUT` comes in pieces of it.
-#[test]
-fn a_long_line_typed_comes_in_pieces_of_the_cores_input_size() {
-    use std::io::Write;
-    let sys = System::start();
+/// A client subscribed to the device driver's input events, and the
+/// driver's terminal opened for writing; `None` where the machine has no
+/// pseudo-terminal (said on standard error).
+fn typing_into_the_terminal(sys: &System) -> Option<(Client, HostedQueue, std::fs::File)> {
     let (_, mut client) = sys.console.attach_client(None).expect("client");
-    let mut q = client.create_queue(1).expect("queue");
+    let q = client.create_queue(1).expect("queue");
     let mut input = Filter::all_of(Category::Device);
     input.type_mask = 1 << device::INPUT;
     client.subscribe(&q, input).unwrap();
     let Some(pty) = sys.status().pty else {
         eprintln!("no pseudo-terminal on this machine: the device driver has no input to report");
-        return;
+        return None;
     };
+    let term = std::fs::OpenOptions::new().write(true).open(&pty).expect("open the terminal");
+    Some((client, q, term))
+}
+
+/// A line longer than the device core's `MAX_INPUT` comes in pieces of it.
+#[test]
+fn a_long_line_typed_comes_in_pieces_of_the_cores_input_size() {
+    use std::io::Write;
+    let sys = System::start();
+    let Some((mut client, mut q, mut term)) = typing_into_the_terminal(&sys) else { return };
     let line: Vec<u8> = (0..150u32).map(|i| b'a' + (i % 26) as u8).collect();
-    let mut term = std::fs::OpenOptions::new().write(true).open(&pty).expect("open the terminal");
     term.write_all(&[&line[..], b"\n"].concat()).unwrap();
     let max = evq_device::MAX_INPUT;
     let got: Vec<Vec<u8>> = receive(&mut client, &mut q, 3).into_iter().map(|g| g.payload).collect();
@@ -766,16 +774,7 @@ fn a_long_line_typed_comes_in_pieces_of_the_cores_input_size() {
 fn the_device_driver_reports_lines_typed_into_its_terminal() {
     use std::io::Write;
     let sys = System::start();
-    let (_, mut client) = sys.console.attach_client(None).expect("client");
-    let mut q = client.create_queue(1).expect("queue");
-    let mut input = Filter::all_of(Category::Device);
-    input.type_mask = 1 << device::INPUT;
-    client.subscribe(&q, input).unwrap();
-    let Some(pty) = sys.status().pty else {
-        eprintln!("no pseudo-terminal on this machine: the device driver has no input to report");
-        return;
-    };
-    let mut term = std::fs::OpenOptions::new().write(true).open(&pty).expect("open the terminal");
+    let Some((mut client, mut q, mut term)) = typing_into_the_terminal(&sys) else { return };
     term.write_all(b"first line\nsecond\r\n").unwrap();
     let got = receive(&mut client, &mut q, 2);
     assert_eq!(
