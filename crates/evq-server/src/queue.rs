@@ -370,11 +370,11 @@ impl Queue {
             // by the decoder and the category is never Meta; counted as
             // dropped all the same rather than vanishing.
             Err(PushError::Full) | Err(PushError::TooLarge) | Err(PushError::InvalidKind) => {
-                self.stats.dropped += 1;
+                self.stats.dropped = self.stats.dropped.saturating_add(1);
                 Written::Dropped
             }
             Err(PushError::CorruptTail { .. }) => {
-                self.stats.dropped += 1;
+                self.stats.dropped = self.stats.dropped.saturating_add(1);
                 self.corrupt = true;
                 Written::Corrupt
             }
@@ -435,7 +435,7 @@ impl Outcomes<'_> {
         if let Some(c) = self.source(source_id) {
             match w {
                 Written::Delivered => c.delivered += 1,
-                Written::Dropped | Written::Corrupt => c.dropped += 1,
+                Written::Dropped | Written::Corrupt => c.dropped = c.dropped.saturating_add(1),
             }
         }
     }

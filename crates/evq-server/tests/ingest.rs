@@ -356,3 +356,21 @@ fn a_loss_before_an_event_held_back_by_the_budget_is_counted_once() {
     assert_eq!(reader.lost_total(), dropped, "the client's ring counts it once");
     assert_eq!(h.server.source_stats(1).unwrap().1.dropped, dropped, "and so does the source's");
 }
+
+#[test]
+fn a_source_that_claims_huge_losses_saturates_the_counts_and_never_overflows_them() {
+    // A hostile source may write any loss count into its ring. Two of
+    // u64::MAX must leave the counts at u64::MAX, never wrap them or panic.
+    let (mut h, mut ring, _q, mut reader) = with_ring(1, 0);
+    for object in [1, 2] {
+        let mut producer = ring.producer();
+        producer.count_lost(u64::MAX);
+        let mut source = Publisher::new(RingLink::new(producer, Bell::default(), WhenFull::Drop));
+        source.publish_one(create_event(object)).unwrap();
+        h.drain();
+    }
+    let got = drain(&mut reader);
+    assert_eq!(got.iter().map(|e| e.object_id).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(h.server.source_stats(1).unwrap().1.dropped, u64::MAX);
+    assert_eq!(h.server.totals().dropped, u64::MAX);
+}

@@ -216,11 +216,12 @@ impl Counters {
         Counters { published, filtered, delivered, coalesced, dropped, rejected, throttled }
     }
 
-    /// Adds `other` into `self`.
+    /// Adds `other` into `self`, each count saturating at `u64::MAX` (a
+    /// source's loss counts are its own word, and may be anything).
     pub fn add(&mut self, other: &Counters) {
         let (mut sum, more) = (self.to_array(), other.to_array());
         for (a, b) in sum.iter_mut().zip(more) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
         *self = Counters::from_array(sum);
     }

@@ -282,9 +282,9 @@ impl<M: RingMemory> Server<M> {
         if let QueueSlot::Live(q) = &mut self.queues[index] {
             let sources = &mut self.source_stats;
             self.staging.discard(index as u8, |source_id| {
-                q.stats.dropped += 1;
+                q.stats.dropped = q.stats.dropped.saturating_add(1);
                 if let Some(c) = sources.get_mut(source_id as usize) {
-                    c.dropped += 1;
+                    c.dropped = c.dropped.saturating_add(1);
                 }
             });
             self.memory.release(q.handle);

@@ -220,12 +220,14 @@ impl<M: RingMemory> Server<M> {
     /// have received them (one subscribed to a category the source may
     /// publish), so its client sees it in its ring.
     fn lost_before_ingest(&mut self, index: usize, n: u64) {
-        self.source_stats[index + 1].dropped += n;
+        // `n` is the source's word: a count it may have made up.
+        let stats = &mut self.source_stats[index + 1];
+        stats.dropped = stats.dropped.saturating_add(n);
         let allowed = self.sources[index].allowed;
         for queue in super::publish::set_bits(self.live) {
             if let super::QueueSlot::Live(q) = &mut self.queues[queue] {
                 if q.categories() & allowed.0 != 0 {
-                    q.stats.dropped += n;
+                    q.stats.dropped = q.stats.dropped.saturating_add(n);
                     q.producer.count_lost(n);
                 }
             }
