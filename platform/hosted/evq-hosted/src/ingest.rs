@@ -7,7 +7,8 @@
 //! then drops. It hands the memfd to the source (at a fixed descriptor,
 //! [`crate::boot`], or with a console attach reply) and to the server (over
 //! the supervisor channel, [`crate::admin::OP_INGEST`]). Two eventfds join
-//! each source slot and the server, made once per slot: the **doorbell**
+//! each source slot and the server (made at start, and afresh at each
+//! attach of a console slot): the **doorbell**
 //! (the source signals, the server waits) and the **room** notification
 //! (the server signals, the source waits), each used only by the
 //! handshakes of `docs/protocol.md` §2.9, which the cores carry out.
@@ -39,9 +40,8 @@ pub type Publisher = evq_source::Publisher<SourceLink>;
 
 /// The longest a source waits for the server's room signal in one go
 /// ([`Doorbell::wait_for_room`]) before it looks at its ring again: the
-/// room handshake never loses a signal, so this only bounds what a lost
-/// one would cost (a previous holder of a console slot, which keeps the
-/// slot's room eventfd, could read a signal meant for the next).
+/// room handshake never loses a signal, so this only bounds what one lost
+/// by a bug would cost.
 pub const ROOM_WAIT: Duration = Duration::from_millis(100);
 
 /// The largest ingest ring a source maps.

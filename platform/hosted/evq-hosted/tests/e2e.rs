@@ -1580,6 +1580,18 @@ fn a_slots_last_holder_keeps_nothing_that_reaches_its_next_holder() {
     )
     .expect("link");
     let mut publisher = Publisher::new(link);
+    // The old ring is no longer read: an event the last holder writes into
+    // it, ringing both doorbells, never arrives.
+    let old_link = evq_hosted::ingest::SourceLink::new(
+        evq_hosted::wire::Endpoint::new(old_source[0].try_clone().unwrap()).expect("endpoint"),
+        old_source[1].try_clone().unwrap(),
+        old_source[2].try_clone().unwrap(),
+        old_source[3].try_clone().unwrap(),
+        evq_source::WhenFull::Drop,
+    )
+    .expect("the old ring still maps");
+    Publisher::new(old_link).publish_one(vfs_event(vfs::CREATE, 0, 666, b"")).expect("written into the old ring");
+    publisher.link().signal_server();
     let waiter = std::thread::spawn(move || {
         let woken = client.wait(&mut q, DEADLINE).expect("wait");
         (woken, drain(&mut q))

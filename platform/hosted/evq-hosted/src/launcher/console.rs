@@ -49,7 +49,12 @@ impl Launcher {
                 Ok((reply, fds)) => (reply, fds, false),
                 Err(e) => (refuse(e.to_string()), Vec::new(), false),
             },
-            Request::Status => (Reply::Status(Box::new(self.status()?)), Vec::new(), false),
+            // A server that does not answer is said to the caller; it does
+            // not end the launcher.
+            Request::Status => match self.status() {
+                Ok(status) => (Reply::Status(Box::new(status)), Vec::new(), false),
+                Err(e) => (refuse(format!("the server's status: {e}")), Vec::new(), false),
+            },
             Request::Shutdown => (done("stopping".into()), Vec::new(), true),
             Request::Link { up } => match self.net.as_mut().map(|n| n.set_link(up)) {
                 Some(Ok(s)) => (done(s), Vec::new(), false),
@@ -110,8 +115,12 @@ impl Launcher {
         // and the server lets go of the old ones before it takes a request
         // from the new endpoint: nothing the slot's last holder kept (an
         // endpoint, a notification, a ring's mapping and unread entries)
-        // reaches the slot or sees what happens in it.
-        let mut fds = Vec::new();
+        // reaches the slot or sees what happens in it. The endpoint goes
+        // first, so that the old one is closed by the first message the
+        // server takes, whichever wake-up takes the rest.
+        let (srv, dom) = sys::seqpacket_pair()?;
+        self.give_endpoint(badge, srv)?;
+        let mut fds = vec![dom];
         if self.client_notes.contains_key(d.name) {
             let note = sys::eventfd()?;
             self.give_notification(badge, &note)?;
@@ -126,9 +135,6 @@ impl Launcher {
             fds.push(notes.1.try_clone()?);
             self.source_notes.insert(badge, notes);
         }
-        let (srv, dom) = sys::seqpacket_pair()?;
-        self.give_endpoint(badge, srv)?;
-        fds.insert(0, dom);
         let pid = self.conns.iter().find(|c| c.id == conn).and_then(|c| sys::peer_pid(c.fd.as_fd()).ok());
         self.states[index] = State::Attached { conn, pid };
         self.attached(index)?;

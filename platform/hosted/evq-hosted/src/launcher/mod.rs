@@ -96,10 +96,11 @@ struct Launcher {
     /// ingest ring, `ClientGone` by call.
     root: Publisher,
     /// Client notifications by client name; the launcher keeps one copy of
-    /// each to give to the server and to whoever runs the client.
+    /// each to give to the server and to whoever runs the client (a console
+    /// slot's is replaced at each attach).
     client_notes: BTreeMap<&'static str, OwnedFd>,
     /// Each source's doorbell and room eventfds by badge (the launcher's
-    /// own too), made once per source slot, like client notifications.
+    /// own too), made at start, a console slot's afresh at each attach.
     source_notes: BTreeMap<u64, (OwnedFd, OwnedFd)>,
     /// Described notifications by name.
     notes: BTreeMap<&'static str, OwnedFd>,
