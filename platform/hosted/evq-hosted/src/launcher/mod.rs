@@ -283,12 +283,19 @@ impl Launcher {
             }
             Err(e) => return Err(io::Error::new(e.kind(), format!("standard output: {e}"))),
         }
+        let stdout = io::stdout();
         loop {
-            let ready = {
+            let (ready, stdout_gone) = {
                 let mut fds = vec![signals.as_fd(), listener.fd()];
                 fds.extend(self.conns.iter().map(|c| c.fd.as_fd()));
-                sys::poll(&fds, None)?
+                // Standard output is watched for its reader's going only
+                // (`evq run | head -1`): that stops the system, quietly.
+                sys::poll_or_hangup(&fds, Some(stdout.as_fd()), None)?
             };
+            if stdout_gone {
+                self.log("standard output's reader has gone: stopping");
+                return Ok(0);
+            }
             if ready[0] {
                 for sig in sys::read_signals(signals.as_fd()) {
                     if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP) {

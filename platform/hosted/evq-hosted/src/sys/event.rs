@@ -72,16 +72,33 @@ pub(crate) fn unix_seconds() -> u64 {
 /// (`None`: forever). Returns, per descriptor, whether it is ready.
 /// Interrupted waits return with nothing ready.
 pub(crate) fn poll(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    poll_or_hangup(fds, None, timeout).map(|(ready, _)| ready)
+}
+
+/// [`poll`], also watching `hangup` for an error or hang-up only (a pipe
+/// whose reader has gone, a terminal hung up; never readability, and never
+/// anything for a file or `/dev/null`): the second value says it happened.
+pub(crate) fn poll_or_hangup(
+    fds: &[BorrowedFd<'_>],
+    hangup: Option<BorrowedFd<'_>>,
+    timeout: Option<Duration>,
+) -> io::Result<(Vec<bool>, bool)> {
     let mut p: Vec<libc::pollfd> =
         fds.iter().map(|f| libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    if let Some(h) = hangup {
+        p.push(libc::pollfd { fd: h.as_raw_fd(), events: 0, revents: 0 });
+    }
     let ms = match timeout {
         None => -1,
         Some(d) => d.as_millis().min(i32::MAX as u128) as i32 + i32::from(d.subsec_nanos() % 1_000_000 != 0),
     };
     // SAFETY: `p` is a live array of `p.len()` pollfds.
     match cvt(unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) }) {
-        Ok(_) => Ok(p.iter().map(|p| p.revents != 0).collect()),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
+        Ok(_) => {
+            let hung = hangup.is_some() && p.last().is_some_and(|h| h.revents & (libc::POLLERR | libc::POLLHUP) != 0);
+            Ok((p[..fds.len()].iter().map(|p| p.revents != 0).collect(), hung))
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok((vec![false; fds.len()], false)),
         Err(e) => Err(e),
     }
 }

@@ -32,7 +32,7 @@ mod stats;
 mod tail;
 
 use demo::demo;
-use output::{is_stdout_closed, watch_stdout};
+use output::is_stdout_closed;
 use stats::stats;
 use tail::tail;
 
@@ -314,7 +314,6 @@ fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool
             ));
         }
     }
-    watch_stdout(console.clone())?;
     let opts = launcher::Options {
         system_text: system_text(system)?,
         console,
