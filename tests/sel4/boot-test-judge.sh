@@ -16,7 +16,7 @@ expect() {
   local name=$1 want=$2; shift 2
   printf '%s\n' "$@" >"$work/$name.serial"
   EVQ_BOOT_TIMEOUT=5 "$here/boot-test.sh" test "$work/$name.log" \
-    sh -c "sleep 0.25; cat '$work/$name.serial'; exec sleep 30" >"$work/$name.out" 2>&1
+    sh -c "sleep 0.25; cat '$work/$name.serial'; sleep 0.4; ${LATE:+echo '$LATE';} exec sleep 30" >"$work/$name.out" 2>&1
   local rc=$? got=pass
   [ $rc -eq 0 ] || got=fail
   if [ "$got" = "$want" ]; then
@@ -34,4 +34,6 @@ expect domain_fault_after_pass fail "$rogue" TEST_PASS 'evq: root task: domain 3
 expect panic_before_pass fail "$rogue" 'evq-vfs: panicked at src/main.rs:1:1' TEST_PASS
 expect no_rogue_fault fail 'evq: summary ok' TEST_PASS
 expect no_verdict fail "$rogue" 'evq: summary ok'
+# A failure printed 0.4 s after TEST_PASS, in a later poll: the grace period sees it.
+LATE='evq-vfs: panicked at src/main.rs:9:9' expect late_panic_after_pass fail "$rogue" TEST_PASS
 exit $failed

@@ -4,7 +4,9 @@
 #   boot-test.sh <arch> <log> <qemu command…>
 #
 # Waits until TEST_PASS or TEST_FAIL appears, QEMU exits, or
-# EVQ_BOOT_TIMEOUT seconds (default 60) pass, then stops QEMU and judges the
+# EVQ_BOOT_TIMEOUT seconds (default 60) pass; after TEST_PASS it goes on
+# watching for EVQ_BOOT_GRACE seconds (default 1), so that a failure printed
+# just after it is seen too. Then it stops QEMU and judges the
 # whole log: it passes only when TEST_PASS is there and nothing that fails
 # it is anywhere in the log, before or after TEST_PASS. What fails it:
 # TEST_FAIL, any fault the kernel reports, any domain fault but the one the
@@ -19,6 +21,7 @@ set -uo pipefail
 arch=$1 log=$2
 shift 2
 timeout_s=${EVQ_BOOT_TIMEOUT:-60}
+grace_s=${EVQ_BOOT_GRACE:-1}
 
 # What fails a boot wherever it appears in the log.
 failure='^TEST_FAIL|[Cc]aught cap fault|vm fault on|[Pp]anicked|user exception'
@@ -45,8 +48,16 @@ qemu=$!
 typed=
 ended=timeout
 for ((i = 0; i < timeout_s * 10; i++)); do
-  if grep -qE '^TEST_PASS|^TEST_FAIL' "$log"; then ended=verdict; break; fi
   if grep -qE "$failure" "$log" || grep -E "$domain_fault" "$log" | grep -qv '(rogue-client)'; then
+    ended=verdict; break
+  fi
+  if grep -q '^TEST_PASS' "$log"; then
+    # Whatever comes in the grace period after TEST_PASS is judged too.
+    for ((g = 0; g < grace_s * 10; g++)); do
+      grep -qE "$failure" "$log" && break
+      kill -0 "$qemu" 2>/dev/null || break
+      sleep 0.1
+    done
     ended=verdict; break
   fi
   if [ -z "$typed" ] && grep -q 'evq: test-client: waiting for typed input' "$log"; then
