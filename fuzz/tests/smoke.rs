@@ -81,6 +81,21 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[test]
+fn every_cargo_fuzz_target_is_in_the_smoke_run() {
+    // A target in fuzz_targets/ missing from TARGETS would never be smoked.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz_targets");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = evq_fuzz::TARGETS.iter().map(|(name, _)| name.to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, on_disk, "evq_fuzz::TARGETS and fuzz/fuzz_targets/ disagree");
+}
+
+#[test]
 fn every_target_survives_its_seeds_and_generated_inputs() {
     let generated = std::env::var("EVQ_FUZZ_SMOKE_INPUTS")
         .ok()

@@ -40,7 +40,9 @@ pub const TARGET_ONE_QUEUE: f64 = 150.0;
 /// Which function callgrind counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
-    /// `server_round`: `Server::handle` of one `PublishBatch`.
+    /// `server_round`: on the call path `Server::handle` of one
+    /// `PublishBatch`, on the ingest path the `Server::drain` passes that
+    /// take one ring's events.
     Server,
     /// `reader_round`: every queue drained by the client reader.
     Reader,

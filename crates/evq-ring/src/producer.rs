@@ -148,7 +148,7 @@ impl Producer {
     }
 
     /// Continues a ring laid out by someone else (a ring another party
-    /// made with [`Producer::new`] and handed over, as the supervisor does
+    /// laid out with [`Producer::lay_out`] and handed over, as the supervisor does
     /// with a source's ingest ring): checks its control page against `len`
     /// and takes up the head, tail and loss count it holds.
     ///

@@ -40,7 +40,7 @@ impl core::fmt::Display for IngestError {
 }
 
 impl<M: RingMemory> Server<M> {
-    /// Attaches `source`'s ingest ring, laid out (`evq_ring::Producer::new`)
+    /// Attaches `source`'s ingest ring, laid out (`evq_ring::Producer::lay_out`)
     /// in `base..base + len`, which the shell has mapped: from now on every
     /// [`Server::drain`] takes its events as the source's.
     ///
