@@ -143,7 +143,8 @@ sel4-fetch:
 # debug build of each is large; one at a time keeps memory in bounds), then
 # stripped of debug information and embedded in the root task, which
 # build.rs checks against images/<board>/system.toml.
-SEL4_DOMAINS := evq-server-domain evq-vfs-domain evq-device-domain evq-net-domain evq-test-source evq-test-client evq-fs-workload
+SEL4_DOMAINS := evq-server-domain evq-vfs-domain evq-device-domain evq-net-domain evq-test-source evq-test-client evq-fs-workload \
+  evq-example-watch-dirs
 SEL4_BUILD = cd platform/sel4 && SEL4_PREFIX=$(SEL4_PREFIX) RUST_TARGET_PATH=$(RUST_SEL4)/support/targets $(SEL4_ENV) \
   $(SEL4_CARGO) build --locked --profile $(SEL4_PROFILE) $(BUILD_STD) -Z json-target-spec --target-dir $(SEL4_OUT)/$*/target
 OBJCOPY_aarch64 = aarch64-linux-gnu-objcopy

@@ -7,6 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rogue='evq: root task: domain 8 (rogue-client) faulted: kind 1 address 0x20000000 ip 0x250acc'
+# What the client example prints once it has seen the session's directories.
+example='evq: watch-dirs: saw 3 directory events'
 failed=0
 
 # expect NAME pass|fail LINES… : a stand-in QEMU prints LINES, then idles until
@@ -26,14 +28,15 @@ expect() {
   fi
 }
 
-expect clean_pass pass "$rogue" 'evq: summary ok' TEST_PASS
+expect clean_pass pass "$rogue" "$example" 'evq: summary ok' TEST_PASS
+expect no_example_line fail "$rogue" 'evq: summary ok' TEST_PASS
 # The same poll sees TEST_PASS and what must fail it: the whole log is judged.
-expect fail_after_pass fail "$rogue" TEST_PASS TEST_FAIL
-expect kernel_fault_after_pass fail "$rogue" TEST_PASS 'Caught cap fault in send phase at address 0'
-expect domain_fault_after_pass fail "$rogue" TEST_PASS 'evq: root task: domain 3 (vfs) faulted: kind 1 address 0x0 ip 0x0'
-expect panic_before_pass fail "$rogue" 'evq-vfs: panicked at src/main.rs:1:1' TEST_PASS
-expect no_rogue_fault fail 'evq: summary ok' TEST_PASS
-expect no_verdict fail "$rogue" 'evq: summary ok'
+expect fail_after_pass fail "$rogue" "$example" TEST_PASS TEST_FAIL
+expect kernel_fault_after_pass fail "$rogue" "$example" TEST_PASS 'Caught cap fault in send phase at address 0'
+expect domain_fault_after_pass fail "$rogue" "$example" TEST_PASS 'evq: root task: domain 3 (vfs) faulted: kind 1 address 0x0 ip 0x0'
+expect panic_before_pass fail "$rogue" "$example" 'evq-vfs: panicked at src/main.rs:1:1' TEST_PASS
+expect no_rogue_fault fail "$example" 'evq: summary ok' TEST_PASS
+expect no_verdict fail "$rogue" "$example" 'evq: summary ok'
 # A failure printed 0.4 s after TEST_PASS, in a later poll: the grace period sees it.
-LATE='evq-vfs: panicked at src/main.rs:9:9' expect late_panic_after_pass fail "$rogue" TEST_PASS
+LATE='evq-vfs: panicked at src/main.rs:9:9' expect late_panic_after_pass fail "$rogue" "$example" TEST_PASS
 exit $failed

@@ -11,8 +11,9 @@
 # it is anywhere in the log, before or after TEST_PASS. What fails it:
 # TEST_FAIL, any fault the kernel reports, any domain fault but the one the
 # test provokes (the rogue client's, which the root task reports and the
-# test client must see as a process event; it must have happened), or a
-# panic.
+# test client must see as a process event; it must have happened), a
+# panic, or a missing line from the client example (watch-dirs), which
+# must report the directory events it saw.
 #
 # When the test client asks for input ("waiting for typed input"), the
 # harness types EVQ_BOOT_INPUT (default "hello evq", the test script's
@@ -35,6 +36,8 @@ judge() {
   grep -q '^TEST_PASS' "$1" || echo "no TEST_PASS line"
   grep -qE 'evq: root task: domain [0-9]+ \(rogue-client\) faulted' "$1" ||
     echo "the rogue client's provoked fault was never reported"
+  grep -qE '^evq: watch-dirs: saw [0-9]+ directory events' "$1" ||
+    echo "the client example (watch-dirs) never saw its directory events"
 }
 
 : >"$log"
