@@ -193,7 +193,7 @@ fn demo_script(exe: &Path, path: &Path, tail: &mut Option<Child>) -> io::Result<
             Ok(_) | Err(_) => Ok(()),
         }
     };
-    say(console::Request::Traffic { packets: 5 })?;
+    say(console::Request::Traffic { packets: 5, tx: false })?;
     pause(Duration::from_millis(800))?;
     if status.network.starts_with("veth") {
         step("taking the link down and up again")?;

@@ -148,11 +148,17 @@ enum NetCmd {
         /// `up` or `down`.
         state: LinkState,
     },
-    /// Send packets the watched interface counts.
+    /// Send packets the watched interface counts: received by it, or with
+    /// `--tx` sent by it.
     Traffic {
-        /// How many.
+        /// How many (at most 1000 a request).
         #[arg(default_value_t = 3)]
         packets: u32,
+        /// Send them from the watched interface to its peer, so that it
+        /// counts them as sent (TX) rather than received (RX); over
+        /// loopback every packet counts as both either way.
+        #[arg(long)]
+        tx: bool,
     },
 }
 
@@ -279,7 +285,7 @@ fn main() -> ExitCode {
         Cmd::Net { console, what } => {
             let request = match what {
                 NetCmd::Link { state } => console::Request::Link { up: state == LinkState::Up },
-                NetCmd::Traffic { packets } => console::Request::Traffic { packets },
+                NetCmd::Traffic { packets, tx } => console::Request::Traffic { packets, tx },
             };
             simple(&console.path(), request)
         }
