@@ -128,11 +128,7 @@ enum Cmd {
         console: ConsoleArg,
     },
     /// Start a system, run a short scripted workload, show the events (`make run`).
-    Demo {
-        /// The system description [default: the hosted board's, built in]
-        #[arg(long, value_name = "FILE")]
-        system: Option<PathBuf>,
-    },
+    Demo(demo::DemoArgs),
     /// Run one domain of a system (the launcher starts these).
     #[command(name = "__domain", hide = true)]
     Domain {
@@ -290,7 +286,7 @@ fn main() -> ExitCode {
             simple(&console.path(), request)
         }
         Cmd::Stop { console } => simple(&console.path(), console::Request::Shutdown),
-        Cmd::Demo { system } => demo(system.as_deref()),
+        Cmd::Demo(args) => demo(&args),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
