@@ -11,9 +11,8 @@
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use evq_abi::event::{network, Category, CountersPayload};
@@ -23,31 +22,9 @@ use zerocopy::FromBytes;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 /// A directory of the test's own, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "evq-demo-test-{what}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn temp_dir(what: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("evq-demo-test-{what}-")).tempdir().expect("temp dir")
 }
 
 /// The fallbacks the test run asks for (`EVQ_E2E_RUN_ARGS`), as words.
@@ -178,7 +155,7 @@ fn in_order(events: &[Line<'_>], wanted: &[(&str, &str)]) -> Result<(), String> 
 
 #[test]
 fn the_demo_shows_every_category_and_kind_it_promises_each_under_its_step() {
-    let tmp = TempDir::new("run");
+    let tmp = temp_dir("run");
     let extra = run_args();
     let mut args = vec!["demo"];
     args.extend(extra.iter().map(String::as_str));
@@ -216,6 +193,9 @@ fn the_demo_shows_every_category_and_kind_it_promises_each_under_its_step() {
 
     let to = steps.events("5 packets to the watched interface");
     let veth = rest.iter().any(|(h, _)| h.starts_with("network: veth"));
+    if extra.iter().any(|a| a == "--no-netns") {
+        assert!(steps.has("network: loopback lo (network namespaces were not asked for)"), "--no-netns passed on");
+    }
     assert!(packets(&to, "rx") >= 5, "rx counted under its step: {to:?}\n{out}");
     let from = steps.events("5 packets from the watched interface");
     let tx = packets(&from, "tx");
@@ -226,6 +206,7 @@ fn the_demo_shows_every_category_and_kind_it_promises_each_under_its_step() {
     } else {
         eprintln!("LOUD: the demo ran on loopback (no network namespace here): link events are not shown or checked");
         assert!(!steps.has("taking the link"), "no link step on loopback");
+        assert!(out.contains("the launcher never changes the host's links"), "the demo says why:\n{out}");
         assert!(packets(&to, "tx") >= 5 && packets(&from, "rx") >= 5, "loopback counts both ways:\n{out}");
     }
 
@@ -250,6 +231,7 @@ fn the_demo_shows_every_category_and_kind_it_promises_each_under_its_step() {
     in_order(&visit, &[("process", "start"), ("process", "exit")]).unwrap_or_else(|e| panic!("{e}\n{out}"));
     let objects: Vec<_> = visit.iter().filter(|e| e.category == "process").map(|e| e.field("object")).collect();
     assert!(objects.len() == 2 && objects[0] == objects[1], "one slot's start and exit: {visit:?}");
+    assert_eq!(visit.iter().find(|e| e.is("process", "exit")).and_then(|e| e.field("code")), Some("0"));
 
     let clock = steps.events("the device driver's clock");
     assert!(clock.iter().any(|e| e.is("device", "time") && e.field("unix").is_some()), "a tick: {clock:?}\n{out}");
@@ -263,6 +245,27 @@ fn the_demo_shows_every_category_and_kind_it_promises_each_under_its_step() {
     let last = out.lines().rev().find_map(Line::parse).expect("events");
     assert!(last.is("system", "shutdown"), "SHUTDOWN is the last event: {last:?}");
     assert!(steps.has("stopping the system") && !steps.events("stopping the system").is_empty());
+}
+
+#[test]
+fn a_step_whose_events_do_not_come_says_so_and_the_demo_goes_on() {
+    let tmp = temp_dir("no-clock");
+    let hosted = include_str!("../../../../images/hosted/system.toml");
+    assert!(hosted.contains("args = \"time=5\""), "the hosted device driver ticks every 5 s");
+    let file = tmp.path().join("system.toml");
+    std::fs::write(&file, hosted.replace("args = \"time=5\"", "args = \"time=0\"")).expect("write system");
+    let mut args = vec!["demo", "--system", file.to_str().unwrap()];
+    let extra = run_args();
+    args.extend(extra.iter().map(String::as_str));
+    let mut demo = Group::spawn(&args, tmp.path(), Stdio::piped());
+    let out = collect(demo.0.stdout.take().unwrap());
+    let status = demo.wait("evq demo");
+    let out = out.join().unwrap();
+    assert!(status.success(), "{status:?}\n{out}");
+    let steps = Steps::of(&out);
+    let clock = steps.0.iter().find(|(h, _)| h.contains("the device driver's clock")).expect("the clock's step");
+    assert!(clock.1.contains(&"   (no time event within 15 s; going on)"), "{clock:?}");
+    assert!(steps.has("crashing the device driver"), "the demo went on:\n{out}");
 }
 
 /// Waits until the network driver has published (its baseline taken), then
@@ -313,7 +316,7 @@ fn counted_until(
 
 #[test]
 fn net_traffic_tx_sends_from_the_watched_interface() {
-    let tmp = TempDir::new("tx");
+    let tmp = temp_dir("tx");
     let console_path = tmp.path().join("console");
     let path = console_path.to_str().unwrap();
     let extra = run_args();
@@ -347,6 +350,16 @@ fn net_traffic_tx_sends_from_the_watched_interface() {
         assert_eq!(stdout.trim(), "4 datagrams sent over loopback (lo counts each as sent and received)");
         assert!(rx >= 4 && tx >= 4, "loopback counts both: rx {rx} tx {tx}");
     }
+}
+
+#[test]
+fn a_traffic_request_without_tx_is_sent_to_the_watched_interface() {
+    use evq_hosted::console::{decode_request, Request};
+    assert_eq!(decode_request(br#"{"op": "traffic", "packets": 5}"#), Ok(Request::Traffic { packets: 5, tx: false }));
+    assert_eq!(
+        decode_request(br#"{"op": "traffic", "packets": 5, "tx": true}"#),
+        Ok(Request::Traffic { packets: 5, tx: true })
+    );
 }
 
 #[test]

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use evq_abi::event::{device, network, process, system, vfs, Category, CountersPayload};
 use evq_abi::msg::Filter;
 use evq_client::ReceivedEvent;
+use evq_hosted::boot::image;
 use evq_hosted::client::{Client, HostedQueue};
 use evq_hosted::console::{Console, Reply, Request};
 use evq_hosted::launcher;
@@ -135,6 +136,9 @@ fn end_child(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
+/// Runs `evq demo`: starts the system, runs [`demo_script`] against it,
+/// and whatever happens stops it and removes its directory; a stop signal
+/// then ends the process by that signal.
 pub(crate) fn demo(args: &DemoArgs) -> io::Result<i32> {
     catch_stop_signals()?;
     let exe = launcher::current_exe()?;
@@ -287,6 +291,8 @@ fn fs(args: &[&str]) -> Request {
     Request::Fs { args: args.iter().map(|s| s.to_string()).collect() }
 }
 
+/// The steps, against the system whose console is at `path`
+/// (`docs/hosted.md`, "The demo", has the table).
 fn demo_script(path: &Path) -> io::Result<i32> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let console = loop {
@@ -302,8 +308,6 @@ fn demo_script(path: &Path) -> io::Result<i32> {
     let running = |image: &str| {
         status.domains.iter().find(|d| d.image == image && d.state == "running").map(|d| (u64::from(d.id), d.pid))
     };
-    use evq_hosted::boot::image;
-
     if let (Some(pty), Some(_)) = (&status.pty, running(image::DEVICE)) {
         step(&format!("typing two lines into the device driver's terminal ({pty})"))?;
         let mut term = std::fs::OpenOptions::new().write(true).open(pty)?;
@@ -339,22 +343,22 @@ fn demo_script(path: &Path) -> io::Result<i32> {
 
     if running(image::VFS).is_some() {
         step("a file-system session on the VFS domain, a mount and unmount among it")?;
-        let any = |kind| (Category::Vfs, kind, None);
-        let session: [(&[&str], &[_]); 9] = [
-            (&["mkdir", "/docs"], &[any(vfs::CREATE)]),
-            (&["touch", "/docs/notes.txt"], &[any(vfs::CREATE)]),
-            (&["write", "/docs/notes.txt", "hello"], &[any(vfs::ATTRIB)]),
-            (&["mv", "/docs/notes.txt", "/todo.txt"], &[any(vfs::RENAME)]),
-            (&["rm", "/todo.txt"], &[any(vfs::DELETE)]),
-            (&["mkdir", "/mnt"], &[any(vfs::CREATE)]),
-            (&["mount", "/mnt"], &[any(vfs::MOUNT)]),
-            (&["touch", "/mnt/inside.txt"], &[any(vfs::CREATE)]),
-            (&["umount", "/mnt"], &[any(vfs::UNMOUNT)]),
+        // Each command and the one event it makes.
+        let session: [(&[&str], u8); 9] = [
+            (&["mkdir", "/docs"], vfs::CREATE),
+            (&["touch", "/docs/notes.txt"], vfs::CREATE),
+            (&["write", "/docs/notes.txt", "hello"], vfs::ATTRIB),
+            (&["mv", "/docs/notes.txt", "/todo.txt"], vfs::RENAME),
+            (&["rm", "/todo.txt"], vfs::DELETE),
+            (&["mkdir", "/mnt"], vfs::CREATE),
+            (&["mount", "/mnt"], vfs::MOUNT),
+            (&["touch", "/mnt/inside.txt"], vfs::CREATE),
+            (&["umount", "/mnt"], vfs::UNMOUNT),
         ];
         let mut expected = Vec::new();
-        for (args, kinds) in session {
+        for (args, kind) in session {
             ask(&console, &fs(args))?;
-            expected.extend_from_slice(kinds);
+            expected.push((Category::Vfs, kind, None));
         }
         watch.show_until("file-system events", STEP_DEADLINE, all_of(&expected))?;
     }

@@ -3,7 +3,8 @@
 //! * `evq run [--system FILE]` starts the system in the foreground.
 //! * `evq tail [--category …] [--type …]` prints events live, one line each.
 //! * `evq stats` prints the server's statistics and the domains' states.
-//! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link.
+//! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link
+//!   and traffic.
 //! * `evq demo` (what `make run` runs) starts a system, runs a short scripted
 //!   workload against it, and shows the events arriving.
 //!
@@ -115,7 +116,7 @@ enum Cmd {
         #[command(subcommand)]
         what: FsCmd,
     },
-    /// Drive the network driver's interface: `link up|down`, `traffic N`.
+    /// Drive the network driver's interface: `link up|down`, `traffic N [--tx]`.
     Net {
         #[command(flatten)]
         console: ConsoleArg,
