@@ -66,13 +66,19 @@ pub enum Request {
         /// Up or down.
         up: bool,
     },
-    /// Send `packets` frames through the watched interface's peer (veth), or
-    /// datagrams over loopback, so the network driver has traffic to count.
-    /// More than [`MAX_TRAFFIC`] is refused: the launcher sends them on its
-    /// own loop, where supervision waits while it does.
+    /// Send `packets` frames through the watched interface's peer to it
+    /// (veth), or datagrams over loopback, so the network driver has
+    /// traffic to count. More than [`MAX_TRAFFIC`] is refused: the launcher
+    /// sends them on its own loop, where supervision waits while it does.
     Traffic {
         /// How many, at most [`MAX_TRAFFIC`].
         packets: u32,
+        /// Send them from the watched interface to its peer (veth), so that
+        /// its TX counters move rather than its RX; `false` when absent.
+        /// Loopback counts every datagram both ways, so there it changes
+        /// nothing.
+        #[serde(default)]
+        tx: bool,
     },
     /// Stop the system.
     Shutdown,

@@ -793,7 +793,7 @@ fn the_network_driver_reports_real_traffic_and_link_changes() {
     let status = sys.status();
     let veth = status.network.starts_with("veth");
     eprintln!("network driver: {}", status.network);
-    sys.console.request(&console::Request::Traffic { packets: 4 }).unwrap();
+    sys.console.request(&console::Request::Traffic { packets: 4, tx: false }).unwrap();
     // Received packets on the watched end (veth), or either way on loopback.
     let mut rx = 0;
     let deadline = Instant::now() + DEADLINE;
@@ -1619,7 +1619,7 @@ fn a_traffic_request_is_bounded_so_that_the_launcher_always_answers() {
     // within the deadline.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(console.request(&console::Request::Traffic { packets: u32::MAX }).map(|r| r.0));
+        let _ = tx.send(console.request(&console::Request::Traffic { packets: u32::MAX, tx: false }).map(|r| r.0));
     });
     let reply = rx.recv_timeout(DEADLINE).expect("the launcher answered").expect("a reply");
     let console::Reply::Error { message } = reply else { panic!("{reply:?}") };
@@ -1632,7 +1632,8 @@ fn a_traffic_request_is_bounded_so_that_the_launcher_always_answers() {
         )
     );
     // The most one request sends is done, and the launcher answers next.
-    let (reply, _) = sys.console.request(&console::Request::Traffic { packets: console::MAX_TRAFFIC }).unwrap();
+    let (reply, _) =
+        sys.console.request(&console::Request::Traffic { packets: console::MAX_TRAFFIC, tx: false }).unwrap();
     assert!(matches!(reply, console::Reply::Done { .. }), "{reply:?}");
     assert!(sys.status().domains.iter().any(|d| d.name == "network"));
 }

@@ -61,14 +61,14 @@ impl Launcher {
                 Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
                 None => (refuse("this system has no network driver".into()), Vec::new(), false),
             },
-            Request::Traffic { packets } if packets > MAX_TRAFFIC => (
+            Request::Traffic { packets, .. } if packets > MAX_TRAFFIC => (
                 refuse(format!(
                     "{packets} packets is more than the {MAX_TRAFFIC} one traffic request sends; ask in pieces"
                 )),
                 Vec::new(),
                 false,
             ),
-            Request::Traffic { packets } => match self.net.as_mut().map(|n| n.traffic(packets)) {
+            Request::Traffic { packets, tx } => match self.net.as_mut().map(|n| n.traffic(packets, tx)) {
                 Some(Ok(s)) => (done(s), Vec::new(), false),
                 Some(Err(e)) => (refuse(e.to_string()), Vec::new(), false),
                 None => (refuse("this system has no network driver".into()), Vec::new(), false),

@@ -6,14 +6,18 @@
 //! network domain, `evq1` by default), both up. The driver gets an rtnetlink
 //! socket inside that namespace and watches the named end; the launcher keeps
 //! a control socket to set the peer `evq0` up or down (the watched end then
-//! loses or regains its carrier: real link events) and a packet socket on
-//! `evq0` to send frames the watched end receives (real counters).
+//! loses or regains its carrier: real link events), a packet socket on
+//! `evq0` to send frames the watched end receives (its RX counters), and a
+//! packet socket on the watched end to send frames from it to `evq0` (its TX
+//! counters). Every count is the kernel's own, read by the driver.
 //!
 //! Where namespaces are refused (a container without the privilege), the
 //! driver watches loopback (`lo`) in the launcher's own namespace: counters
 //! move with real loopback traffic (the launcher's `traffic` sends UDP
-//! datagrams to itself), and the launcher never touches the host's links, so
-//! there are no link changes to report. [`Net::describe`] says which.
+//! datagrams to itself, each counted by `lo` as sent and as received, so
+//! either direction moves both), and the launcher never touches the host's
+//! links, so there are no link changes to report. [`Net::describe`] says
+//! which.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -25,8 +29,18 @@ use crate::{netlink, sys};
 pub(crate) const PEER: &str = "evq0";
 
 enum Mode {
-    Veth { control: OwnedFd, packet: OwnedFd, peer_index: u32 },
-    Loopback { reason: String, udp: OwnedFd },
+    Veth {
+        control: OwnedFd,
+        /// Sends from `evq0`: the watched end receives.
+        to_watched: OwnedFd,
+        /// Sends from the watched end: it transmits.
+        from_watched: OwnedFd,
+        peer_index: u32,
+    },
+    Loopback {
+        reason: String,
+        udp: OwnedFd,
+    },
 }
 
 /// The interface the network driver watches, and the launcher's handles on it.
@@ -79,21 +93,28 @@ impl Net {
         }
     }
 
-    /// Sends `packets` frames the watched interface will count.
-    pub(crate) fn traffic(&mut self, packets: u32) -> io::Result<String> {
+    /// Sends `packets` frames the watched interface will count: received
+    /// by it, or, with `tx`, sent by it (veth: from its own packet socket
+    /// to `evq0`). Over loopback every datagram is both, whichever `tx`.
+    pub(crate) fn traffic(&mut self, packets: u32, tx: bool) -> io::Result<String> {
         match &self.mode {
-            Mode::Veth { packet, .. } => {
+            Mode::Veth { to_watched, from_watched, .. } => {
+                let (socket, from, to) = if tx {
+                    (from_watched, self.iface.as_str(), PEER)
+                } else {
+                    (to_watched, PEER, self.iface.as_str())
+                };
                 // Broadcast, from a locally administered address, with the
                 // IEEE "local experimental" EtherType, padded to the minimum.
                 let mut frame = [0u8; 60];
                 frame[..6].copy_from_slice(&[0xff; 6]);
-                frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+                frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, if tx { 2 } else { 1 }]);
                 frame[12..14].copy_from_slice(&0x88B5u16.to_be_bytes());
                 frame[14..18].copy_from_slice(b"evq!");
                 for _ in 0..packets {
-                    sys::write_all(packet.as_fd(), &frame)?;
+                    sys::write_all(socket.as_fd(), &frame)?;
                 }
-                Ok(format!("{packets} frames sent from {PEER} to {}", self.iface))
+                Ok(format!("{packets} frames sent from {from} to {to}"))
             }
             Mode::Loopback { udp, .. } => {
                 for _ in 0..packets {
@@ -101,14 +122,14 @@ impl Net {
                     let mut buf = [0u8; 16];
                     let _ = sys::read(udp.as_fd(), &mut buf);
                 }
-                Ok(format!("{packets} datagrams sent over loopback"))
+                Ok(format!("{packets} datagrams sent over loopback (lo counts each as sent and received)"))
             }
         }
     }
 }
 
 /// In a child process: a new network namespace (in a new user namespace if
-/// need be) with a veth pair, and the three sockets the launcher needs from
+/// need be) with a veth pair, and the four sockets the launcher needs from
 /// it, sent back over a socket pair. The namespace lives as long as they do.
 fn veth_namespace(iface: &str) -> io::Result<Net> {
     let (parent, child) = sys::seqpacket_pair()?;
@@ -133,16 +154,16 @@ fn veth_namespace(iface: &str) -> io::Result<Net> {
     // Reaped here, not by the launcher's SIGCHLD handling: it is no domain.
     let _ = sys::wait_child(pid);
     let got = got?.ok_or_else(|| io::Error::other("the namespace helper died"))?;
-    if &buf[..got.len] != b"ok" || got.fds.len() != 3 {
+    if &buf[..got.len] != b"ok" || got.fds.len() != 4 {
         return Err(io::Error::other(String::from_utf8_lossy(&buf[..got.len]).into_owned()));
     }
     let mut fds = got.fds.into_iter();
-    let (control, domain, packet) = match (fds.next(), fds.next(), fds.next()) {
-        (Some(a), Some(b), Some(c)) => (a, b, c),
+    let (control, domain, to_watched, from_watched) = match (fds.next(), fds.next(), fds.next(), fds.next()) {
+        (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
         _ => return Err(io::Error::other("the namespace helper sent too few sockets")),
     };
     let peer_index = netlink::query(control.as_fd(), PEER)?.index;
-    Ok(Net { iface: iface.into(), domain, mode: Mode::Veth { control, packet, peer_index } })
+    Ok(Net { iface: iface.into(), domain, mode: Mode::Veth { control, to_watched, from_watched, peer_index } })
 }
 
 fn in_namespace(iface: &str) -> io::Result<Vec<OwnedFd>> {
@@ -165,6 +186,7 @@ fn in_namespace(iface: &str) -> io::Result<Vec<OwnedFd>> {
     netlink::request_ack(control.as_fd(), &netlink::set_link(watched.index, true))?;
     netlink::request_ack(control.as_fd(), &netlink::set_link(peer.index, true))?;
     let domain = netlink::socket(true)?;
-    let packet = sys::packet_socket(peer.index)?;
-    Ok(vec![control, domain, packet])
+    let to_watched = sys::packet_socket(peer.index)?;
+    let from_watched = sys::packet_socket(watched.index)?;
+    Ok(vec![control, domain, to_watched, from_watched])
 }

@@ -3,7 +3,8 @@
 //! * `evq run [--system FILE]` starts the system in the foreground.
 //! * `evq tail [--category …] [--type …]` prints events live, one line each.
 //! * `evq stats` prints the server's statistics and the domains' states.
-//! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link.
+//! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link
+//!   and traffic.
 //! * `evq demo` (what `make run` runs) starts a system, runs a short scripted
 //!   workload against it, and shows the events arriving.
 //!
@@ -115,7 +116,7 @@ enum Cmd {
         #[command(subcommand)]
         what: FsCmd,
     },
-    /// Drive the network driver's interface: `link up|down`, `traffic N`.
+    /// Drive the network driver's interface: `link up|down`, `traffic N [--tx]`.
     Net {
         #[command(flatten)]
         console: ConsoleArg,
@@ -128,11 +129,7 @@ enum Cmd {
         console: ConsoleArg,
     },
     /// Start a system, run a short scripted workload, show the events (`make run`).
-    Demo {
-        /// The system description [default: the hosted board's, built in]
-        #[arg(long, value_name = "FILE")]
-        system: Option<PathBuf>,
-    },
+    Demo(demo::DemoArgs),
     /// Run one domain of a system (the launcher starts these).
     #[command(name = "__domain", hide = true)]
     Domain {
@@ -148,11 +145,17 @@ enum NetCmd {
         /// `up` or `down`.
         state: LinkState,
     },
-    /// Send packets the watched interface counts.
+    /// Send packets the watched interface counts: received by it, or with
+    /// `--tx` sent by it.
     Traffic {
-        /// How many.
+        /// How many (at most 1000 a request).
         #[arg(default_value_t = 3)]
         packets: u32,
+        /// Send them from the watched interface to its peer, so that it
+        /// counts them as sent (TX) rather than received (RX); over
+        /// loopback every packet counts as both either way.
+        #[arg(long)]
+        tx: bool,
     },
 }
 
@@ -279,12 +282,12 @@ fn main() -> ExitCode {
         Cmd::Net { console, what } => {
             let request = match what {
                 NetCmd::Link { state } => console::Request::Link { up: state == LinkState::Up },
-                NetCmd::Traffic { packets } => console::Request::Traffic { packets },
+                NetCmd::Traffic { packets, tx } => console::Request::Traffic { packets, tx },
             };
             simple(&console.path(), request)
         }
         Cmd::Stop { console } => simple(&console.path(), console::Request::Shutdown),
-        Cmd::Demo { system } => demo(system.as_deref()),
+        Cmd::Demo(args) => demo(&args),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
