@@ -42,7 +42,7 @@ fn call(fd: &OwnedFd, request: &Request<'_>) -> io::Result<Result<Reply<'static>
         Reply::Done => Ok(Reply::Done),
         Reply::Inode(i) => Ok(Reply::Inode(i)),
         Reply::Attrs(a) => Ok(Reply::Attrs(a)),
-        Reply::Data(_) => Ok(Reply::Done),
+        Reply::Data(_) | Reply::Listing(_) => Ok(Reply::Done),
     })
 }
 
