@@ -365,3 +365,22 @@ fn missing_paths_bad_sizes_and_too_much_data_are_refused_in_words() {
     let said = sys.evq(&["fs", "stat", "/f", "--bogus"]);
     assert_eq!(said.status.code(), Some(2), "clap refuses an unknown option: {}", said.stderr);
 }
+
+#[test]
+fn a_write_past_the_largest_file_is_refused_whole_and_one_the_pool_cannot_hold_says_how_far_it_got() {
+    let sys = System::start();
+    let big = vec![b'q'; 16000];
+    fs_with(&sys, &["write", "/a"], &big);
+    let said = sys.evq_with(&["fs", "write", "--append", "/a"], Some(&[b'r'; 1000]));
+    assert_eq!(said.status.code(), Some(1), "{}", said.stderr);
+    assert_eq!(said.stderr, "evq: write /a: the file would grow past the VFS domain's largest file size\n");
+    assert_eq!(cat(&sys, "/a"), big, "nothing was written");
+    // The data pool (64 blocks of 512 bytes, shared by every file): /a
+    // holds 32 blocks, /b 30, so 1024 bytes are left. A write of 2000
+    // bytes gets its first message (936 bytes, 2 blocks) in, not the second.
+    fs_with(&sys, &["write", "/b"], &[b's'; 15000]);
+    let said = sys.evq_with(&["fs", "write", "/c"], Some(&[b't'; 2000]));
+    assert_eq!(said.status.code(), Some(1), "{}", said.stderr);
+    assert_eq!(said.stderr, "evq: write /c: the VFS domain's file-data block pool is full (after 936 bytes)\n");
+    assert_eq!(cat(&sys, "/c"), vec![b't'; 936]);
+}

@@ -167,6 +167,11 @@ impl Vfs<'_> {
             return Err(refused(&what, (ErrorCode::IsDir, 0)));
         }
         let start = if append { attrs.size } else { 0 };
+        // Refused whole, before anything changes, rather than by the WRITE
+        // that would cross the line.
+        if start + data.len() as u64 > MAX_FS_WRITE as u64 {
+            return Err(refused(&what, (ErrorCode::FileTooLarge, 0)));
+        }
         if !append && attrs.size != 0 {
             let truncate = SetAttrs { size: Some(0), ..SetAttrs::default() };
             if let Answer::Attrs(a) = self.ask(&what, &Request::SetAttr { inode, attrs: truncate })? {
