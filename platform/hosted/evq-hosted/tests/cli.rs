@@ -6,247 +6,15 @@
 //! a socket there) with a deadline; every process a test starts runs in a
 //! process group of its own, killed when the test ends however it ends.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use evq_hosted::console::{self, Console};
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A directory of the test's own, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "evq-cli-{what}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `evq` with no console from the environment.
-fn evq() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evq"));
-    cmd.env_remove("EVQ_CONSOLE").stdin(Stdio::null());
-    cmd
-}
-
-/// A process started in a process group of its own; the whole group is
-/// killed and the process reaped on drop.
-struct Group {
-    child: Child,
-}
-
-impl Group {
-    fn spawn(cmd: &mut Command) -> Group {
-        Group { child: cmd.process_group(0).spawn().expect("evq starts") }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the group this test made.
-        assert_eq!(unsafe { libc::kill(-self.pid(), sig) }, 0, "signal the group");
-    }
-
-    /// Waits for the process to end, failing the test after the deadline.
-    fn wait(&mut self, what: &str) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what} to end");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the group this test made.
-        unsafe { libc::kill(-self.pid(), libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-}
-
-/// The live (not zombie) processes of group `pgid`, from /proc.
-fn live_in_group(pgid: i32) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // pid (comm) state ppid pgrp …
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" {
-            out.push(stat.split(')').next().unwrap_or("").to_string() + ")");
-        }
-    }
-    out
-}
-
-/// Waits until no live process is left in group `pgid`.
-fn group_is_gone(pgid: i32) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = live_in_group(pgid);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "processes left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// What a finished command said.
-struct Said {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Reads all of `from` in a thread of its own.
-fn collect(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = from.read_to_string(&mut s);
-        s
-    })
-}
-
-/// Runs `evq ARGS` to its end (within the deadline), its outputs captured.
-fn run_evq(args: &[&str]) -> Said {
-    let mut cmd = evq();
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut group = Group::spawn(&mut cmd);
-    let out = collect(group.child.stdout.take().expect("stdout"));
-    let err = collect(group.child.stderr.take().expect("stderr"));
-    let status = group.wait(&format!("evq {args:?}"));
-    Said { status, stdout: out.join().expect("stdout reader"), stderr: err.join().expect("stderr reader") }
-}
-
-/// No panic, no Rust error dump, no "Broken pipe" on an error output.
-fn assert_quiet(what: &str, stderr: &str) {
-    for bad in ["panicked", "RUST_BACKTRACE", "Broken pipe", "os error 32"] {
-        assert!(!stderr.contains(bad), "{what}: standard error says {bad:?}:\n{stderr}");
-    }
-}
-
-/// A line source with a deadline: a thread reads `from` and hands each
-/// line over.
-fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// Waits for a line that contains `text`; returns it.
-fn line_with(lines: &mpsc::Receiver<String>, text: &str) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(text) => return line,
-            Ok(_) => {}
-            Err(e) => panic!("no line with {text:?} ({e})"),
-        }
-    }
-}
-
-/// `evq run` on a console of its own, up and answering; stopped on drop.
-struct System {
-    group: Group,
-    dir: TempDir,
-}
-
-impl System {
-    fn start() -> System {
-        let dir = TempDir::new("run");
-        let mut cmd = evq();
-        cmd.arg("run").arg("--console").arg(dir.path().join("console"));
-        // EVQ_E2E_RUN_ARGS="--no-netns --no-seccomp" tries the fallbacks.
-        if let Ok(extra) = std::env::var("EVQ_E2E_RUN_ARGS") {
-            cmd.args(extra.split_whitespace());
-        }
-        let group = Group::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()));
-        let system = System { group, dir };
-        Console::connect_within(&system.console(), DEADLINE).expect("the system comes up");
-        system
-    }
-
-    fn console(&self) -> PathBuf {
-        self.dir.path().join("console")
-    }
-
-    /// `evq ARGS --console THIS` (the console after the subcommand).
-    fn evq(&self, args: &[&str]) -> Said {
-        let console = self.console();
-        let mut all = args.to_vec();
-        all.extend(["--console", console.to_str().expect("utf-8 path")]);
-        run_evq(&all)
-    }
-
-    /// `evq ARGS --console THIS`, which must succeed.
-    fn ok(&self, args: &[&str]) -> String {
-        let said = self.evq(args);
-        assert_quiet(&format!("evq {args:?}"), &said.stderr);
-        assert!(said.status.success(), "evq {args:?}: {:?}\n{}", said.status, said.stderr);
-        said.stdout
-    }
-
-    /// `evq ARGS --console THIS`, which must fail with status 1 and say
-    /// `text` on standard error.
-    fn refused(&self, args: &[&str], text: &str) {
-        let said = self.evq(args);
-        assert_quiet(&format!("evq {args:?}"), &said.stderr);
-        assert_eq!(said.status.code(), Some(1), "evq {args:?}: {}", said.stderr);
-        assert!(said.stderr.contains(text), "evq {args:?}: {:?} does not say {text:?}", said.stderr);
-    }
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        if let Ok(c) = Console::connect(&self.console()) {
-            let _ = c.request(&console::Request::Shutdown);
-        }
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.group.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
+use common::*;
 
 #[test]
 fn every_subcommand_has_help() {
@@ -266,6 +34,10 @@ fn every_subcommand_has_help() {
         &["fs", "mount"],
         &["fs", "umount"],
         &["fs", "cat"],
+        &["fs", "truncate"],
+        &["fs", "ls"],
+        &["fs", "stat"],
+        &["fs", "tree"],
         &["net"],
         &["net", "link"],
         &["net", "traffic"],
@@ -290,7 +62,7 @@ fn bad_arguments_are_refused_in_words_without_a_panic() {
     let dir = TempDir::new("bad");
     let nowhere = dir.path().join("no-system");
     let nowhere = nowhere.to_str().unwrap();
-    let long = "x".repeat(2000);
+    let long = "x".repeat(16385);
     // Status 2: clap refused the command line; 1: evq did.
     let cases: &[(&[&str], i32, &str)] = &[
         (&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
@@ -311,7 +83,7 @@ fn bad_arguments_are_refused_in_words_without_a_panic() {
         (
             &["fs", "write", "/x", &long, "--console", nowhere],
             1,
-            "2000 bytes is more than one write carries (936 bytes at most)",
+            "write /x: 16385 bytes is more than one evq fs write carries (16384 bytes at most)",
         ),
         (&["net"], 2, "Usage: evq net"),
         (&["net", "link", "sideways"], 2, "[possible values: up, down]"),
@@ -353,9 +125,9 @@ fn every_subcommand_works_against_a_running_system() {
     // A text that starts with `-` comes after `--` (and the console before).
     let console = sys.console();
     let c = console.to_str().unwrap();
-    let said = run_evq(&["fs", "--console", c, "write", "/docs/a", "--", "-n"]);
+    let said = run_evq(&["fs", "--console", c, "write", "--append", "/docs/a", "--", "-n"]);
     assert!(said.status.success(), "{}", said.stderr);
-    assert_eq!(sys.ok(&["fs", "cat", "/docs/a"]).trim_end(), "hello evq-n");
+    assert_eq!(sys.ok(&["fs", "cat", "/docs/a"]), "hello evq-n");
     sys.ok(&["fs", "ln", "/docs/a", "/b"]);
     sys.ok(&["fs", "mv", "/b", "/c"]);
     sys.ok(&["fs", "chmod", "600", "/c"]);
@@ -368,10 +140,10 @@ fn every_subcommand_works_against_a_running_system() {
     sys.refused(&["fs", "chmod", "17777", "/docs"], "mode 0o17777 has bits outside 0o7777");
     sys.refused(&["fs", "mkdir", "/docs"], "mkdir /docs: the name exists already");
     sys.refused(
-        &["fs", "write", "/docs/a", &"y".repeat(937)],
-        "937 bytes is more than one write carries (936 bytes at most)",
+        &["fs", "write", "/docs/a", &"y".repeat(16385)],
+        "16385 bytes is more than one evq fs write carries (16384 bytes at most)",
     );
-    sys.ok(&["fs", "write", "/docs/a", &"y".repeat(936)]);
+    sys.ok(&["fs", "write", "/docs/a", &"y".repeat(937)]);
     // A tail of one event: a VFS one, made once it watches.
     let mut cmd = evq();
     cmd.args(["tail", "-c", "vfs", "-n", "1", "--console", console.to_str().unwrap()]);
