@@ -35,6 +35,12 @@ use crate::wire::Endpoint;
 /// The largest console datagram.
 pub const MAX_MESSAGE: usize = 1 << 16;
 
+/// The console protocol's version, which the `status` reply carries
+/// (`docs/console.md`): raised when a request or reply changes so that an
+/// older client would misread it; fields and requests added alongside
+/// leave it as it is.
+pub const VERSION: u32 = 1;
+
 /// The most packets one `traffic` request sends (about 2 µs each, so the
 /// launcher's loop is held at most a few milliseconds).
 pub const MAX_TRAFFIC: u32 = 1000;
@@ -132,6 +138,9 @@ pub struct DomainStatus {
 /// The system's state, as `evq stats` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
+    /// The console protocol's [`VERSION`].
+    #[serde(default)]
+    pub version: u32,
     /// The board.
     pub board: String,
     /// `on`, `unavailable` (the kernel has no seccomp filters) or `disabled`.
@@ -220,6 +229,7 @@ impl Console {
     pub fn status(&self) -> io::Result<Status> {
         match self.request(&Request::Status)?.0 {
             Reply::Status(s) => Ok(*s),
+            Reply::Error { message } => Err(io::Error::other(message)),
             other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
         }
     }

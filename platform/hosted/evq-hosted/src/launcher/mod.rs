@@ -374,6 +374,7 @@ impl Launcher {
             })
             .collect();
         Ok(Status {
+            version: crate::console::VERSION,
             board: self.system.board.into(),
             degraded,
             seccomp: self.seccomp.into(),

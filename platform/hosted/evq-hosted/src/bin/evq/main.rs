@@ -2,7 +2,9 @@
 //!
 //! * `evq run [--system FILE]` starts the system in the foreground.
 //! * `evq tail [--category …] [--type …]` prints events live, one line each.
-//! * `evq stats` prints the server's statistics and the domains' states.
+//! * `evq stats [--watch S]` prints the server's statistics per source and
+//!   per queue and the domains' states (every S seconds, with rates).
+//! * `evq top` shows the same live in the terminal.
 //! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link.
 //! * `evq demo` (what `make run` runs) starts a system, runs a short scripted
 //!   workload against it, and shows the events arriving.
@@ -14,7 +16,7 @@
 //! and status 1 (2 for a command line clap refuses).
 //!
 //! One module a job: `output` (standard output that may close under us),
-//! `tail`, `stats`, `demo`; this file holds the command line and runs the
+//! `tail`, `stats`, `rates` (events per second), `top`, `demo`; this file holds the command line and runs the
 //! rest.
 
 use std::io;
@@ -28,13 +30,16 @@ use evq_hosted::launcher;
 #[macro_use]
 mod output;
 mod demo;
+mod rates;
 mod stats;
 mod tail;
+mod top;
 
 use demo::demo;
 use output::is_stdout_closed;
 use stats::stats;
 use tail::tail;
+use top::top;
 
 /// The hosted board's description, built in so that `evq run` needs no file.
 const HOSTED_SYSTEM: &str = include_str!("../../../../../../images/hosted/system.toml");
@@ -100,14 +105,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print the server's statistics and the domains.
-    Stats {
-        #[command(flatten)]
-        console: ConsoleArg,
-        /// As one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print the server's statistics per source and per queue, and the domains.
+    Stats(stats::StatsArgs),
+    /// A live view: events per second per source and per queue, ring fill, domains.
+    Top(top::TopArgs),
     /// Drive the VFS domain: mkdir, touch, write, mv, ln, rm, chmod, mount, umount, cat.
     Fs {
         #[command(flatten)]
@@ -272,7 +273,8 @@ fn main() -> ExitCode {
         Cmd::Tail { console, categories, kinds, count, slot, json } => {
             tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
         }
-        Cmd::Stats { console, json } => stats(&console.path(), json),
+        Cmd::Stats(args) => stats(args),
+        Cmd::Top(args) => top(args),
         Cmd::Fs { console, what } => {
             what.words().and_then(|args| simple(&console.path(), console::Request::Fs { args }))
         }
