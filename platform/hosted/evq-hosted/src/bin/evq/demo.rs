@@ -125,7 +125,7 @@ struct DemoProcesses {
     tail: Option<Child>,
 }
 
-pub(crate) fn demo(system: Option<&Path>) -> io::Result<i32> {
+pub(crate) fn demo(system: Option<&Path>, client_slots: Option<usize>) -> io::Result<i32> {
     catch_stop_signals()?;
     let exe = launcher::current_exe()?;
     let dir = std::env::temp_dir().join(format!("evq-demo-{}", std::process::id()));
@@ -135,6 +135,9 @@ pub(crate) fn demo(system: Option<&Path>) -> io::Result<i32> {
     let result = (|| {
         let mut run = Command::new(&exe);
         run.arg("run").arg("--console").arg(&path);
+        if let Some(n) = client_slots {
+            run.arg("--client-slots").arg(n.to_string());
+        }
         if let Some(s) = system {
             run.arg("--system").arg(s);
         }

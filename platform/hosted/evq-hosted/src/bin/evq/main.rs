@@ -66,6 +66,21 @@ impl ConsoleArg {
     }
 }
 
+#[derive(Args, Clone, Copy)]
+struct ClientSlotsArg {
+    /// Console client slots (`evq tail`s at once), 0 to 32, instead of the
+    /// description's (the built-in one has 4): the last ones dropped, or
+    /// `console-K` slots added after them
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=launcher::MAX_CLIENT_SLOTS as i64))]
+    client_slots: Option<u8>,
+}
+
+impl ClientSlotsArg {
+    fn count(self) -> Option<usize> {
+        self.client_slots.map(usize::from)
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Start the system and run it until interrupted (or `evq stop`).
@@ -84,6 +99,8 @@ enum Cmd {
         /// Report every domain's start and end on standard error.
         #[arg(short, long)]
         verbose: bool,
+        #[command(flatten)]
+        slots: ClientSlotsArg,
     },
     /// Print events as they arrive, one line each.
     Tail {
@@ -133,6 +150,8 @@ enum Cmd {
         /// The system description [default: the hosted board's, built in]
         #[arg(long, value_name = "FILE")]
         system: Option<PathBuf>,
+        #[command(flatten)]
+        slots: ClientSlotsArg,
     },
     /// Run one domain of a system (the launcher starts these).
     #[command(name = "__domain", hide = true)]
@@ -267,8 +286,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Domain { name } => evq_hosted::domains::run(&name).map(|()| 0),
-        Cmd::Run { system, console, no_seccomp, no_netns, verbose } => {
-            run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose)
+        Cmd::Run { system, console, no_seccomp, no_netns, verbose, slots } => {
+            run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose, slots.count())
         }
         Cmd::Tail { console, categories, kinds, count, slot, json } => {
             tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
@@ -286,7 +305,7 @@ fn main() -> ExitCode {
             simple(&console.path(), request)
         }
         Cmd::Stop { console } => simple(&console.path(), console::Request::Shutdown),
-        Cmd::Demo { system } => demo(system.as_deref()),
+        Cmd::Demo { system, slots } => demo(system.as_deref(), slots.count()),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -306,7 +325,14 @@ fn system_text(path: Option<&Path>) -> io::Result<String> {
     }
 }
 
-fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool, verbose: bool) -> io::Result<i32> {
+fn run(
+    system: Option<&Path>,
+    console: PathBuf,
+    no_seccomp: bool,
+    no_netns: bool,
+    verbose: bool,
+    client_slots: Option<usize>,
+) -> io::Result<i32> {
     // The socket's directory must be there; say which path it is if not.
     if let Some(dir) = console.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
@@ -323,6 +349,7 @@ fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool
         no_seccomp,
         no_netns,
         verbose,
+        client_slots,
     };
     launcher::run(opts)
 }
