@@ -1,0 +1,399 @@
+//! `evq stats` per queue, `evq stats --watch`, `evq top` in a terminal and
+//! `evq run --client-slots`, each run as a user runs it: the `evq` binary
+//! through its argument parser against a running system.
+//!
+//! Every wait is on a real condition (a line printed, a screen showing a
+//! name, a process gone) with a deadline; every process a test starts runs
+//! in a process group of its own, killed when the test ends however it ends.
+
+use std::ffi::CStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use evq_hosted::console::{self, Console};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A process in a process group of its own, killed with its group on drop.
+struct Proc(Child);
+
+impl Proc {
+    fn spawn(cmd: &mut Command) -> Proc {
+        Proc(cmd.process_group(0).spawn().expect("evq starts"))
+    }
+
+    fn wait(&mut self, what: &str) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what} to end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the group this test made.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// `evq ARGS` with no console from the environment.
+fn evq(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evq"));
+    cmd.args(args).env_remove("EVQ_CONSOLE").stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `evq ARGS` to its end: its status, standard output and error.
+fn run(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut p = Proc::spawn(evq(args).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let (mut out, mut err) = (p.0.stdout.take().unwrap(), p.0.stderr.take().unwrap());
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut stdout = String::new();
+    let _ = out.read_to_string(&mut stdout);
+    let status = p.wait(&format!("evq {args:?}"));
+    let stderr = err.join().unwrap();
+    for bad in ["panicked", "RUST_BACKTRACE", "Broken pipe"] {
+        assert!(!stderr.contains(bad), "evq {args:?}: standard error says {bad:?}:\n{stderr}");
+    }
+    (status, stdout, stderr)
+}
+
+/// Lines of `from`, handed over by a thread as they come.
+fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The first line to come that `check` accepts.
+fn line_where(lines: &mpsc::Receiver<String>, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if check(&line) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line {what} ({e})"),
+        }
+    }
+}
+
+/// `evq run EXTRA…` on a console of its own in a directory of its own;
+/// stopped, and the directory removed, on drop.
+struct System {
+    run: Proc,
+    dir: PathBuf,
+}
+
+impl System {
+    fn start(extra: &[&str]) -> System {
+        let dir = std::env::temp_dir().join(format!(
+            "evq-top-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let console = dir.join("console");
+        let mut cmd = evq(&["run", "--console", console.to_str().unwrap()]);
+        cmd.args(extra);
+        // EVQ_E2E_RUN_ARGS="--no-netns --no-seccomp" tries the fallbacks.
+        if let Ok(more) = std::env::var("EVQ_E2E_RUN_ARGS") {
+            cmd.args(more.split_whitespace());
+        }
+        let run = Proc::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()));
+        let system = System { run, dir };
+        Console::connect_within(&system.console(), DEADLINE).expect("the system comes up");
+        system
+    }
+
+    fn console(&self) -> PathBuf {
+        self.dir.join("console")
+    }
+
+    /// `evq ARGS --console THIS` as a command, not yet started.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = evq(args);
+        cmd.arg("--console").arg(self.console());
+        cmd
+    }
+
+    /// `evq ARGS --console THIS` to its end.
+    fn run(&self, args: &[&str]) -> (ExitStatus, String, String) {
+        let console = self.console();
+        let mut all = args.to_vec();
+        all.extend(["--console", console.to_str().unwrap()]);
+        run(&all)
+    }
+
+    /// `evq ARGS --console THIS`, which must succeed; its output.
+    fn ok(&self, args: &[&str]) -> String {
+        let (status, out, err) = self.run(args);
+        assert!(status.success(), "evq {args:?}: {status:?}\n{err}");
+        out
+    }
+
+    /// `evq tail --console THIS`, once it watches.
+    fn tail(&self) -> Proc {
+        let mut tail = Proc::spawn(self.cmd(&["tail"]).stdout(Stdio::null()).stderr(Stdio::piped()));
+        let errs = lines_of(tail.0.stderr.take().unwrap());
+        line_where(&errs, "saying evq tail watches", |l| l.contains("evq tail: watching as"));
+        tail
+    }
+
+    /// The first queue's id, as `evq stats` prints it, once there is one.
+    fn first_queue(&self) -> String {
+        let status = Console::connect(&self.console()).unwrap().status().unwrap();
+        format!("{:#x}", status.server.queue_list.first().expect("a queue").queue)
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if let Ok(c) = Console::connect(&self.console()) {
+            let _ = c.request(&console::Request::Shutdown);
+        }
+        let _ = self.run.wait("evq run after shutdown");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn stats_shows_every_queue_with_its_owner_fill_and_counters() {
+    let sys = System::start(&[]);
+    let _tail = sys.tail();
+    let queue = sys.first_queue();
+    sys.ok(&["fs", "mkdir", "/q"]);
+    let text = sys.ok(&["stats"]);
+    let heading = text.lines().find(|l| l.starts_with("queue")).unwrap_or_else(|| panic!("no queue table:\n{text}"));
+    assert!(heading.contains("owner") && heading.contains("fill") && heading.contains("dropped"), "{heading}");
+    let row = text.lines().find(|l| l.starts_with(&queue)).unwrap_or_else(|| panic!("no {queue}:\n{text}"));
+    let words: Vec<&str> = row.split_whitespace().collect();
+    // queue, owner, pages, fill, then the seven counters.
+    assert_eq!(words.len(), 11, "{row}");
+    assert_eq!(words[1], "console-1");
+    let (used, capacity) = words[3].split_once('/').expect("fill as used/capacity");
+    assert!(used.parse::<u32>().unwrap() <= capacity.parse::<u32>().unwrap(), "{row}");
+
+    let json: serde_json::Value = serde_json::from_str(sys.ok(&["stats", "--json"]).trim()).expect("one object");
+    assert_eq!(json["version"], console::VERSION);
+    let q = &json["server"]["queue_list"][0];
+    assert_eq!((q["owner"].as_str(), q["owner_id"].as_u64()), (Some("console-1"), Some(5)), "{q}");
+    assert!(q["slot_count"].as_u64().unwrap() > 0 && q["used_slots"].is_u64(), "{q}");
+    for name in evq_abi::msg::Counters::NAMES {
+        assert!(q["counters"][name].is_u64(), "{name} in {q}");
+    }
+    assert!(q["counters"]["delivered"].as_u64().unwrap() >= 1, "the mkdir's event reached the tail's queue: {q}");
+}
+
+#[test]
+fn stats_watch_reprints_rates_and_ends_when_the_system_stops() {
+    let sys = System::start(&[]);
+    let _tail = sys.tail();
+    let queue = sys.first_queue();
+    let mut watch = Proc::spawn(sys.cmd(&["stats", "--watch", "0.2"]).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let lines = lines_of(watch.0.stdout.take().unwrap());
+    line_where(&lines, "saying rates come next", |l| l == "-- events per second: from the next sample");
+    line_where(&lines, "with a sample's rates", |l| l.starts_with("-- events per second over "));
+    // The VFS domain's events show as a rate of its own and of the queue's.
+    let deadline = Instant::now() + DEADLINE;
+    let mut n = 0;
+    let (mut source_moved, mut queue_moved) = (false, false);
+    while !(source_moved && queue_moved) {
+        assert!(Instant::now() < deadline, "no rate above 0 for vfs and {queue}");
+        sys.ok(&["fs", "touch", &format!("/w{n}")]);
+        n += 1;
+        while let Ok(line) = lines.try_recv() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let positive = |w: &str| w.parse::<f64>().is_ok_and(|r| r > 0.0);
+            // id, name, published/s, delivered/s, …
+            source_moved |= words.len() == 6 && words[1] == "vfs" && positive(words[2]);
+            // queue, owner, used/capacity, percent, published/s, delivered/s, …
+            queue_moved |= words.len() == 8 && words[0] == queue && positive(words[5]);
+        }
+    }
+    line_where(&lines, "with the domains", |l| l.starts_with("domains: ") && l.contains("console-1 attached"));
+    line_where(&lines, "with the system's state", |l| l == "system: up");
+    sys.ok(&["stop"]);
+    let stopped = format!("evq: the system at {} has stopped", sys.console().display());
+    line_where(&lines, "saying the system stopped", |l| l == stopped);
+    assert_eq!(watch.wait("evq stats --watch after evq stop").code(), Some(0));
+}
+
+#[test]
+fn stats_watch_with_a_closed_stdout_exits_quietly() {
+    let sys = System::start(&[]);
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let mut watch = Proc::spawn(sys.cmd(&["stats", "--watch", "0.1"]).stdout(writer).stderr(Stdio::piped()));
+    let mut first = String::new();
+    let mut reader = BufReader::new(reader);
+    reader.read_line(&mut first).expect("a line");
+    drop(reader);
+    let mut err = String::new();
+    watch.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(watch.wait("evq stats --watch | head -1").code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn bad_periods_and_slot_counts_are_refused_in_words_and_help_names_every_option() {
+    for (args, text) in [
+        (&["stats", "--watch", "0"][..], "\"0\" is not a number of seconds from 0.1 to 3600"),
+        (&["stats", "--watch", "soon"], "\"soon\" is not a number of seconds from 0.1 to 3600"),
+        (&["stats", "--watch", "1", "--json"], "cannot be used with"),
+        (&["top", "--interval", "9999"], "\"9999\" is not a number of seconds from 0.1 to 3600"),
+        (&["run", "--client-slots", "33"], "33 is not in 0..=32"),
+        (&["run", "--client-slots", "many"], "invalid value 'many'"),
+        (&["demo", "--client-slots", "-1"], "unexpected argument '-1'"),
+    ] {
+        let (status, _, err) = run(args);
+        assert_eq!(status.code(), Some(2), "evq {args:?}: {err}");
+        assert!(err.contains(text), "evq {args:?}: {err:?} does not say {text:?}");
+    }
+    for (args, options) in [
+        (&["top", "--help"][..], &["Usage: evq top", "--interval <SECONDS>", "--console <PATH>"][..]),
+        (&["stats", "--help"], &["--watch <SECONDS>", "--json"]),
+        (&["run", "--help"], &["--client-slots <N>", "0 to 32"]),
+        (&["demo", "--help"], &["--client-slots <N>"]),
+        (&["--help"], &["top", "stats"]),
+    ] {
+        let (status, out, _) = run(args);
+        assert!(status.success(), "evq {args:?}");
+        for option in options {
+            assert!(out.contains(option), "evq {args:?} does not name {option:?}:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn top_refuses_an_output_that_is_not_a_terminal_and_names_the_text_view() {
+    let (status, out, err) = run(&["top", "--console", "/nonexistent/console"]);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(
+        err.trim_end(),
+        "evq: standard output is not a terminal, and `evq top` draws on one; `evq stats --watch 1` prints the same as text"
+    );
+}
+
+/// A pseudo-terminal of 120 by 40: its master, and its slave's path.
+fn pty() -> (OwnedFd, String) {
+    // SAFETY: plain calls on a descriptor this test owns; ptsname_r writes
+    // a NUL-terminated path into the buffer it is given.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(master >= 0, "posix_openpt");
+        let master = OwnedFd::from_raw_fd(master);
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&master);
+        assert_eq!(libc::grantpt(raw), 0);
+        assert_eq!(libc::unlockpt(raw), 0);
+        let size = libc::winsize { ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0 };
+        assert_eq!(libc::ioctl(raw, libc::TIOCSWINSZ, &size), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(raw, name.as_mut_ptr(), name.len()), 0);
+        (master, CStr::from_ptr(name.as_ptr()).to_string_lossy().into_owned())
+    }
+}
+
+/// `evq top --console THIS` on a pseudo-terminal, and what it has drawn so far.
+fn top_on_a_terminal(sys: &System) -> (Proc, std::fs::File, Arc<Mutex<Vec<u8>>>) {
+    let (master, slave) = pty();
+    let open = || std::fs::OpenOptions::new().read(true).write(true).open(&slave).expect("the terminal");
+    let mut cmd = sys.cmd(&["top", "--interval", "0.2"]);
+    cmd.stdin(open()).stdout(open()).stderr(open());
+    let top = Proc::spawn(&mut cmd);
+    drop(cmd);
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let mut reader = std::fs::File::from(master);
+    let writer = reader.try_clone().unwrap();
+    let drawn = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once every holder of the terminal has gone.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            drawn.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    (top, writer, screen)
+}
+
+/// Waits until the screen has shown every one of `texts`.
+fn screen_shows(screen: &Mutex<Vec<u8>>, texts: &[&str]) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let drawn = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+        if texts.iter().all(|t| drawn.contains(t)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the screen never showed {texts:?}:\n{drawn:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn top_in_a_terminal_shows_sources_queues_and_domains_and_q_quits() {
+    let sys = System::start(&[]);
+    let _tail = sys.tail();
+    let queue = sys.first_queue();
+    let (mut top, mut keys, screen) = top_on_a_terminal(&sys);
+    screen_shows(&screen, &["evq top: board hosted, system: up", "vfs", "device", &queue, "console-1", "attached"]);
+    keys.write_all(b"q").unwrap();
+    assert_eq!(top.wait("evq top after q").code(), Some(0));
+    // The terminal is given back: the alternate screen left.
+    screen_shows(&screen, &["\x1b[?1049l"]);
+
+    // Ctrl-C quits too; and a system that stops ends it, saying so.
+    let (mut top, mut keys, screen) = top_on_a_terminal(&sys);
+    screen_shows(&screen, &["sources", "queues", "domains"]);
+    keys.write_all(b"\x03").unwrap();
+    assert_eq!(top.wait("evq top after Ctrl-C").code(), Some(0));
+    let (mut top, _keys, screen) = top_on_a_terminal(&sys);
+    screen_shows(&screen, &["sources"]);
+    sys.ok(&["stop"]);
+    assert_eq!(top.wait("evq top after evq stop").code(), Some(0));
+    screen_shows(&screen, &["\x1b[?1049l", "has stopped"]);
+}
+
+#[test]
+fn client_slots_six_lets_six_tails_attach_and_refuses_a_seventh_in_words() {
+    let sys = System::start(&["--client-slots", "6"]);
+    let tails: Vec<Proc> = (0..6).map(|_| sys.tail()).collect();
+    let (status, _, err) = sys.run(&["tail"]);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end(), "evq: no free client slot: all 6 are taken (`evq run --client-slots N` sets how many)");
+    let status = Console::connect(&sys.console()).unwrap().status().unwrap();
+    let attached: Vec<&str> =
+        status.domains.iter().filter(|d| d.state == "attached").map(|d| d.name.as_str()).collect();
+    assert_eq!(attached.len(), 6, "{attached:?}");
+    for name in ["console-5", "console-6"] {
+        assert!(attached.contains(&name), "{name} in {attached:?}");
+    }
+    drop(tails);
+    // With fewer slots than described, the last ones are gone.
+    let two = System::start(&["--client-slots", "2"]);
+    let status = Console::connect(&two.console()).unwrap().status().unwrap();
+    let slots: Vec<&str> = status.domains.iter().filter(|d| d.image == "attach").map(|d| d.name.as_str()).collect();
+    assert_eq!(slots, ["console-1", "console-2"]);
+}
