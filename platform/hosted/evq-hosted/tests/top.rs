@@ -1,6 +1,7 @@
 //! `evq stats` per queue, `evq stats --watch`, `evq top` in a terminal and
 //! `evq run --client-slots`, each run as a user runs it: the `evq` binary
-//! through its argument parser against a running system.
+//! through its argument parser against a running system; and the console
+//! answering raw datagrams as `docs/console.md` says.
 //!
 //! Every wait is on a real condition (a line printed, a screen showing a
 //! name, a process gone) with a deadline; every process a test starts runs
@@ -396,4 +397,67 @@ fn client_slots_six_lets_six_tails_attach_and_refuses_a_seventh_in_words() {
     let status = Console::connect(&two.console()).unwrap().status().unwrap();
     let slots: Vec<&str> = status.domains.iter().filter(|d| d.image == "attach").map(|d| d.name.as_str()).collect();
     assert_eq!(slots, ["console-1", "console-2"]);
+}
+
+/// Sends `datagram` on `console` as it is, and returns the reply's JSON.
+fn raw(console: &Console, datagram: &[u8]) -> serde_json::Value {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&console.fd());
+    // SAFETY: send(2) and recv(2) on a live socket with buffers of the given lengths.
+    let sent = unsafe { libc::send(fd, datagram.as_ptr().cast(), datagram.len(), libc::MSG_NOSIGNAL) };
+    assert_eq!(sent, datagram.len() as isize, "sent");
+    let mut buf = vec![0u8; console::MAX_MESSAGE];
+    // SAFETY: as above.
+    let got = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    assert!(got > 0, "a reply");
+    serde_json::from_slice(&buf[..got as usize]).expect("the reply is JSON")
+}
+
+/// The console's view of domain `name`'s state, polled until `want`.
+fn state_becomes(sys: &System, name: &str, want: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let status = Console::connect(&sys.console()).unwrap().status().unwrap();
+        let state = status.domains.iter().find(|d| d.name == name).map(|d| d.state.clone());
+        if state.as_deref() == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} is {state:?}, never {want}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_console_answers_raw_datagrams_as_its_specification_says() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let sys = System::start(&[]);
+    let meta = std::fs::metadata(sys.console()).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let c = Console::connect(&sys.console()).unwrap();
+    let status = raw(&c, br#"{"op":"status"}"#);
+    assert_eq!((status["reply"].as_str(), status["version"].as_u64()), (Some("status"), Some(1)));
+    let refused = raw(&c, br#"{"op":"reboot"}"#);
+    assert_eq!(refused["reply"], "error");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.starts_with("bad request: unknown variant `reboot`, expected one of `attach`"), "{message}");
+    // Longer than a datagram: cut by the kernel, so refused as bad JSON.
+    let mut long = br#"{"op":"fs","args":[""#.to_vec();
+    long.resize(console::MAX_MESSAGE + 100, b'x');
+    long.extend_from_slice(br#""]}"#);
+    let refused = raw(&c, &long);
+    assert!(refused["message"].as_str().unwrap().starts_with("bad request: EOF while parsing"), "{refused}");
+    // Unknown fields are ignored; the connection goes on after refusals.
+    let attached = raw(&c, br#"{"op":"attach","role":"client","later":true}"#);
+    assert_eq!((attached["reply"].as_str(), attached["domain"].as_str()), (Some("attached"), Some("console-1")));
+    assert!(attached["ingest_pages"].is_null(), "{attached}");
+    state_becomes(&sys, "console-1", "attached");
+    let taken = raw(&c, br#"{"op":"attach","domain":"console-1","role":"client"}"#);
+    assert_eq!(taken["message"], "console-1 is taken");
+    // An empty datagram is no JSON: refused, and the connection goes on.
+    let empty = raw(&c, b"");
+    assert!(empty["message"].as_str().unwrap().starts_with("bad request: EOF while parsing"), "{empty}");
+    assert_eq!(raw(&c, br#"{"op":"status"}"#)["reply"], "status");
+    // Closing the connection frees its slot.
+    drop(c);
+    state_becomes(&sys, "console-1", "free");
 }
