@@ -7,87 +7,23 @@
 //! name, a process gone) with a deadline; every process a test starts runs
 //! in a process group of its own, killed when the test ends however it ends.
 
+mod common;
+
 use std::ffi::CStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::*;
 use evq_hosted::console::{self, Console};
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A process in a process group of its own, killed with its group on drop.
-struct Proc(Child);
-
-impl Proc {
-    fn spawn(cmd: &mut Command) -> Proc {
-        Proc(cmd.process_group(0).spawn().expect("evq starts"))
-    }
-
-    fn wait(&mut self, what: &str) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what} to end");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the group this test made.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
-
-/// `evq ARGS` with no console from the environment.
-fn evq(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evq"));
-    cmd.args(args).env_remove("EVQ_CONSOLE").stdin(Stdio::null());
-    cmd
-}
-
-/// Runs `evq ARGS` to its end: its status, standard output and error.
-fn run(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut p = Proc::spawn(evq(args).stdout(Stdio::piped()).stderr(Stdio::piped()));
-    let (mut out, mut err) = (p.0.stdout.take().unwrap(), p.0.stderr.take().unwrap());
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut stdout = String::new();
-    let _ = out.read_to_string(&mut stdout);
-    let status = p.wait(&format!("evq {args:?}"));
-    let stderr = err.join().unwrap();
-    for bad in ["panicked", "RUST_BACKTRACE", "Broken pipe"] {
-        assert!(!stderr.contains(bad), "evq {args:?}: standard error says {bad:?}:\n{stderr}");
-    }
-    (status, stdout, stderr)
-}
-
-/// Lines of `from`, handed over by a thread as they come.
-fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
+/// `evq ARGS` to its end, which must say nothing alarming on standard error.
+fn run(args: &[&str]) -> Said {
+    let said = run_evq(args);
+    assert_quiet(&format!("evq {args:?}"), &said.stderr);
+    said
 }
 
 /// The first line to come that `check` accepts.
@@ -102,90 +38,32 @@ fn line_where(lines: &mpsc::Receiver<String>, what: &str, check: impl Fn(&str) -
     }
 }
 
-/// `evq run EXTRA…` on a console of its own in a directory of its own;
-/// stopped, and the directory removed, on drop.
-struct System {
-    run: Proc,
-    dir: PathBuf,
+/// `evq ARGS --console THIS` as a command, not yet started.
+fn cmd(sys: &System, args: &[&str]) -> Command {
+    let mut cmd = evq();
+    cmd.args(args).arg("--console").arg(sys.console());
+    cmd
 }
 
-impl System {
-    fn start(extra: &[&str]) -> System {
-        let dir = std::env::temp_dir().join(format!(
-            "evq-top-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let console = dir.join("console");
-        let mut cmd = evq(&["run", "--console", console.to_str().unwrap()]);
-        cmd.args(extra);
-        // EVQ_E2E_RUN_ARGS="--no-netns --no-seccomp" tries the fallbacks.
-        if let Ok(more) = std::env::var("EVQ_E2E_RUN_ARGS") {
-            cmd.args(more.split_whitespace());
-        }
-        let run = Proc::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()));
-        let system = System { run, dir };
-        Console::connect_within(&system.console(), DEADLINE).expect("the system comes up");
-        system
-    }
-
-    fn console(&self) -> PathBuf {
-        self.dir.join("console")
-    }
-
-    /// `evq ARGS --console THIS` as a command, not yet started.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = evq(args);
-        cmd.arg("--console").arg(self.console());
-        cmd
-    }
-
-    /// `evq ARGS --console THIS` to its end.
-    fn run(&self, args: &[&str]) -> (ExitStatus, String, String) {
-        let console = self.console();
-        let mut all = args.to_vec();
-        all.extend(["--console", console.to_str().unwrap()]);
-        run(&all)
-    }
-
-    /// `evq ARGS --console THIS`, which must succeed; its output.
-    fn ok(&self, args: &[&str]) -> String {
-        let (status, out, err) = self.run(args);
-        assert!(status.success(), "evq {args:?}: {status:?}\n{err}");
-        out
-    }
-
-    /// `evq tail --console THIS`, once it watches.
-    fn tail(&self) -> Proc {
-        let mut tail = Proc::spawn(self.cmd(&["tail"]).stdout(Stdio::null()).stderr(Stdio::piped()));
-        let errs = lines_of(tail.0.stderr.take().unwrap());
-        line_where(&errs, "saying evq tail watches", |l| l.contains("evq tail: watching as"));
-        tail
-    }
-
-    /// The first queue's id, as `evq stats` prints it, once there is one.
-    fn first_queue(&self) -> String {
-        let status = Console::connect(&self.console()).unwrap().status().unwrap();
-        format!("{:#x}", status.server.queue_list.first().expect("a queue").queue)
-    }
+/// `evq tail --console THIS`, once it watches.
+fn tail(sys: &System) -> Group {
+    let mut tail = Group::spawn(cmd(sys, &["tail"]).stdout(Stdio::null()).stderr(Stdio::piped()));
+    let errs = lines_of(tail.child.stderr.take().unwrap());
+    line_with(&errs, "evq tail: watching as");
+    tail
 }
 
-impl Drop for System {
-    fn drop(&mut self) {
-        if let Ok(c) = Console::connect(&self.console()) {
-            let _ = c.request(&console::Request::Shutdown);
-        }
-        let _ = self.run.wait("evq run after shutdown");
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The first queue's id, as `evq stats` prints it, once there is one.
+fn first_queue(sys: &System) -> String {
+    let status = Console::connect(&sys.console()).unwrap().status().unwrap();
+    format!("{:#x}", status.server.queue_list.first().expect("a queue").queue)
 }
 
 #[test]
 fn stats_shows_every_queue_with_its_owner_fill_and_counters() {
-    let sys = System::start(&[]);
-    let _tail = sys.tail();
-    let queue = sys.first_queue();
+    let sys = System::start();
+    let _tail = tail(&sys);
+    let queue = first_queue(&sys);
     sys.ok(&["fs", "mkdir", "/q"]);
     let text = sys.ok(&["stats"]);
     let heading = text.lines().find(|l| l.starts_with("queue")).unwrap_or_else(|| panic!("no queue table:\n{text}"));
@@ -211,11 +89,11 @@ fn stats_shows_every_queue_with_its_owner_fill_and_counters() {
 
 #[test]
 fn stats_watch_reprints_rates_and_ends_when_the_system_stops() {
-    let sys = System::start(&[]);
-    let _tail = sys.tail();
-    let queue = sys.first_queue();
-    let mut watch = Proc::spawn(sys.cmd(&["stats", "--watch", "0.2"]).stdout(Stdio::piped()).stderr(Stdio::piped()));
-    let lines = lines_of(watch.0.stdout.take().unwrap());
+    let sys = System::start();
+    let _tail = tail(&sys);
+    let queue = first_queue(&sys);
+    let mut watch = Group::spawn(cmd(&sys, &["stats", "--watch", "0.2"]).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let lines = lines_of(watch.child.stdout.take().unwrap());
     line_where(&lines, "saying rates come next", |l| l == "-- events per second: from the next sample");
     line_where(&lines, "with a sample's rates", |l| l.starts_with("-- events per second over "));
     // The VFS domain's events show as a rate of its own and of the queue's.
@@ -245,15 +123,15 @@ fn stats_watch_reprints_rates_and_ends_when_the_system_stops() {
 
 #[test]
 fn stats_watch_with_a_closed_stdout_exits_quietly() {
-    let sys = System::start(&[]);
+    let sys = System::start();
     let (reader, writer) = std::io::pipe().expect("pipe");
-    let mut watch = Proc::spawn(sys.cmd(&["stats", "--watch", "0.1"]).stdout(writer).stderr(Stdio::piped()));
+    let mut watch = Group::spawn(cmd(&sys, &["stats", "--watch", "0.1"]).stdout(writer).stderr(Stdio::piped()));
     let mut first = String::new();
     let mut reader = BufReader::new(reader);
     reader.read_line(&mut first).expect("a line");
     drop(reader);
     let mut err = String::new();
-    watch.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    watch.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(watch.wait("evq stats --watch | head -1").code(), Some(0), "{err}");
     assert!(err.is_empty(), "{err}");
 }
@@ -269,9 +147,9 @@ fn bad_periods_and_slot_counts_are_refused_in_words_and_help_names_every_option(
         (&["run", "--client-slots", "many"], "invalid value 'many'"),
         (&["demo", "--client-slots", "-1"], "unexpected argument '-1'"),
     ] {
-        let (status, _, err) = run(args);
-        assert_eq!(status.code(), Some(2), "evq {args:?}: {err}");
-        assert!(err.contains(text), "evq {args:?}: {err:?} does not say {text:?}");
+        let said = run(args);
+        assert_eq!(said.status.code(), Some(2), "evq {args:?}: {}", said.stderr);
+        assert!(said.stderr.contains(text), "evq {args:?}: {:?} does not say {text:?}", said.stderr);
     }
     for (args, options) in [
         (&["top", "--help"][..], &["Usage: evq top", "--interval <SECONDS>", "--console <PATH>"][..]),
@@ -280,21 +158,21 @@ fn bad_periods_and_slot_counts_are_refused_in_words_and_help_names_every_option(
         (&["demo", "--help"], &["--client-slots <N>"]),
         (&["--help"], &["top", "stats"]),
     ] {
-        let (status, out, _) = run(args);
-        assert!(status.success(), "evq {args:?}");
+        let said = run(args);
+        assert!(said.status.success(), "evq {args:?}");
         for option in options {
-            assert!(out.contains(option), "evq {args:?} does not name {option:?}:\n{out}");
+            assert!(said.stdout.contains(option), "evq {args:?} does not name {option:?}:\n{}", said.stdout);
         }
     }
 }
 
 #[test]
 fn top_refuses_an_output_that_is_not_a_terminal_and_names_the_text_view() {
-    let (status, out, err) = run(&["top", "--console", "/nonexistent/console"]);
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(out.is_empty(), "{out}");
+    let said = run(&["top", "--console", "/nonexistent/console"]);
+    assert_eq!(said.status.code(), Some(1), "{}", said.stderr);
+    assert!(said.stdout.is_empty(), "{}", said.stdout);
     assert_eq!(
-        err.trim_end(),
+        said.stderr.trim_end(),
         "evq: standard output is not a terminal, and `evq top` draws on one; `evq stats --watch 1` prints the same as text"
     );
 }
@@ -319,12 +197,12 @@ fn pty() -> (OwnedFd, String) {
 }
 
 /// `evq top --console THIS` on a pseudo-terminal, and what it has drawn so far.
-fn top_on_a_terminal(sys: &System) -> (Proc, std::fs::File, Arc<Mutex<Vec<u8>>>) {
+fn top_on_a_terminal(sys: &System) -> (Group, std::fs::File, Arc<Mutex<Vec<u8>>>) {
     let (master, slave) = pty();
     let open = || std::fs::OpenOptions::new().read(true).write(true).open(&slave).expect("the terminal");
-    let mut cmd = sys.cmd(&["top", "--interval", "0.2"]);
+    let mut cmd = cmd(sys, &["top", "--interval", "0.2"]);
     cmd.stdin(open()).stdout(open()).stderr(open());
-    let top = Proc::spawn(&mut cmd);
+    let top = Group::spawn(&mut cmd);
     drop(cmd);
     let screen = Arc::new(Mutex::new(Vec::new()));
     let mut reader = std::fs::File::from(master);
@@ -355,9 +233,9 @@ fn screen_shows(screen: &Mutex<Vec<u8>>, texts: &[&str]) {
 
 #[test]
 fn top_in_a_terminal_shows_sources_queues_and_domains_and_q_quits() {
-    let sys = System::start(&[]);
-    let _tail = sys.tail();
-    let queue = sys.first_queue();
+    let sys = System::start();
+    let _tail = tail(&sys);
+    let queue = first_queue(&sys);
     let (mut top, mut keys, screen) = top_on_a_terminal(&sys);
     screen_shows(&screen, &["evq top: board hosted, system: up", "vfs", "device", &queue, "console-1", "attached"]);
     keys.write_all(b"q").unwrap();
@@ -379,11 +257,14 @@ fn top_in_a_terminal_shows_sources_queues_and_domains_and_q_quits() {
 
 #[test]
 fn client_slots_six_lets_six_tails_attach_and_refuses_a_seventh_in_words() {
-    let sys = System::start(&["--client-slots", "6"]);
-    let tails: Vec<Proc> = (0..6).map(|_| sys.tail()).collect();
-    let (status, _, err) = sys.run(&["tail"]);
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert_eq!(err.trim_end(), "evq: no free client slot: all 6 are taken (`evq run --client-slots N` sets how many)");
+    let sys = System::start_with(&["--client-slots", "6"]);
+    let tails: Vec<Group> = (0..6).map(|_| tail(&sys)).collect();
+    let said = sys.evq(&["tail"]);
+    assert_eq!(said.status.code(), Some(1), "{}", said.stderr);
+    assert_eq!(
+        said.stderr.trim_end(),
+        "evq: no free client slot: all 6 are taken (`evq run --client-slots N` sets how many)"
+    );
     let status = Console::connect(&sys.console()).unwrap().status().unwrap();
     let attached: Vec<&str> =
         status.domains.iter().filter(|d| d.state == "attached").map(|d| d.name.as_str()).collect();
@@ -393,7 +274,7 @@ fn client_slots_six_lets_six_tails_attach_and_refuses_a_seventh_in_words() {
     }
     drop(tails);
     // With fewer slots than described, the last ones are gone.
-    let two = System::start(&["--client-slots", "2"]);
+    let two = System::start_with(&["--client-slots", "2"]);
     let status = Console::connect(&two.console()).unwrap().status().unwrap();
     let slots: Vec<&str> = status.domains.iter().filter(|d| d.image == "attach").map(|d| d.name.as_str()).collect();
     assert_eq!(slots, ["console-1", "console-2"]);
@@ -429,7 +310,7 @@ fn state_becomes(sys: &System, name: &str, want: &str) {
 #[test]
 fn the_console_answers_raw_datagrams_as_its_specification_says() {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let sys = System::start(&[]);
+    let sys = System::start();
     let meta = std::fs::metadata(sys.console()).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
