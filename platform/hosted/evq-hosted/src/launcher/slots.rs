@@ -121,6 +121,33 @@ mod tests {
     }
 
     #[test]
+    fn an_added_slot_takes_the_last_slots_priority() {
+        let text = HOSTED.replace(
+            "name = \"console-4\"\nimage = \"attach\"\npriority = 100",
+            "name = \"console-4\"\nimage = \"attach\"\npriority = 90",
+        );
+        assert_ne!(text, HOSTED);
+        let five = with_client_slots(&text, 5).unwrap();
+        assert_eq!(evq_system::parse(&five).unwrap().domain("console-5").unwrap().1.priority, 90);
+    }
+
+    #[test]
+    fn the_slots_and_the_other_clients_together_fit_the_servers_table() {
+        let mut text = HOSTED.to_string();
+        for i in 0..40 {
+            text += &format!(
+                "\n[[domain]]\nname = \"w{i}\"\nimage = \"evq-watch\"\npriority = 50\nrole = \"client\"\nbadge = {}\n",
+                0x100 + i
+            );
+        }
+        assert!(with_client_slots(&text, 24).is_ok());
+        assert_eq!(
+            with_client_slots(&text, 25).unwrap_err(),
+            "--client-slots 25: with the description's 40 other clients that is more than the server's 64 clients"
+        );
+    }
+
+    #[test]
     fn too_many_slots_or_a_bad_description_is_refused_in_words() {
         assert_eq!(with_client_slots(HOSTED, 33).unwrap_err(), "--client-slots 33: at most 32 console client slots");
         assert!(with_client_slots("board = 1", 2).unwrap_err().starts_with("system description"));

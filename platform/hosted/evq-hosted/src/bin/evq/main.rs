@@ -1,6 +1,7 @@
 //! `evq`: run the hosted system and talk to it.
 //!
-//! * `evq run [--system FILE]` starts the system in the foreground.
+//! * `evq run [--system FILE] [--client-slots N]` starts the system in the
+//!   foreground.
 //! * `evq tail [--category …] [--type …]` prints events live, one line each.
 //! * `evq stats [--watch S]` prints the server's statistics per source and
 //!   per queue and the domains' states (every S seconds, with rates).
