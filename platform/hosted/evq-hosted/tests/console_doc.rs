@@ -218,6 +218,11 @@ fn an_absent_domain_is_the_first_free_slot_and_unknown_fields_are_ignored() {
         "sources":[],"totals":{"published":0,"filtered":0,"delivered":0,"coalesced":0,"dropped":0,"rejected":0,
         "throttled":0},"a_later_field":[1,2]}}"#;
     assert!(matches!(decode_reply(status.as_bytes()), Ok(Reply::Status(_))), "a reply's unknown field is ignored");
+    // A launcher from before versions sent none: read as 0.
+    let old = status.replace(r#""version":1,"#, "");
+    assert_ne!(old, status);
+    let Ok(Reply::Status(old)) = decode_reply(old.as_bytes()) else { panic!("an old status reply") };
+    assert_eq!(old.version, 0);
     assert_eq!(VERSION, 1);
     assert!(section("## 2. Version").contains("now **1**"));
 }

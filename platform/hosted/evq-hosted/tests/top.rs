@@ -293,6 +293,35 @@ fn raw(console: &Console, datagram: &[u8]) -> serde_json::Value {
     serde_json::from_slice(&buf[..got as usize]).expect("the reply is JSON")
 }
 
+/// Sends `datagram` on `console` with descriptor `fd` (`SCM_RIGHTS`), and
+/// returns the reply's JSON.
+fn raw_with_fd(console: &Console, datagram: &[u8], fd: i32) -> serde_json::Value {
+    let sock = std::os::fd::AsRawFd::as_raw_fd(&console.fd());
+    // SAFETY: sendmsg(2) with one iovec over `datagram` and a control
+    // buffer sized by CMSG_SPACE for one descriptor, filled by the CMSG
+    // macros; every pointer is to a live local for the call's duration.
+    unsafe {
+        let mut iov = libc::iovec { iov_base: datagram.as_ptr() as *mut _, iov_len: datagram.len() };
+        let mut control = [0u64; 4];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
+        let hdr = libc::CMSG_FIRSTHDR(&msg);
+        (*hdr).cmsg_level = libc::SOL_SOCKET;
+        (*hdr).cmsg_type = libc::SCM_RIGHTS;
+        (*hdr).cmsg_len = libc::CMSG_LEN(4) as _;
+        libc::CMSG_DATA(hdr).cast::<i32>().write_unaligned(fd);
+        assert_eq!(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL), datagram.len() as isize, "sendmsg");
+    }
+    let mut buf = vec![0u8; console::MAX_MESSAGE];
+    // SAFETY: recv(2) into a buffer of its length.
+    let got = unsafe { libc::recv(sock, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    assert!(got > 0, "a reply");
+    serde_json::from_slice(&buf[..got as usize]).expect("the reply is JSON")
+}
+
 /// The console's view of domain `name`'s state, polled until `want`.
 fn state_becomes(sys: &System, name: &str, want: &str) {
     let deadline = Instant::now() + DEADLINE;
@@ -334,11 +363,30 @@ fn the_console_answers_raw_datagrams_as_its_specification_says() {
     state_becomes(&sys, "console-1", "attached");
     let taken = raw(&c, br#"{"op":"attach","domain":"console-1","role":"client"}"#);
     assert_eq!(taken["message"], "console-1 is taken");
+    let refused = raw(&c, br#"{"op":"attach","domain":"nope","role":"client"}"#);
+    assert_eq!(refused["message"], "no domain \"nope\"");
+    let refused = raw(&c, br#"{"op":"attach","domain":"vfs","role":"source"}"#);
+    assert_eq!(refused["message"], "vfs is not an attach slot (its image is \"evq-vfs\")");
+    // One connection may hold several slots; its end frees them all.
+    let second = raw(&c, br#"{"op":"attach","domain":"console-3","role":"client"}"#);
+    assert_eq!(second["domain"], "console-3");
+    state_becomes(&sys, "console-3", "attached");
+    // A descriptor sent with a request is not kept: the pipe it is the
+    // write end of reads its end once this process closes its own copy.
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    let reply = raw_with_fd(&c, br#"{"op":"status"}"#, std::os::fd::AsRawFd::as_raw_fd(&write_end));
+    assert_eq!(reply["reply"], "status");
+    drop(write_end);
+    let mut p = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&read_end), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll(2) on one live pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, DEADLINE.as_millis() as i32) };
+    assert!(n == 1 && p.revents & libc::POLLHUP != 0, "the launcher kept the pipe's write end");
     // An empty datagram is no JSON: refused, and the connection goes on.
     let empty = raw(&c, b"");
     assert!(empty["message"].as_str().unwrap().starts_with("bad request: EOF while parsing"), "{empty}");
     assert_eq!(raw(&c, br#"{"op":"status"}"#)["reply"], "status");
-    // Closing the connection frees its slot.
+    // Closing the connection frees its slots.
     drop(c);
     state_becomes(&sys, "console-1", "free");
+    state_becomes(&sys, "console-3", "free");
 }
