@@ -6,12 +6,16 @@ use evq_abi::msg::Counters;
 
 use crate::origin::Badge;
 
-/// One queue's figures, from [`crate::Server::queue_reports`].
+/// One queue's figures, from [`crate::Server::queue_reports`]. With the
+/// `serde` feature it serializes under its fields' names, `owner` as
+/// `owner_badge` (a shell's report names the owner itself).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct QueueReport {
     /// Its queue id (as its owner names it in requests).
     pub queue: u32,
     /// The badge of the client that owns it.
+    #[cfg_attr(feature = "serde", serde(rename = "owner_badge"))]
     pub owner: Badge,
     /// Revoked for a corrupt ring: it has no ring any more, and every figure
     /// below but `queue` and `owner` is zero.

@@ -22,6 +22,7 @@
 //! under the same names.
 
 use evq_abi::msg::Counters;
+use evq_server::QueueReport;
 use serde::{Deserialize, Serialize};
 
 /// "Here is the server's end of the endpoint for `badge`" (one descriptor
@@ -75,38 +76,17 @@ pub struct SourceStatus {
     pub ring: String,
 }
 
-/// One queue's figures (`evq_server::QueueReport`), its owner named.
+/// One queue's figures: the core's own ([`QueueReport`], under its
+/// fields' names), and its owner named as the description names it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStatus {
-    /// Its queue id.
-    pub queue: u32,
     /// The client domain that owns it.
     pub owner: String,
     /// That domain's id.
     pub owner_id: u32,
-    /// Revoked for a corrupt ring: no ring, every figure below zero.
-    pub revoked: bool,
-    /// Its ring's data pages.
-    pub pages: u32,
-    /// Slots in its ring: its capacity.
-    pub slot_count: u32,
-    /// Slots held back for critical events.
-    pub reserved_slots: u32,
-    /// Slots written and not yet read: its fill level. `null` when its
-    /// consumer's tail is impossible (the queue is about to be revoked).
-    pub used_slots: Option<u32>,
-    /// Its counters.
-    pub counters: Counters,
-    /// Events its ring has told its reader of as lost.
-    pub lost: u64,
-    /// Its subscriptions.
-    pub subscriptions: u32,
-    /// Events held back for its coalescing window now.
-    pub staged: u32,
-    /// Its coalescing window in nanoseconds; 0 for none.
-    pub coalesce_window_ns: u64,
-    /// Its client is lossless.
-    pub lossless: bool,
+    /// The core's figures.
+    #[serde(flatten)]
+    pub report: QueueReport,
 }
 
 /// What the server reports about itself: the core's table sizes and

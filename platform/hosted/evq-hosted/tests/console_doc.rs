@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use evq_abi::msg::Counters;
 use evq_hosted::admin::{QueueStatus, ServerStatus, SourceStatus};
 use evq_hosted::console::{decode_reply, decode_request, DomainStatus, Reply, Request, Status, TreeEntry, VERSION};
+use evq_server::QueueReport;
 use serde_json::Value;
 
 const DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../docs/console.md"));
@@ -94,7 +95,8 @@ fn entry() -> TreeEntry {
 }
 
 fn queue() -> QueueStatus {
-    QueueStatus { queue: 0x100, owner: "console-1".into(), owner_id: 5, used_slots: Some(3), ..QueueStatus::default() }
+    let report = QueueReport { queue: 0x100, owner: 0x21, used_slots: Some(3), ..QueueReport::default() };
+    QueueStatus { owner: "console-1".into(), owner_id: 5, report }
 }
 
 /// One request of each variant, by its `op`.

@@ -56,7 +56,7 @@ fn tail(sys: &System) -> Group {
 /// The first queue's id, as `evq stats` prints it, once there is one.
 fn first_queue(sys: &System) -> String {
     let status = Console::connect(&sys.console()).unwrap().status().unwrap();
-    format!("{:#x}", status.server.queue_list.first().expect("a queue").queue)
+    format!("{:#x}", status.server.queue_list.first().expect("a queue").report.queue)
 }
 
 #[test]

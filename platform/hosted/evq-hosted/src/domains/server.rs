@@ -399,22 +399,7 @@ impl Shell {
             .queue_reports()
             .map(|r| {
                 let (owner_id, owner) = names.get(&r.owner).cloned().unwrap_or((0, format!("badge {:#x}", r.owner)));
-                QueueStatus {
-                    queue: r.queue,
-                    owner,
-                    owner_id,
-                    revoked: r.revoked,
-                    pages: r.data_pages,
-                    slot_count: r.slot_count,
-                    reserved_slots: r.reserved_slots,
-                    used_slots: r.used_slots,
-                    counters: r.counters,
-                    lost: r.lost,
-                    subscriptions: r.subscriptions,
-                    staged: r.staged,
-                    coalesce_window_ns: r.coalesce_window_ns,
-                    lossless: r.lossless,
-                }
+                QueueStatus { owner, owner_id, report: r }
             })
             .collect()
     }

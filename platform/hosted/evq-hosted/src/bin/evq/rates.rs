@@ -127,16 +127,17 @@ impl Rates {
             .server
             .queue_list
             .iter()
-            .map(|q| {
+            .map(|status| {
+                let q = &status.report;
                 // A queue id carries a generation: the same id is the same queue.
-                let old = before.and_then(|b| b.server.queue_list.iter().find(|o| o.queue == q.queue));
+                let old = before.and_then(|b| b.server.queue_list.iter().find(|o| o.report.queue == q.queue));
                 QueueLine {
                     queue: q.queue,
-                    owner: q.owner.clone(),
+                    owner: status.owner.clone(),
                     used: q.used_slots,
                     capacity: q.slot_count,
                     revoked: q.revoked,
-                    rate: old.map(|o| Rate::between(&o.counters, &q.counters, secs)),
+                    rate: old.map(|o| Rate::between(&o.report.counters, &q.counters, secs)),
                 }
             })
             .collect();
@@ -160,6 +161,7 @@ pub(crate) mod tests {
     use super::*;
     use evq_hosted::admin::{QueueStatus, ServerStatus, SourceStatus};
     use evq_hosted::console::DomainStatus;
+    use evq_server::QueueReport;
 
     fn counters(published: u64, delivered: u64, coalesced: u64, dropped: u64) -> Counters {
         Counters { published, delivered, coalesced, dropped, ..Counters::default() }
@@ -186,14 +188,17 @@ pub(crate) mod tests {
             server: ServerStatus {
                 sources: vec![SourceStatus { id: 2, name: "vfs".into(), counters: source, ring: "attached".into() }],
                 queue_list: vec![QueueStatus {
-                    queue: 0x101,
                     owner: "console-1".into(),
                     owner_id: 5,
-                    pages: 1,
-                    slot_count: 512,
-                    used_slots: used,
-                    counters: queue,
-                    ..QueueStatus::default()
+                    report: QueueReport {
+                        queue: 0x101,
+                        owner: 0x21,
+                        data_pages: 1,
+                        slot_count: 512,
+                        used_slots: used,
+                        counters: queue,
+                        ..QueueReport::default()
+                    },
                 }],
                 totals: source,
                 ..ServerStatus::default()
@@ -233,7 +238,7 @@ pub(crate) mod tests {
         assert_eq!((q.fill(), q.fill_words()), (0.25, "128/512".to_string()));
         // The queue made again under another id has no previous sample.
         let mut again = now.clone();
-        again.server.queue_list[0].queue = 0x201;
+        again.server.queue_list[0].report.queue = 0x201;
         assert_eq!(Rates::of(Some(&before), &again, 2.0).queues[0].rate, None);
     }
 

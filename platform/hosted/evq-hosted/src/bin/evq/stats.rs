@@ -72,13 +72,21 @@ pub(crate) fn print_stats(status: &Status) -> io::Result<()> {
         return say!("no queues");
     }
     say!("{:<8} {:<16} {:>5} {:>13} {}", "queue", "owner", "pages", "fill", names())?;
-    for q in &s.queue_list {
+    for status in &s.queue_list {
+        let q = &status.report;
         let fill = match (q.revoked, q.used_slots) {
             (true, _) => "revoked".to_string(),
             (false, Some(used)) => format!("{used}/{}", q.slot_count),
             (false, None) => format!("?/{}", q.slot_count),
         };
-        say!("{:<8} {:<16} {:>5} {:>13} {}", format!("{:#x}", q.queue), q.owner, q.pages, fill, values(&q.counters))?;
+        say!(
+            "{:<8} {:<16} {:>5} {:>13} {}",
+            format!("{:#x}", q.queue),
+            status.owner,
+            q.data_pages,
+            fill,
+            values(&q.counters)
+        )?;
     }
     Ok(())
 }
