@@ -87,11 +87,7 @@ impl QueueLine {
 
     /// `used/capacity`, or `?/capacity`, or `revoked`.
     pub(crate) fn fill_words(&self) -> String {
-        match (self.revoked, self.used) {
-            (true, _) => "revoked".into(),
-            (false, Some(used)) => format!("{used}/{}", self.capacity),
-            (false, None) => format!("?/{}", self.capacity),
-        }
+        fill_words(self.revoked, self.used, self.capacity)
     }
 }
 
@@ -143,6 +139,16 @@ impl Rates {
             .collect();
         let total = before.map(|b| Rate::between(&b.server.totals, &now.server.totals, secs));
         Rates { sources, queues, total }
+    }
+}
+
+/// A ring's fill in words: `used/capacity`, `?/capacity` when the used
+/// slots cannot be told, or `revoked`.
+pub(crate) fn fill_words(revoked: bool, used: Option<u32>, capacity: u32) -> String {
+    match (revoked, used) {
+        (true, _) => "revoked".into(),
+        (false, Some(used)) => format!("{used}/{capacity}"),
+        (false, None) => format!("?/{capacity}"),
     }
 }
 

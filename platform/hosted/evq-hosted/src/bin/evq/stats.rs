@@ -11,7 +11,7 @@ use clap::Args;
 use evq_abi::msg::Counters;
 use evq_hosted::console::{Console, Status};
 
-use crate::rates::{figure, Rate, Rates};
+use crate::rates::{figure, fill_words, Rate, Rates};
 use crate::ConsoleArg;
 
 /// The shortest and longest `--watch` period, in seconds.
@@ -74,11 +74,7 @@ pub(crate) fn print_stats(status: &Status) -> io::Result<()> {
     say!("{:<8} {:<16} {:>5} {:>13} {}", "queue", "owner", "pages", "fill", names())?;
     for status in &s.queue_list {
         let q = &status.report;
-        let fill = match (q.revoked, q.used_slots) {
-            (true, _) => "revoked".to_string(),
-            (false, Some(used)) => format!("{used}/{}", q.slot_count),
-            (false, None) => format!("?/{}", q.slot_count),
-        };
+        let fill = fill_words(q.revoked, q.used_slots, q.slot_count);
         say!(
             "{:<8} {:<16} {:>5} {:>13} {}",
             format!("{:#x}", q.queue),
