@@ -243,11 +243,14 @@ fn top_in_a_terminal_shows_sources_queues_and_domains_and_q_quits() {
     // The terminal is given back: the alternate screen left.
     screen_shows(&screen, &["\x1b[?1049l"]);
 
-    // Ctrl-C quits too; and a system that stops ends it, saying so.
-    let (mut top, mut keys, screen) = top_on_a_terminal(&sys);
-    screen_shows(&screen, &["sources", "queues", "domains"]);
-    keys.write_all(b"\x03").unwrap();
-    assert_eq!(top.wait("evq top after Ctrl-C").code(), Some(0));
+    // Ctrl-C and Esc quit too; and a system that stops ends it, saying so.
+    for (key, name) in [(&b"\x03"[..], "Ctrl-C"), (b"\x1b", "Esc")] {
+        let (mut top, mut keys, screen) = top_on_a_terminal(&sys);
+        screen_shows(&screen, &["sources", "queues", "domains"]);
+        keys.write_all(key).unwrap();
+        assert_eq!(top.wait(&format!("evq top after {name}")).code(), Some(0));
+        screen_shows(&screen, &["\x1b[?1049l"]);
+    }
     let (mut top, _keys, screen) = top_on_a_terminal(&sys);
     screen_shows(&screen, &["sources"]);
     sys.ok(&["stop"]);
