@@ -45,6 +45,7 @@ pub mod limits;
 mod memory;
 mod origin;
 mod queue;
+mod report;
 mod server;
 mod staging;
 
@@ -52,4 +53,5 @@ pub use evq_abi::msg::Counters;
 pub use ingest::IngestFault;
 pub use memory::{AllocError, RingAllocation, RingHandle, RingMemory};
 pub use origin::Badge;
+pub use report::QueueReport;
 pub use server::{Action, Config, IngestError, Server, SetupError, SourceSpec, PASS_BUDGET, SERVER_SOURCE_ID};

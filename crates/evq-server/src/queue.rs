@@ -141,6 +141,10 @@ impl Queue {
         }
     }
 
+    pub fn coalesce_window_ns(&self) -> u64 {
+        self.coalesce_window_ns
+    }
+
     pub fn is_corrupt(&self) -> bool {
         self.corrupt
     }

@@ -16,6 +16,7 @@ use crate::limits::{MAX_CLIENTS, MAX_QUEUES, MAX_SOURCES, MAX_SOURCE_NAME};
 use crate::memory::{RingHandle, RingMemory};
 use crate::origin::{Badge, Stamped};
 use crate::queue::{Outcomes, Queue, CATEGORIES};
+use crate::report::QueueReport;
 use crate::staging::Staging;
 
 /// The source id the server uses for the events it raises itself (memory
@@ -423,6 +424,42 @@ impl<M: RingMemory> Server<M> {
     /// Ring frames in use.
     pub fn pool_pages_used(&self) -> u32 {
         self.pool_pages_used
+    }
+
+    /// Every queue that exists (live or revoked), in table order, with its
+    /// figures. Takes `&mut self` only to re-read each ring's consumer tail
+    /// (the producer caches it); nothing else changes, and a tail found
+    /// impossible is reported (`used_slots: None`), not acted on.
+    pub fn queue_reports(&mut self) -> impl Iterator<Item = QueueReport> + '_ {
+        let (generations, staging, lossless) = (&self.generations, &self.staging, &self.lossless);
+        self.queues.iter_mut().enumerate().filter_map(move |(index, slot)| {
+            let queue = (generations[index] << 8) | index as u32;
+            match slot {
+                QueueSlot::Free => None,
+                QueueSlot::Revoked { owner } => {
+                    Some(QueueReport { queue, owner: *owner, revoked: true, ..Default::default() })
+                }
+                QueueSlot::Live(q) => {
+                    let geometry = q.producer.geometry();
+                    Some(QueueReport {
+                        queue,
+                        owner: q.owner,
+                        revoked: false,
+                        data_pages: geometry.data_pages(),
+                        frames: geometry.frames(),
+                        slot_count: geometry.slot_count(),
+                        reserved_slots: geometry.reserved_slots(),
+                        used_slots: q.producer.unread_slots().ok(),
+                        counters: q.stats,
+                        lost: q.producer.lost_total(),
+                        subscriptions: q.subscriptions().len() as u32,
+                        staged: staging.count(index as u8) as u32,
+                        coalesce_window_ns: q.coalesce_window_ns(),
+                        lossless: lossless[index / 64] & (1 << (index % 64)) != 0,
+                    })
+                }
+            }
+        })
     }
 
     /// A registered source's name and counters, by source id.

@@ -22,6 +22,7 @@
 //! under the same names.
 
 use evq_abi::msg::Counters;
+use evq_server::QueueReport;
 use serde::{Deserialize, Serialize};
 
 /// "Here is the server's end of the endpoint for `badge`" (one descriptor
@@ -75,6 +76,19 @@ pub struct SourceStatus {
     pub ring: String,
 }
 
+/// One queue's figures: the core's own ([`QueueReport`], under its
+/// fields' names), and its owner named as the description names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    /// The client domain that owns it.
+    pub owner: String,
+    /// That domain's id.
+    pub owner_id: u32,
+    /// The core's figures.
+    #[serde(flatten)]
+    pub report: QueueReport,
+}
+
 /// What the server reports about itself: the core's table sizes and
 /// counters, and the shell's descriptors.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +120,9 @@ pub struct ServerStatus {
     pub cut_off: u64,
     /// Per source, the server's own (id 0) first.
     pub sources: Vec<SourceStatus>,
+    /// Per queue, live or revoked, in the server's table order.
+    #[serde(default)]
+    pub queue_list: Vec<QueueStatus>,
     /// The server's totals.
     pub totals: Counters,
 }

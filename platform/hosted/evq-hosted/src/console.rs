@@ -35,6 +35,12 @@ use crate::wire::Endpoint;
 /// The largest console datagram.
 pub const MAX_MESSAGE: usize = 1 << 16;
 
+/// The console protocol's version, which the `status` reply carries
+/// (`docs/console.md`): raised when a request or reply changes so that an
+/// older client would misread it; fields and requests added alongside
+/// leave it as it is.
+pub const VERSION: u32 = 1;
+
 /// The most bytes one `fs-write` request carries: the VFS domain's largest
 /// file ([`evq_vfs::limits::MAX_FILE_SIZE`], 16 KiB), which, as hex, fits
 /// in one console datagram with its path and room to spare.
@@ -220,6 +226,9 @@ pub struct DomainStatus {
 /// The system's state, as `evq stats` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
+    /// The console protocol's [`VERSION`].
+    #[serde(default)]
+    pub version: u32,
     /// The board.
     pub board: String,
     /// `on`, `unavailable` (the kernel has no seccomp filters) or `disabled`.
@@ -314,6 +323,7 @@ impl Console {
     pub fn status(&self) -> io::Result<Status> {
         match self.request(&Request::Status)?.0 {
             Reply::Status(s) => Ok(*s),
+            Reply::Error { message } => Err(io::Error::other(message)),
             other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
         }
     }

@@ -22,7 +22,7 @@ use evq_abi::ring::RingGeometry;
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
 use evq_system::{Grant, Role, System, ROOT_BADGE, ROOT_INGEST_PAGES, ROOT_NAME};
 
-use crate::admin::{self, ServerStatus, SourceStatus};
+use crate::admin::{self, QueueStatus, ServerStatus, SourceStatus};
 use crate::boot::{self, Cap};
 use crate::ingest;
 use crate::rings::MemfdRings;
@@ -87,6 +87,8 @@ struct Shell {
     endpoints: BTreeMap<Badge, OwnedFd>,
     notifications: BTreeMap<Badge, OwnedFd>,
     client_badges: Vec<Badge>,
+    /// Each client's domain id and name, by badge, for the status.
+    client_names: BTreeMap<Badge, (u32, String)>,
     lossless: Vec<Badge>,
     /// By badge; `order` is their source ids' order (id 1 first).
     sources: BTreeMap<Badge, SourceSlot>,
@@ -145,6 +147,15 @@ pub fn run(system: &System<'_>, name: &str) -> io::Result<()> {
         endpoints: BTreeMap::new(),
         notifications,
         client_badges,
+        client_names: system
+            .domains
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match d.role {
+                Role::Client { badge } => Some((badge, (i as u32 + 1, d.name.to_string()))),
+                _ => None,
+            })
+            .collect(),
         lossless,
         sources,
         order,
@@ -346,7 +357,8 @@ impl Shell {
         Ok(true)
     }
 
-    fn status(&self) -> ServerStatus {
+    fn status(&mut self) -> ServerStatus {
+        let queue_list = self.queue_list();
         let s = &self.server;
         let sources = (0..=evq_server::limits::MAX_SOURCES as u32)
             .filter_map(|id| {
@@ -375,8 +387,21 @@ impl Shell {
             revoked: self.revoked,
             cut_off: self.cut_off,
             sources,
+            queue_list,
             totals: s.totals(),
         }
+    }
+
+    /// Every queue's figures, its owner named as the description names it.
+    fn queue_list(&mut self) -> Vec<QueueStatus> {
+        let names = &self.client_names;
+        self.server
+            .queue_reports()
+            .map(|r| {
+                let (owner_id, owner) = names.get(&r.owner).cloned().unwrap_or((0, format!("badge {:#x}", r.owner)));
+                QueueStatus { owner, owner_id, report: r }
+            })
+            .collect()
     }
 
     /// One datagram from `badge`'s socket: the core handles it, the shell

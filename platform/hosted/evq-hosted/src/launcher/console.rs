@@ -132,7 +132,7 @@ impl Launcher {
                         && !d.lossless
                         && matches!(self.states[i], State::Free)
                 })
-                .ok_or_else(|| err(format!("no free {role} slot: every attach slot of that role is taken")))?,
+                .ok_or_else(|| self.no_free_slot(role))?,
         };
         let d: &'static Domain<'static> = &self.system.domains[index];
         let Some(badge) = d.badge() else {
@@ -167,6 +167,19 @@ impl Launcher {
         self.attached(index)?;
         self.log(&format!("{} attached (pid {pid:?})", d.name));
         Ok((Reply::Attached { domain: d.name.into(), id: index as u32 + 1, badge, ingest_pages }, fds))
+    }
+
+    /// Why an attach by role found no slot, in words: how many there are,
+    /// and for clients the option that sets it.
+    fn no_free_slot(&self, role: &str) -> io::Error {
+        let slots = self
+            .system
+            .domains
+            .iter()
+            .filter(|d| d.image == image::ATTACH && role_name(&d.role) == role && !d.lossless)
+            .count();
+        let more = if role == "client" { " (`evq run --client-slots N` sets how many)" } else { "" };
+        err(format!("no free {role} slot: all {slots} are taken{more}"))
     }
 
     /// A console connection closed: the slots it held are free again, and

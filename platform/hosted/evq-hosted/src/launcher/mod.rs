@@ -18,13 +18,16 @@
 //! one at each attach of a console source slot, handed to the source and
 //! to the server, with the slot's doorbell and room eventfds
 //! ([`crate::ingest`]). It serves the console (`console.rs`, protocol in
-//! [`crate::console`]) for processes outside the system, forwards `evq fs`
+//! [`crate::console`]) for processes outside the system, with the client
+//! slots the description gives or `--client-slots` sets (`slots.rs`),
+//! forwards `evq fs`
 //! to the VFS domain (`fs.rs`), and keeps the network driver's interface
 //! (`net.rs`).
 
 mod console;
 mod fs;
 mod net;
+mod slots;
 mod spawn;
 mod supervise;
 
@@ -47,6 +50,7 @@ use crate::sys::{self, Ended};
 use crate::wire::Endpoint;
 use net::Net;
 
+pub use slots::{with_client_slots, MAX_CLIENT_SLOTS};
 pub use supervise::{fault_kind, signal_name};
 
 /// How the launcher is asked to run.
@@ -64,6 +68,9 @@ pub struct Options {
     pub no_netns: bool,
     /// Print what happens to domains on standard error.
     pub verbose: bool,
+    /// Run with this many console client slots instead of the
+    /// description's ([`with_client_slots`]).
+    pub client_slots: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -117,11 +124,15 @@ struct Launcher {
 /// Runs a system until it is asked to stop (console `shutdown`, SIGINT,
 /// SIGTERM or SIGHUP) or its server ends. Returns the process exit code: 0, or 1 when
 /// the server ended.
-pub fn run(opts: Options) -> io::Result<i32> {
+pub fn run(mut opts: Options) -> io::Result<i32> {
     // The launcher holds every capability of the system: no other process
     // of its uid may take one from it (`crate::boot` says how each domain
     // does the same).
     sys::set_undumpable().map_err(|e| err(format!("becoming non-dumpable: {e}")))?;
+    if let Some(n) = opts.client_slots {
+        // Every domain reads the text the launcher runs: the slots are in it.
+        opts.system_text = with_client_slots(&opts.system_text, n).map_err(err)?;
+    }
     let system = evq_system::parse(&opts.system_text).map_err(|e| io::Error::other(e.to_string()))?;
     crate::domains::check(&system)?;
     // The console path is claimed before anything starts, so that a path
@@ -374,6 +385,7 @@ impl Launcher {
             })
             .collect();
         Ok(Status {
+            version: crate::console::VERSION,
             board: self.system.board.into(),
             degraded,
             seccomp: self.seccomp.into(),

@@ -222,9 +222,14 @@ pub struct System {
 
 impl System {
     pub fn start() -> System {
+        System::start_with(&[])
+    }
+
+    /// `evq run EXTRA… --console …`.
+    pub fn start_with(extra: &[&str]) -> System {
         let dir = TempDir::new("run");
         let mut cmd = evq();
-        cmd.arg("run").arg("--console").arg(dir.path().join("console"));
+        cmd.arg("run").arg("--console").arg(dir.path().join("console")).args(extra);
         // EVQ_E2E_RUN_ARGS="--no-netns --no-seccomp" tries the fallbacks.
         if let Ok(extra) = std::env::var("EVQ_E2E_RUN_ARGS") {
             cmd.args(extra.split_whitespace());

@@ -40,6 +40,8 @@ pub(crate) struct DemoArgs {
     /// Run domains without the seccomp filter (as `evq run --no-seccomp`).
     #[arg(long)]
     no_seccomp: bool,
+    #[command(flatten)]
+    slots: crate::ClientSlotsArg,
 }
 
 /// How long a step waits for the events it is there to show.
@@ -149,6 +151,9 @@ pub(crate) fn demo(args: &DemoArgs) -> io::Result<i32> {
     let result = (|| {
         let mut run = Command::new(&exe);
         run.arg("run").arg("--console").arg(&path);
+        if let Some(n) = args.slots.count() {
+            run.arg("--client-slots").arg(n.to_string());
+        }
         if let Some(s) = &args.system {
             run.arg("--system").arg(s);
         }

@@ -1,8 +1,11 @@
 //! `evq`: run the hosted system and talk to it.
 //!
-//! * `evq run [--system FILE]` starts the system in the foreground.
+//! * `evq run [--system FILE] [--client-slots N]` starts the system in the
+//!   foreground.
 //! * `evq tail [--category …] [--type …]` prints events live, one line each.
-//! * `evq stats` prints the server's statistics and the domains' states.
+//! * `evq stats [--watch S]` prints the server's statistics per source and
+//!   per queue and the domains' states (every S seconds, with rates).
+//! * `evq top` shows the same live in the terminal.
 //! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link
 //!   and traffic.
 //! * `evq demo` (what `make run` runs) starts a system, runs a short scripted
@@ -15,7 +18,8 @@
 //! and status 1 (2 for a command line clap refuses).
 //!
 //! One module a job: `output` (standard output that may close under us),
-//! `tail`, `stats`, `fs`, `demo`; this file holds the command line and runs the
+//! `tail`, `stats`, `rates` (events per second), `top`, `fs`, `demo`; this
+//! file holds the command line and runs the
 //! rest.
 
 use std::io;
@@ -30,14 +34,17 @@ use evq_hosted::launcher;
 mod output;
 mod demo;
 mod fs;
+mod rates;
 mod stats;
 mod tail;
+mod top;
 
 use demo::demo;
 use fs::{fs, FsCmd};
 use output::is_stdout_closed;
 use stats::stats;
 use tail::tail;
+use top::top;
 
 /// The hosted board's description, built in so that `evq run` needs no file.
 const HOSTED_SYSTEM: &str = include_str!("../../../../../../images/hosted/system.toml");
@@ -64,6 +71,21 @@ impl ConsoleArg {
     }
 }
 
+#[derive(Args, Clone, Copy)]
+pub(crate) struct ClientSlotsArg {
+    /// Console client slots (`evq tail`s at once), 0 to 32, instead of the
+    /// description's (the built-in one has 4): the last ones dropped, or
+    /// `console-K` slots added after them
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=launcher::MAX_CLIENT_SLOTS as i64))]
+    client_slots: Option<u8>,
+}
+
+impl ClientSlotsArg {
+    pub(crate) fn count(self) -> Option<usize> {
+        self.client_slots.map(usize::from)
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Start the system and run it until interrupted (or `evq stop`).
@@ -82,6 +104,8 @@ enum Cmd {
         /// Report every domain's start and end on standard error.
         #[arg(short, long)]
         verbose: bool,
+        #[command(flatten)]
+        slots: ClientSlotsArg,
     },
     /// Print events as they arrive, one line each.
     Tail {
@@ -103,14 +127,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print the server's statistics and the domains.
-    Stats {
-        #[command(flatten)]
-        console: ConsoleArg,
-        /// As one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print the server's statistics per source and per queue, and the domains.
+    Stats(stats::StatsArgs),
+    /// A live view: events per second per source and per queue, ring fill, domains.
+    Top(top::TopArgs),
     /// Drive the VFS domain: mkdir, touch, write, mv, ln, rm, chmod, truncate, mount, umount, cat, ls, stat, tree.
     Fs {
         #[command(flatten)]
@@ -174,13 +194,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Domain { name } => evq_hosted::domains::run(&name).map(|()| 0),
-        Cmd::Run { system, console, no_seccomp, no_netns, verbose } => {
-            run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose)
+        Cmd::Run { system, console, no_seccomp, no_netns, verbose, slots } => {
+            run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose, slots.count())
         }
         Cmd::Tail { console, categories, kinds, count, slot, json } => {
             tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
         }
-        Cmd::Stats { console, json } => stats(&console.path(), json),
+        Cmd::Stats(args) => stats(args),
+        Cmd::Top(args) => top(args),
         Cmd::Fs { console, what } => fs(&console.path(), what),
         Cmd::Net { console, what } => {
             let request = match what {
@@ -210,7 +231,14 @@ fn system_text(path: Option<&Path>) -> io::Result<String> {
     }
 }
 
-fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool, verbose: bool) -> io::Result<i32> {
+fn run(
+    system: Option<&Path>,
+    console: PathBuf,
+    no_seccomp: bool,
+    no_netns: bool,
+    verbose: bool,
+    client_slots: Option<usize>,
+) -> io::Result<i32> {
     // The socket's directory must be there; say which path it is if not.
     if let Some(dir) = console.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
@@ -227,6 +255,7 @@ fn run(system: Option<&Path>, console: PathBuf, no_seccomp: bool, no_netns: bool
         no_seccomp,
         no_netns,
         verbose,
+        client_slots,
     };
     launcher::run(opts)
 }
