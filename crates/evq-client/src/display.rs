@@ -47,97 +47,141 @@ impl fmt::Display for Name<'_> {
     }
 }
 
+/// An event shown with the full paths of its names (from
+/// [`crate::paths::PathMap`] or anything else that knows them): a VFS
+/// event's `name=PARENT:"NAME"` becomes `path="PATH"`, a rename's
+/// `from=…:… to=…:…` becomes `from="OLD" to="NEW"`, a mount's `at=…:…`
+/// becomes `at="PATH"`; where a path is `None` the parent and name are
+/// shown as without one. Other events are shown as [`ReceivedEvent`]'s
+/// `Display` shows them.
+#[derive(Clone, Copy, Debug)]
+pub struct WithPaths<'a> {
+    /// The event.
+    pub event: &'a ReceivedEvent<'a>,
+    /// The full path of the name it is about (a rename's new name).
+    pub path: Option<&'a str>,
+    /// A rename's old full path.
+    pub from: Option<&'a str>,
+}
+
+impl fmt::Display for WithPaths<'_> {
+    /// As [`ReceivedEvent`]'s, with paths.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_event(f, self.event, self.path, self.from)
+    }
+}
+
 impl fmt::Display for ReceivedEvent<'_> {
     /// `seq category kind object=… source=… detail`, plus markers for loss,
     /// coalescing and priority. Payloads that do not decode are shown by length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.lost_before > 0 {
-            write!(f, "[{} lost] ", self.lost_before)?;
-        }
-        write!(
-            f,
-            "#{} {} {} object={} source={}",
-            self.seq,
-            self.category.name(),
-            kind_name(self.category, self.kind),
-            self.object_id,
-            self.source_id
-        )?;
-        let p = self.payload;
-        match (self.category, self.kind) {
-            (Category::Vfs, vfs::RENAME) => match decode_rename(p) {
-                Ok(r) => {
-                    write!(f, " from={}:{} to={}:{}", r.old_parent, Name(r.old_name), r.new_parent, Name(r.new_name))?
-                }
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Vfs, vfs::MOUNT | vfs::UNMOUNT) => match decode_mount(p) {
-                Ok((parent, fs, name)) => write!(f, " at={}:{} fs={}", parent, Name(name), fs)?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Vfs, _) => match decode_dentry(p) {
-                Ok((parent, name)) => write!(f, " name={}:{}", parent, Name(name))?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Process, process::FAULT) => match FaultPayload::read_from_bytes(p) {
-                Ok(x) => write!(f, " fault={} addr={:#x} ip={:#x}", x.kind.get(), x.address.get(), x.ip.get())?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Process, process::EXIT) => match ExitPayload::read_from_bytes(p) {
-                Ok(x) => write!(f, " code={}", x.code.get() as i64)?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Network, network::RX | network::TX) => match CountersPayload::read_from_bytes(p) {
-                Ok(x) => write!(f, " packets={} bytes={}", x.packets.get(), x.bytes.get())?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Device, device::INPUT) => write!(f, " input={}", Name(p))?,
-            (Category::Device, device::TIME) => match TimePayload::read_from_bytes(p) {
-                Ok(x) => write!(f, " unix={}", x.unix_seconds.get())?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Device, device::STATE) => match StatePayload::read_from_bytes(p) {
-                Ok(x) => write!(f, " state={}", x.state.get())?,
-                Err(_) => write!(f, " payload={}B", p.len())?,
-            },
-            (Category::Memory, memory::LOW | memory::EXHAUSTED | memory::RECOVERED) => {
-                match UsagePayload::read_from_bytes(p) {
-                    Ok(x) => write!(f, " used={} total={}", x.used.get(), x.total.get())?,
-                    Err(_) => write!(f, " payload={}B", p.len())?,
-                }
-            }
-            (Category::System, system::UP | system::SHUTDOWN | system::DOMAIN_SET_COMPLETE) if p.is_empty() => {}
-            _ if p.is_empty() => {}
-            _ => write!(f, " payload={}B", p.len())?,
-        }
-        if self.category == Category::Vfs {
-            if self.type_flags & vfs::flags::IS_DIR != 0 {
-                f.write_str(" dir")?;
-            }
-            let attrs = [
-                (vfs::flags::ATTR_MODE, "mode"),
-                (vfs::flags::ATTR_SIZE, "size"),
-                (vfs::flags::ATTR_ATIME, "atime"),
-                (vfs::flags::ATTR_MTIME, "mtime"),
-                (vfs::flags::ATTR_OWNER, "owner"),
-                (vfs::flags::ATTR_NLINK, "nlink"),
-            ];
-            let mut sep = " attrs=";
-            for (bit, name) in attrs {
-                if self.type_flags & bit != 0 {
-                    write!(f, "{sep}{name}")?;
-                    sep = ",";
-                }
-            }
-        }
-        if self.coalesced > 0 {
-            write!(f, " (+{} coalesced)", self.coalesced)?;
-        }
-        if self.critical {
-            f.write_str(" !critical")?;
-        }
-        Ok(())
+        write_event(f, self, None, None)
     }
+}
+
+fn write_event(
+    f: &mut fmt::Formatter<'_>,
+    e: &ReceivedEvent<'_>,
+    path: Option<&str>,
+    from: Option<&str>,
+) -> fmt::Result {
+    let path = path.map(|p| Name(p.as_bytes()));
+    let from = from.map(|p| Name(p.as_bytes()));
+    if e.lost_before > 0 {
+        write!(f, "[{} lost] ", e.lost_before)?;
+    }
+    write!(
+        f,
+        "#{} {} {} object={} source={}",
+        e.seq,
+        e.category.name(),
+        kind_name(e.category, e.kind),
+        e.object_id,
+        e.source_id
+    )?;
+    let p = e.payload;
+    match (e.category, e.kind) {
+        (Category::Vfs, vfs::RENAME) => match decode_rename(p) {
+            Ok(r) => {
+                match &from {
+                    Some(old) => write!(f, " from={old}")?,
+                    None => write!(f, " from={}:{}", r.old_parent, Name(r.old_name))?,
+                }
+                match &path {
+                    Some(new) => write!(f, " to={new}")?,
+                    None => write!(f, " to={}:{}", r.new_parent, Name(r.new_name))?,
+                }
+            }
+            Err(_) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Vfs, vfs::MOUNT | vfs::UNMOUNT) => match (decode_mount(p), &path) {
+            (Ok((_, fs, _)), Some(at)) => write!(f, " at={at} fs={fs}")?,
+            (Ok((parent, fs, name)), None) => write!(f, " at={}:{} fs={}", parent, Name(name), fs)?,
+            (Err(_), _) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Vfs, _) => match (decode_dentry(p), &path) {
+            (Ok(_), Some(at)) => write!(f, " path={at}")?,
+            (Ok((parent, name)), None) => write!(f, " name={}:{}", parent, Name(name))?,
+            (Err(_), _) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Process, process::FAULT) => match FaultPayload::read_from_bytes(p) {
+            Ok(x) => write!(f, " fault={} addr={:#x} ip={:#x}", x.kind.get(), x.address.get(), x.ip.get())?,
+            Err(_) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Process, process::EXIT) => match ExitPayload::read_from_bytes(p) {
+            Ok(x) => write!(f, " code={}", x.code.get() as i64)?,
+            Err(_) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Network, network::RX | network::TX) => match CountersPayload::read_from_bytes(p) {
+            Ok(x) => write!(f, " packets={} bytes={}", x.packets.get(), x.bytes.get())?,
+            Err(_) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Device, device::INPUT) => write!(f, " input={}", Name(p))?,
+        (Category::Device, device::TIME) => match TimePayload::read_from_bytes(p) {
+            Ok(x) => write!(f, " unix={}", x.unix_seconds.get())?,
+            Err(_) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Device, device::STATE) => match StatePayload::read_from_bytes(p) {
+            Ok(x) => write!(f, " state={}", x.state.get())?,
+            Err(_) => write!(f, " payload={}B", p.len())?,
+        },
+        (Category::Memory, memory::LOW | memory::EXHAUSTED | memory::RECOVERED) => {
+            match UsagePayload::read_from_bytes(p) {
+                Ok(x) => write!(f, " used={} total={}", x.used.get(), x.total.get())?,
+                Err(_) => write!(f, " payload={}B", p.len())?,
+            }
+        }
+        (Category::System, system::UP | system::SHUTDOWN | system::DOMAIN_SET_COMPLETE) if p.is_empty() => {}
+        _ if p.is_empty() => {}
+        _ => write!(f, " payload={}B", p.len())?,
+    }
+    if e.category == Category::Vfs {
+        if e.type_flags & vfs::flags::IS_DIR != 0 {
+            f.write_str(" dir")?;
+        }
+        let attrs = [
+            (vfs::flags::ATTR_MODE, "mode"),
+            (vfs::flags::ATTR_SIZE, "size"),
+            (vfs::flags::ATTR_ATIME, "atime"),
+            (vfs::flags::ATTR_MTIME, "mtime"),
+            (vfs::flags::ATTR_OWNER, "owner"),
+            (vfs::flags::ATTR_NLINK, "nlink"),
+        ];
+        let mut sep = " attrs=";
+        for (bit, name) in attrs {
+            if e.type_flags & bit != 0 {
+                write!(f, "{sep}{name}")?;
+                sep = ",";
+            }
+        }
+    }
+    if e.coalesced > 0 {
+        write!(f, " (+{} coalesced)", e.coalesced)?;
+    }
+    if e.critical {
+        f.write_str(" !critical")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

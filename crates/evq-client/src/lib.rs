@@ -23,7 +23,7 @@ extern crate alloc;
 pub mod paths;
 mod session;
 mod words;
-pub use session::{Session, SessionError, Transport, Woken};
+pub use session::{Batch, Session, SessionError, Transport, Woken};
 
 use core::ptr::NonNull;
 
@@ -153,4 +153,4 @@ impl EventQueue {
 }
 
 mod display;
-pub use display::kind_name;
+pub use display::{kind_name, WithPaths};
