@@ -123,6 +123,46 @@ pub struct LinkBody {
     pub reserved: [u8; 6],
 }
 
+/// `ReadDir` body: 16 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ReadDirBody {
+    /// The directory.
+    pub dir: U64,
+    /// Where to resume: 0 for the first entry, else the `next` of the
+    /// previous `Listing`.
+    pub cookie: U64,
+}
+
+/// Head of a `Listing` reply: 16 bytes, then `count` entries, each an
+/// [`ListingRecord`] and its name padded to a multiple of 8.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ListingHead {
+    /// The cookie of the next `ReadDir`; 0 when the listing is complete.
+    pub next: U64,
+    /// Entries that follow.
+    pub count: U16,
+    /// Zero.
+    pub reserved: [u8; 6],
+}
+
+/// Head of one entry of a `Listing`: 16 bytes, then the name padded to a
+/// multiple of 8.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ListingRecord {
+    /// The inode the name stands for (a mount point's mounted root, as
+    /// `Lookup` answers).
+    pub inode: U64,
+    /// Bytes of name that follow.
+    pub name_len: U16,
+    /// Its [`Kind`](crate::Kind) number.
+    pub kind: u8,
+    /// Zero.
+    pub reserved: [u8; 5],
+}
+
 /// Attributes reply body (`Stat`, `SetAttr`, `Write`): 56 bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]

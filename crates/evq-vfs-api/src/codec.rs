@@ -204,6 +204,18 @@ pub(crate) mod request {
         }
     }
 
+    pub mod read_dir {
+        use super::*;
+        pub const LAYOUT: Layout = Layout::fixed::<ReadDirBody>("ReadDir");
+        pub fn decode(body: &[u8]) -> Result<(u64, u64), DecodeError> {
+            let b = exact::<ReadDirBody>(body)?;
+            Ok((b.dir.get(), b.cookie.get()))
+        }
+        pub fn encode(dir: u64, cookie: u64, out: &mut [u8]) -> Result<usize, EncodeError> {
+            put_with(out, ReadDirBody { dir: dir.into(), cookie: cookie.into() }.as_bytes(), &[])
+        }
+    }
+
     pub mod link {
         use super::*;
         pub const LAYOUT: Layout = Layout::with_tail::<LinkBody>("Link", "padded name");
@@ -273,6 +285,21 @@ pub(crate) mod reply {
                 reserved: [0; 7],
             };
             put_with(out, b.as_bytes(), &[])
+        }
+    }
+
+    pub mod listing {
+        use super::*;
+        use crate::Listing;
+        pub const LAYOUT: Layout = Layout::with_tail::<ListingHead>("Listing", "entries");
+        pub fn decode(body: &[u8]) -> Result<Listing<'_>, DecodeError> {
+            let (h, rest) = head::<ListingHead>(body)?;
+            zero(&h.reserved)?;
+            Listing::parse(h.next.get(), h.count.get(), rest)
+        }
+        pub fn encode(l: Listing<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
+            let h = ListingHead { next: l.next().into(), count: (l.len() as u16).into(), reserved: [0; 6] };
+            put_with(out, h.as_bytes(), &[l.records()])
         }
     }
 

@@ -36,10 +36,12 @@
 
 mod body;
 mod codec;
+mod listing;
 
 pub use body::*;
 pub use evq_abi::event::vfs::NAME_MAX;
 pub use evq_abi::framing::MAX_MSG_BYTES;
+pub use listing::{ListEntry, Listing, ListingWriter, MAX_LISTING};
 
 use codec::{reply as reply_codec, request as request_codec};
 
@@ -128,7 +130,8 @@ pub enum DecodeError {
     /// A `Read` asks for more than [`MAX_READ`] bytes, or a `Write` built in
     /// code carries more than [`MAX_WRITE`].
     TooLong(u32),
-    /// An attributes reply names an unknown [`Kind`].
+    /// An attributes reply, or an entry of a listing, names an unknown
+    /// [`Kind`].
     BadKind(u8),
     /// An error reply carries an unknown code.
     BadErrorCode(u32),
@@ -443,6 +446,14 @@ evq_abi::protocol! {
             /// The mount point or the mounted root.
             dir: u64,
         } => Done;
+        /// List the names in the directory `dir`, from `cookie` on (0: from
+        /// the first), as many as fit in one reply.
+        READDIR = 0x030E, "client → VFS", read_dir: ReadDir {
+            /// The directory.
+            dir: u64,
+            /// Where to resume: 0, or the previous reply's `next`.
+            cookie: u64,
+        } => Listing;
     }
 
     /// A decoded reply. Read data borrows from the reply body (or, on the
@@ -459,6 +470,8 @@ evq_abi::protocol! {
         attrs: Attrs(Attrs);
         /// `Read`'s bytes; fewer than asked at the end of the file.
         data: Data(&'a [u8]);
+        /// `ReadDir`'s entries and where the next one resumes.
+        listing: Listing(Listing<'a>);
     }
 }
 
@@ -500,6 +513,10 @@ const _: () = {
     assert!(size_of::<LinkBody>() == 24);
     assert!(size_of::<AttrsBody>() == 56);
     assert!(size_of::<DataHead>() == 8);
+    assert!(size_of::<ReadDirBody>() == 16);
+    assert!(size_of::<ListingHead>() == 16 && size_of::<ListingRecord>() == 16);
+    // A reply holds at least four entries of the longest name.
+    assert!(MAX_LISTING >= 4 * (16 + NAME_MAX));
     assert!(MAX_WRITE == 936 && MAX_READ == 952);
     // A rename of two maximal names fits in one message.
     assert!(size_of::<RenameBody>() + 2 * NAME_MAX <= MAX_MSG_BYTES);

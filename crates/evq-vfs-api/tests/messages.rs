@@ -355,7 +355,10 @@ fn decode_error_codes_are_stable() {
 fn labels_are_the_documented_ones() {
     assert_eq!(
         label::REQUESTS,
-        [0x0301, 0x0302, 0x0303, 0x0304, 0x0305, 0x0306, 0x0307, 0x0308, 0x0309, 0x030A, 0x030B, 0x030C, 0x030D]
+        [
+            0x0301, 0x0302, 0x0303, 0x0304, 0x0305, 0x0306, 0x0307, 0x0308, 0x0309, 0x030A, 0x030B, 0x030C, 0x030D,
+            0x030E
+        ]
     );
     // Clear of evq-abi's labels, and each fits the seL4 16-bit label.
     for l in label::REQUESTS {
@@ -456,7 +459,7 @@ fn golden_reply_bytes() {
 
 #[test]
 fn unknown_request_labels_are_rejected_whatever_the_body() {
-    for l in [0, 1, 0x0101, 0x0201, 0x0300, 0x030E, 0x0401, 0x1_0301, u32::MAX] {
+    for l in [0, 1, 0x0101, 0x0201, 0x0300, 0x030F, 0x0401, 0x1_0301, u32::MAX] {
         assert_eq!(req_err(l, &[]), DecodeError::UnknownLabel(l));
         assert_eq!(req_err(l, &[0; 8]), DecodeError::UnknownLabel(l));
         assert_eq!(req_err(l, &[0; 1000]), DecodeError::UnknownLabel(l));

@@ -2,7 +2,7 @@
 //!
 //! [`Vfs`] takes the VFS domain's requests (`evq_vfs_api::Request`: look up,
 //! stat, make, write, read, set attributes, rename, link, unlink, remove a
-//! directory, mount, unmount), answers each with an `evq_vfs_api::Reply`,
+//! directory, mount, unmount, list a directory), answers each with an `evq_vfs_api::Reply`,
 //! and hands every change it makes to its shell as evq VFS events
 //! ([`evq_abi::msg::Event`], category Vfs) for the shell to publish to the
 //! event server. It makes no kernel or OS call and allocates nothing: its
@@ -42,7 +42,15 @@
 //!   answers the mounted root, and making, linking or looking up names "in"
 //!   it does so in the mounted root. Its own contents stay, hidden, until
 //!   the unmount. `Unmount` takes the mount point or the mounted root and
-//!   discards everything in the mounted file system, as a tmpfs does.
+//!   discards everything in the mounted file system, as a tmpfs does. A
+//!   mounted file system with id `f` has its root at inode [`fs_root`]`(f)`
+//!   = `f << 48 | 1`: the number `Mount` answers, a `Lookup` of the mount
+//!   point's name answers, events name as `parent` for names made in it,
+//!   and a `ReadDir` of the mount point's directory lists for that name.
+//! * **Listing**: `ReadDir` lists a directory's names in the order they were
+//!   made (a rename keeps a name's place), resuming at a cookie, which is
+//!   the place of the first name a reply left out: a listing taken in parts
+//!   neither skips nor repeats a name that stays put meanwhile.
 //!
 //! # Rules where POSIX leaves a choice
 //!
@@ -73,7 +81,7 @@
 //! Every successful request that changes something publishes exactly these
 //! events, in this order (category Vfs, priority Normal; `IS_DIR` is set
 //! whenever the event's object is a directory); a failed request, and
-//! `Lookup`, `Stat` and `Read`, publish nothing.
+//! `Lookup`, `Stat`, `Read` and `ReadDir`, publish nothing.
 //!
 //! | request | events: kind (object; payload) | extra type flags |
 //! |---|---|---|

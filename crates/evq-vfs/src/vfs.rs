@@ -3,7 +3,7 @@
 use evq_abi::event::{encode_dentry, encode_mount, encode_rename, vfs, Category, Priority, Rename, MAX_PAYLOAD};
 use evq_abi::msg::{Event, MAX_MSG_BYTES};
 use evq_vfs_api::{
-    check_name, space, Attrs, ErrorCode, Kind, Reply, Request, SetAttrs, MAX_READ, NAME_MAX, ROOT_INODE,
+    check_name, space, Attrs, ErrorCode, Kind, ListingWriter, Reply, Request, SetAttrs, MAX_READ, NAME_MAX, ROOT_INODE,
 };
 use heapless::Vec;
 
@@ -110,6 +110,11 @@ struct Entry {
     parent: u64,
     child: u64,
     name: Vec<u8, NAME_MAX>,
+    /// When the name was made, counting 1, 2, 3, … and never reused: a
+    /// directory lists its names in this order, and a `ReadDir` cookie is
+    /// the `seq` to resume at, so a listing taken in parts neither skips nor
+    /// repeats a name that stays put meanwhile. A rename keeps it.
+    seq: u64,
 }
 
 /// A file-system instance: the root one, or one mounted on a directory.
@@ -151,14 +156,22 @@ pub struct Vfs {
     /// Where the search for a free mount id starts, so ids are not reused
     /// until 65535 mounts later.
     next_fs_id: u16,
+    /// The `seq` the next name gets.
+    next_seq: u64,
 }
 
 impl Vfs {
     /// A file system holding only its root directory, [`ROOT_INODE`]:
     /// mode [`ROOT_MODE`], owner 0:0, both times `now_ns`.
     pub fn new(now_ns: u64) -> Self {
-        let mut vfs =
-            Vfs { inodes: Vec::new(), entries: Vec::new(), pool: Pool::new(), instances: Vec::new(), next_fs_id: 1 };
+        let mut vfs = Vfs {
+            inodes: Vec::new(),
+            entries: Vec::new(),
+            pool: Pool::new(),
+            instances: Vec::new(),
+            next_fs_id: 1,
+            next_seq: 1,
+        };
         let _ = vfs.instances.push(Instance { fs_id: 0, covered: 0, next_local: LOCAL_ROOT + 1 });
         let _ = vfs.inodes.push(new_inode(ROOT_INODE, Kind::Dir, ROOT_MODE, 0, now_ns));
         vfs
@@ -223,6 +236,11 @@ impl Vfs {
     /// request publishes nothing and changes nothing. A `Read`'s bytes are
     /// copied into `read_buf`, which the reply then borrows: a `read_buf` of
     /// [`MAX_READ`] bytes always holds them; a shorter one shortens the read.
+    /// A `ReadDir`'s entries are packed into it the same way: one of
+    /// [`MAX_READ`] bytes holds a whole reply's worth
+    /// ([`evq_vfs_api::MAX_LISTING`]); with a shorter one a listing takes
+    /// more parts, and one too short for the next entry answers no entries
+    /// and a `next` that names it.
     pub fn handle<'r>(
         &mut self,
         now_ns: u64,
@@ -255,6 +273,7 @@ impl Vfs {
             Request::Rmdir { dir, name } => self.remove(now_ns, dir, name, Kind::Dir, publish),
             Request::Mount { dir } => self.mount(now_ns, dir, publish),
             Request::Unmount { dir } => self.unmount(dir, publish),
+            Request::ReadDir { dir, cookie } => self.read_dir(dir, cookie, read_buf),
         };
         match outcome {
             Ok(reply) => reply,
@@ -293,6 +312,27 @@ impl Vfs {
         let d = self.dir(dir)?;
         let e = self.find_entry(d, name).ok_or(ErrorCode::NoEntry)?;
         Ok(Reply::Inode(self.resolve(self.entries[e].child)))
+    }
+
+    /// The names in `dir` from `cookie` on, in the order they were made, as
+    /// many as `buf` holds; `next` is the `seq` of the first one left out.
+    fn read_dir<'r>(&self, dir: u64, cookie: u64, buf: &'r mut [u8]) -> Outcome<'r> {
+        let d = self.dir(dir)?;
+        let mut out = ListingWriter::new(buf);
+        let mut from = cookie;
+        // The next name by `seq`, searched for each time: the table is small
+        // and a listing allocates nothing.
+        let next_after =
+            |from: u64| self.entries.iter().filter(|e| e.parent == d && e.seq >= from).min_by_key(|e| e.seq);
+        while let Some(e) = next_after(from) {
+            let child = self.resolve(e.child);
+            let kind = self.find(child).map_or(Kind::File, |i| self.inodes[i].kind);
+            if !out.push(child, kind, &e.name) {
+                return Ok(Reply::Listing(out.finish(e.seq)));
+            }
+            from = e.seq + 1;
+        }
+        Ok(Reply::Listing(out.finish(0)))
     }
 
     fn stat(&self, inode: u64) -> Outcome<'static> {
@@ -707,7 +747,9 @@ impl Vfs {
     fn add_entry(&mut self, parent: u64, name: &[u8], child: u64) {
         let mut n = Vec::new();
         let _ = n.extend_from_slice(name);
-        let _ = self.entries.push(Entry { parent, child, name: n });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let _ = self.entries.push(Entry { parent, child, name: n, seq });
     }
 
     /// A name was added to or removed from `dir`: POSIX sets its

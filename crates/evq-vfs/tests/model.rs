@@ -61,6 +61,9 @@ type E = (ErrorCode, u32);
 struct Model {
     nodes: BTreeMap<u64, Node>,
     names: BTreeMap<(u64, Vec<u8>), u64>,
+    /// Each name's place in its directory's listing: when it was made.
+    seqs: BTreeMap<(u64, Vec<u8>), u64>,
+    next_seq: u64,
     /// (fs id, mount point), in mount order.
     mounts: Vec<(u16, u64)>,
     next_local: BTreeMap<u16, u64>,
@@ -76,6 +79,8 @@ impl Model {
         let mut m = Model {
             nodes: BTreeMap::new(),
             names: BTreeMap::new(),
+            seqs: BTreeMap::new(),
+            next_seq: 1,
             mounts: Vec::new(),
             next_local: BTreeMap::from([(0, 2)]),
             next_fs: 1,
@@ -157,6 +162,7 @@ impl Model {
 
     fn drop_name(&mut self, dir: u64, name: &[u8], events: &mut Vec<Ev>) {
         let child = self.names.remove(&(dir, name.to_vec())).expect("checked");
+        self.seqs.remove(&(dir, name.to_vec()));
         let flags = self.flags_of(child);
         events.push(Ev::delete(flags, child, dir, name));
         let node = self.nodes.get_mut(&child).expect("named inodes exist");
@@ -166,6 +172,30 @@ impl Model {
         } else {
             events.push(Ev::attrib(flags | ATTR_NLINK, child, dir, name));
         }
+    }
+
+    fn name_made(&mut self, dir: u64, name: &[u8]) {
+        self.seqs.insert((dir, name.to_vec()), self.next_seq);
+        self.next_seq += 1;
+    }
+
+    /// `ReadDir`: the names in order of making, from `cookie` on, as many as
+    /// 944 bytes of 16-byte records and padded names hold.
+    fn listing(&self, d: u64, cookie: u64) -> R {
+        let mut names: Vec<(u64, &Vec<u8>)> =
+            self.seqs.iter().filter(|((p, _), &q)| *p == d && q >= cookie).map(|((_, n), &q)| (q, n)).collect();
+        names.sort();
+        let (mut entries, mut used) = (Vec::new(), 0);
+        for (seq, name) in names {
+            let size = 16 + name.len().next_multiple_of(8);
+            if used + size > 944 {
+                return R::Listing(entries, seq);
+            }
+            used += size;
+            let child = self.resolve(self.names[&(d, name.clone())]);
+            entries.push((child, self.nodes[&child].kind, name.clone()));
+        }
+        R::Listing(entries, 0)
     }
 
     fn touch(&mut self, dir: u64, now: u64) {
@@ -212,6 +242,7 @@ impl Model {
                 *next += 1;
                 self.nodes.insert(ino, self.fresh(kind, mode, now));
                 self.names.insert((d, name.to_vec()), ino);
+                self.name_made(d, name);
                 self.touch(d, now);
                 ev.push(Ev::create(self.flags_of(ino), ino, d, name));
                 Ok(R::Inode(ino))
@@ -356,6 +387,8 @@ impl Model {
                 }
                 self.names.remove(&(od, old_name.to_vec()));
                 self.names.insert((nd, new_name.to_vec()), moved);
+                let seq = self.seqs.remove(&(od, old_name.to_vec())).expect("a name has a place");
+                self.seqs.insert((nd, new_name.to_vec()), seq);
                 self.touch(od, now);
                 self.touch(nd, now);
                 ev.push(Ev::rename(self.flags_of(moved), moved, od, old_name, nd, new_name));
@@ -379,6 +412,7 @@ impl Model {
                     return Err((ErrorCode::NoSpace, space::ENTRIES));
                 }
                 self.names.insert((nd, name.to_vec()), i);
+                self.name_made(nd, name);
                 self.nodes.get_mut(&i).unwrap().nlink += 1;
                 self.touch(nd, now);
                 ev.push(Ev::create(0, i, nd, name));
@@ -436,6 +470,10 @@ impl Model {
                 ev.push(Ev::mount(vfs::MOUNT, x, parent, u64::from(id), &name));
                 Ok(R::Inode(root_of(id)))
             }
+            Request::ReadDir { dir, cookie } => {
+                let d = self.dir(dir)?;
+                Ok(self.listing(d, cookie))
+            }
             Request::Unmount { dir } => {
                 let x = self.resolve(dir);
                 let node = self.nodes.get(&x).ok_or(err(ErrorCode::NoEntry))?;
@@ -453,6 +491,7 @@ impl Model {
                 let (_, covered) = self.mounts.remove(at);
                 self.nodes.retain(|&ino, _| fs_of(ino) != id);
                 self.names.retain(|(p, _), _| fs_of(*p) != id);
+                self.seqs.retain(|(p, _), _| fs_of(*p) != id);
                 let (parent, name) = self.names_of(covered)[0].clone();
                 ev.push(Ev::mount(vfs::UNMOUNT, covered, parent, u64::from(id), &name));
                 Ok(R::Done)
@@ -508,6 +547,7 @@ enum Op {
     Rmdir(Pick, Vec<u8>),
     Mount(Pick),
     Unmount(Pick),
+    ReadDir(Pick, u64),
     /// Creates `f0`, `f1`, … in one directory: one request each. Single
     /// requests from a small name pool would rarely fill the tables.
     CreateMany(Pick, u8),
@@ -587,6 +627,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (ix(), name()).prop_map(|(d, n)| Op::Rmdir(d, n)),
         2 => ix().prop_map(Op::Mount),
         2 => ix().prop_map(Op::Unmount),
+        2 => (ix(), select(vec![0u64, 1, 2, 5, 20, 60, 200, u64::MAX])).prop_map(|(d, c)| Op::ReadDir(d, c)),
         2 => (ix(), 1u8..=64).prop_map(|(d, n)| Op::CreateMany(d, n)),
         1 => (ix(), 1u8..19, any::<u8>()).prop_map(|(i, n, b)| Op::WriteMany(i, n, b)),
         1 => (ix(), ix(), 1u8..=64).prop_map(|(i, d, n)| Op::LinkMany(i, d, n)),
@@ -680,6 +721,7 @@ fn run(ops: &[(Op, u64)], seen: &mut Seen) -> Result<(), TestCaseError> {
                 Op::Rmdir(d, n) => Request::Rmdir { dir: d.dir(&model, &known), name: n },
                 Op::Mount(d) => Request::Mount { dir: d.dir(&model, &known) },
                 Op::Unmount(d) => Request::Unmount { dir: d.dir(&model, &known) },
+                Op::ReadDir(d, c) => Request::ReadDir { dir: d.dir(&model, &known), cookie: *c },
                 Op::CreateMany(..) | Op::WriteMany(..) | Op::LinkMany(..) => unreachable!("expanded"),
             };
             let (want, want_events) = model.apply(now, &req);

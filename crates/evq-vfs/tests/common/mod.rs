@@ -6,7 +6,7 @@
 use evq_abi::event::{decode_dentry, decode_mount, decode_rename, vfs, Category, Priority};
 use evq_abi::msg::{Event, MAX_MSG_BYTES};
 use evq_vfs::Vfs;
-use evq_vfs_api::{Attrs, ErrorCode, Reply, Request, MAX_READ};
+use evq_vfs_api::{Attrs, ErrorCode, Kind, Reply, Request, MAX_READ};
 
 /// A reply that owns its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub enum R {
     Inode(u64),
     Attrs(Attrs),
     Data(Vec<u8>),
+    /// A listing's entries (inode, kind, name) and its `next`.
+    Listing(Vec<(u64, Kind, Vec<u8>)>, u64),
     Err(ErrorCode, u32),
 }
 
@@ -25,6 +27,7 @@ impl R {
             Reply::Inode(i) => R::Inode(i),
             Reply::Attrs(a) => R::Attrs(a),
             Reply::Data(d) => R::Data(d.to_vec()),
+            Reply::Listing(l) => R::Listing(l.iter().map(|e| (e.inode, e.kind, e.name.to_vec())).collect(), l.next()),
             Reply::Error { code, detail } => R::Err(code, detail),
         }
     }

@@ -35,6 +35,14 @@ use crate::wire::Endpoint;
 /// The largest console datagram.
 pub const MAX_MESSAGE: usize = 1 << 16;
 
+/// The most bytes one `fs-write` request carries: the VFS domain's largest
+/// file (`evq_vfs::limits::MAX_FILE_SIZE`, 16 KiB), so that, as hex, it
+/// and its path fit in one console datagram with room to spare.
+pub const MAX_FS_WRITE: usize = 16 * 1024;
+
+// Two hex digits a byte, and room for the rest of the request.
+const _: () = assert!(2 * MAX_FS_WRITE + 16 * 1024 <= MAX_MESSAGE);
+
 /// The most packets one `traffic` request sends (about 2 µs each, so the
 /// launcher's loop is held at most a few milliseconds).
 pub const MAX_TRAFFIC: u32 = 1000;
@@ -59,6 +67,32 @@ pub enum Request {
     Fs {
         /// The command and its arguments.
         args: Vec<String>,
+    },
+    /// Write bytes to a file, making it if need be (`evq fs write`): in
+    /// place of what it held, or after it with `append`. The launcher
+    /// splits them into as many VFS `Write`s as they need, so up to
+    /// [`MAX_FS_WRITE`] bytes go in one request.
+    FsWrite {
+        /// The file's absolute path.
+        path: String,
+        /// The bytes, as hex ([`to_hex`]).
+        hex: String,
+        /// Append rather than replace the contents.
+        #[serde(default)]
+        append: bool,
+    },
+    /// Read a whole file, byte for byte (`evq fs cat`); answered
+    /// [`Reply::Bytes`].
+    FsRead {
+        /// The file's absolute path.
+        path: String,
+    },
+    /// List a subtree of the VFS, the named directory (or file) first, every
+    /// directory before its entries, crossing mount points; answered
+    /// [`Reply::Tree`]. A directory's entries come in name order.
+    Tree {
+        /// An absolute path.
+        path: String,
     },
     /// Set the link of the network driver's interface peer up or down (only
     /// where the launcher made a veth pair).
@@ -103,11 +137,59 @@ pub enum Reply {
         /// What to show the user.
         output: String,
     },
+    /// A file's bytes, as `fs-read` asked.
+    Bytes {
+        /// The bytes, as hex ([`to_hex`]): JSON strings cannot carry
+        /// arbitrary bytes.
+        hex: String,
+    },
+    /// The subtree, as `Tree` asked.
+    Tree {
+        /// Its entries, in the order `Tree` gives.
+        entries: Vec<TreeEntry>,
+    },
     /// Refused.
     Error {
         /// Why.
         message: String,
     },
+}
+
+/// One entry of a `tree` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeEntry {
+    /// Its absolute path, "/" for the root.
+    pub path: String,
+    /// Its inode: the `object_id` VFS events about it carry (inside a mounted file system too).
+    pub inode: u64,
+    /// A directory (a mounted file system's root counts as one).
+    pub dir: bool,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Bytes (files), 0 for directories.
+    pub size: u64,
+    /// Names pointing at it.
+    pub nlink: u32,
+}
+
+/// Bytes as lowercase hex, two digits a byte: how `fs-write` and
+/// [`Reply::Bytes`] carry data a JSON string could not.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes.iter().flat_map(|&b| [DIGITS[usize::from(b >> 4)] as char, DIGITS[usize::from(b & 15)] as char]).collect()
+}
+
+/// The bytes `hex` spells (either case); refused in words where it is not
+/// an even number of hex digits.
+pub fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
+    if !hex.len().is_multiple_of(2) {
+        return Err(format!("{} hex digits is an odd number: two make a byte", hex.len()));
+    }
+    let digit = |at: usize| {
+        let c = hex.as_bytes()[at];
+        (c as char).to_digit(16).map(|d| d as u8).ok_or_else(|| format!("{:?} at {at} is not a hex digit", c as char))
+    };
+    (0..hex.len() / 2).map(|i| Ok(digit(2 * i)? << 4 | digit(2 * i + 1)?)).collect()
 }
 
 /// One domain's state.
@@ -244,6 +326,12 @@ impl Console {
     /// Sends a request and returns the reply and the descriptors with it.
     pub fn request(&self, request: &Request) -> io::Result<(Reply, Vec<OwnedFd>)> {
         let out = serde_json::to_vec(request).map_err(io::Error::other)?;
+        if out.len() > MAX_MESSAGE {
+            return Err(io::Error::other(format!(
+                "the request is {} bytes as JSON, more than one console datagram carries ({MAX_MESSAGE})",
+                out.len()
+            )));
+        }
         sys::send(self.fd.as_fd(), &out, &[], false)?;
         let mut buf = vec![0u8; MAX_MESSAGE];
         let got = sys::recv(self.fd.as_fd(), &mut buf, sys::MAX_FDS, false)?
@@ -256,6 +344,17 @@ impl Console {
     pub fn status(&self) -> io::Result<Status> {
         match self.request(&Request::Status)?.0 {
             Reply::Status(s) => Ok(*s),
+            other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
+        }
+    }
+
+    /// The subtree at `path`, as the `tree` request lists it; a refusal
+    /// (no such path, a subtree too large for one reply) is the error, in
+    /// the launcher's words.
+    pub fn tree(&self, path: &str) -> io::Result<Vec<TreeEntry>> {
+        match self.request(&Request::Tree { path: path.into() })?.0 {
+            Reply::Tree { entries } => Ok(entries),
+            Reply::Error { message } => Err(io::Error::other(message)),
             other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
         }
     }
@@ -314,5 +413,33 @@ mod tests {
         let reply = decode_reply(br#"{"reply":"done","output":"ok"}"#);
         assert_eq!(reply, Ok(Reply::Done { output: "ok".into() }));
         assert!(decode_reply(b"{}").unwrap_err().starts_with("bad reply from the launcher: "));
+    }
+
+    #[test]
+    fn the_tree_and_file_requests_are_the_json_the_docs_give() {
+        assert_eq!(decode_request(br#"{"op":"tree","path":"/a"}"#), Ok(Request::Tree { path: "/a".into() }));
+        let entry = TreeEntry { path: "/".into(), inode: 1, dir: true, mode: 0o755, size: 0, nlink: 1 };
+        let json = serde_json::to_string(&Reply::Tree { entries: vec![entry] }).unwrap();
+        assert_eq!(
+            json,
+            r#"{"reply":"tree","entries":[{"path":"/","inode":1,"dir":true,"mode":493,"size":0,"nlink":1}]}"#
+        );
+        let write = br#"{"op":"fs-write","path":"/a","hex":"00ff"}"#;
+        assert_eq!(
+            decode_request(write),
+            Ok(Request::FsWrite { path: "/a".into(), hex: "00ff".into(), append: false })
+        );
+        assert_eq!(decode_request(br#"{"op":"fs-read","path":"/a"}"#), Ok(Request::FsRead { path: "/a".into() }));
+        let bytes = serde_json::to_string(&Reply::Bytes { hex: to_hex(b"a\0\n\xff") }).unwrap();
+        assert_eq!(bytes, r#"{"reply":"bytes","hex":"61000aff"}"#);
+    }
+
+    #[test]
+    fn hex_round_trips_and_bad_hex_is_refused_in_words() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(from_hex(&to_hex(&all)), Ok(all));
+        assert_eq!(from_hex("0A0b"), Ok(vec![10, 11]));
+        assert_eq!(from_hex("abc"), Err("3 hex digits is an odd number: two make a byte".into()));
+        assert_eq!(from_hex("0g"), Err("'g' at 1 is not a hex digit".into()));
     }
 }

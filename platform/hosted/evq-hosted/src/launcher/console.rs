@@ -9,7 +9,7 @@ use evq_system::Domain;
 
 use super::{err, role_name, Launcher, State};
 use crate::boot::image;
-use crate::console::{decode_request, Reply, Request, MAX_MESSAGE, MAX_TRAFFIC};
+use crate::console::{decode_request, from_hex, to_hex, Reply, Request, MAX_MESSAGE, MAX_TRAFFIC};
 use crate::sys;
 
 impl Launcher {
@@ -33,7 +33,17 @@ impl Launcher {
             Ok(request) => self.console_request(conn, request)?,
             Err(message) => (Reply::Error { message }, Vec::new(), false),
         };
-        let out = serde_json::to_vec(&reply).map_err(io::Error::other)?;
+        let mut out = serde_json::to_vec(&reply).map_err(io::Error::other)?;
+        if out.len() > MAX_MESSAGE {
+            // A reply too large to send (a tree of long paths) is refused in
+            // words rather than cut short.
+            let message = format!(
+                "the reply is {} bytes as JSON, more than one console datagram carries ({MAX_MESSAGE}); ask for less \
+                 (a smaller subtree)",
+                out.len()
+            );
+            out = serde_json::to_vec(&Reply::Error { message }).map_err(io::Error::other)?;
+        }
         let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
         if sys::send(self.conns[pos].fd.as_fd(), &out, &borrowed, true).is_err() {
             self.log("a console reply could not be sent");
@@ -75,6 +85,23 @@ impl Launcher {
             },
             Request::Fs { args } => match super::fs::forward(self.vfs.as_ref().map(|v| &v.0), &args) {
                 Ok(s) => (done(s), Vec::new(), false),
+                Err(e) => (refuse(e.to_string()), Vec::new(), false),
+            },
+            Request::FsWrite { path, hex, append } => {
+                let written = from_hex(&hex)
+                    .map_err(|e| err(format!("write {path}: the data is not hex: {e}")))
+                    .and_then(|data| super::fs::write(self.vfs.as_ref().map(|v| &v.0), &path, &data, append));
+                match written {
+                    Ok(s) => (done(s), Vec::new(), false),
+                    Err(e) => (refuse(e.to_string()), Vec::new(), false),
+                }
+            }
+            Request::FsRead { path } => match super::fs::read(self.vfs.as_ref().map(|v| &v.0), &path) {
+                Ok(bytes) => (Reply::Bytes { hex: to_hex(&bytes) }, Vec::new(), false),
+                Err(e) => (refuse(e.to_string()), Vec::new(), false),
+            },
+            Request::Tree { path } => match super::fs::tree(self.vfs.as_ref().map(|v| &v.0), &path) {
+                Ok(entries) => (Reply::Tree { entries }, Vec::new(), false),
                 Err(e) => (refuse(e.to_string()), Vec::new(), false),
             },
         })

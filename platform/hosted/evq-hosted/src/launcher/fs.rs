@@ -1,181 +1,405 @@
 //! The launcher's client of the VFS domain: `evq fs` commands (paths)
 //! turned into the domain's requests (inodes), resolving paths with
 //! `Lookup`s, over the launcher's end of the domain's request socket
-//! (`docs/hosted.md`, "Limits and choices").
+//! (`docs/hosted.md`, "Limits and choices"). A file's data goes in as many
+//! `Write`s and comes out in as many `Read`s as it needs, a directory's
+//! names in as many `ReadDir`s.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use evq_abi::msg::MAX_MSG_BYTES;
-use evq_vfs_api::{ErrorCode, Reply, Request, SetAttrs, ROOT_INODE};
+use evq_vfs_api::{Attrs, ErrorCode, Kind, Refusal, Reply, Request, SetAttrs, MAX_READ, MAX_WRITE, ROOT_INODE};
 
+use crate::console::{TreeEntry, MAX_FS_WRITE};
 use crate::sys;
 use crate::wire::{self, HEAD, RECV_BUF};
 
 /// How long the launcher waits for the VFS domain's reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Sends `request` and waits for the reply; returns the request's label and
-/// the reply's label and body (in `buf`).
-fn exchange<'b>(fd: &OwnedFd, request: &Request<'_>, buf: &'b mut [u8; RECV_BUF]) -> io::Result<(u32, u32, &'b [u8])> {
-    let mut body = [0u8; MAX_MSG_BYTES];
-    let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(e.to_string()))?;
-    let mut out = [0u8; HEAD + MAX_MSG_BYTES];
-    let n = wire::frame(label, &body[..len], &mut out);
-    sys::send(fd.as_fd(), &out[..n], &[], false)?;
-    if !sys::poll(&[fd.as_fd()], Some(REPLY_TIMEOUT))?[0] {
-        return Err(io::Error::other("the VFS domain does not answer"));
+/// A directory's entry as the launcher keeps it: inode, kind, name.
+type Named = (u64, Kind, Vec<u8>);
+
+/// The launcher's end of the VFS domain's request socket.
+struct Vfs<'a>(&'a OwnedFd);
+
+impl Vfs<'_> {
+    /// Sends `request`, waits for the reply, and hands it, decoded, to
+    /// `take` (it borrows the receive buffer).
+    fn call<T>(&self, request: &Request<'_>, take: impl FnOnce(Reply<'_>) -> T) -> io::Result<T> {
+        let mut body = [0u8; MAX_MSG_BYTES];
+        let (label, len) = request.encode(&mut body).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut out = [0u8; HEAD + MAX_MSG_BYTES];
+        let n = wire::frame(label, &body[..len], &mut out);
+        sys::send(self.0.as_fd(), &out[..n], &[], false)?;
+        if !sys::poll(&[self.0.as_fd()], Some(REPLY_TIMEOUT))?[0] {
+            return Err(io::Error::other("the VFS domain does not answer"));
+        }
+        let mut buf = [0u8; RECV_BUF];
+        let got =
+            sys::recv(self.0.as_fd(), &mut buf, 0, false)?.ok_or_else(|| io::Error::other("the VFS domain is gone"))?;
+        let (rlabel, rbody) = wire::unframe(&buf[..got.len]);
+        let reply = Reply::decode(label, rlabel, rbody).map_err(|e| io::Error::other(format!("bad reply: {e}")))?;
+        Ok(take(reply))
     }
-    let got = sys::recv(fd.as_fd(), buf, 0, false)?.ok_or_else(|| io::Error::other("the VFS domain is gone"))?;
-    let (rlabel, rbody) = wire::unframe(&buf[..got.len]);
-    Ok((label, rlabel, rbody))
+
+    /// A request answered with an inode, attributes or nothing: its answer,
+    /// or the refusal in words after `what`.
+    fn ask(&self, what: &str, request: &Request<'_>) -> io::Result<Answer> {
+        self.try_ask(request)?.map_err(|e| refused(what, e))
+    }
+
+    /// [`Vfs::ask`], with the refusal as the VFS domain gave it.
+    fn try_ask(&self, request: &Request<'_>) -> io::Result<Result<Answer, (ErrorCode, u32)>> {
+        self.call(request, |reply| match reply {
+            Reply::Inode(i) => Ok(Answer::Inode(i)),
+            Reply::Attrs(a) => Ok(Answer::Attrs(a)),
+            Reply::Done => Ok(Answer::Done),
+            Reply::Error { code, detail } => Err((code, detail)),
+            other => Ok(Answer::Unexpected(format!("{other:?}"))),
+        })
+    }
+
+    fn lookup(&self, dir: u64, name: &[u8]) -> io::Result<Option<u64>> {
+        match self.call(&Request::Lookup { dir, name }, |r| match r {
+            Reply::Inode(i) => Ok(Some(i)),
+            Reply::Error { code: ErrorCode::NoEntry, .. } => Ok(None),
+            Reply::Error { code, detail } => Err((code, detail)),
+            _ => Ok(None),
+        })? {
+            Ok(found) => Ok(found),
+            Err(e) => Err(refused("lookup", e)),
+        }
+    }
+
+    fn stat(&self, what: &str, inode: u64) -> io::Result<Attrs> {
+        match self.ask(what, &Request::Stat { inode })? {
+            Answer::Attrs(a) => Ok(a),
+            other => Err(other.unexpected(what)),
+        }
+    }
+
+    /// The directory inode and last name of `path` (absolute, `/`-separated).
+    fn parent_of<'p>(&self, path: &'p str) -> io::Result<(u64, &'p [u8])> {
+        let mut parts = components(path)?;
+        let name = parts.pop().ok_or_else(|| io::Error::other("the root has no parent"))?;
+        let mut dir = ROOT_INODE;
+        for part in parts {
+            dir = self
+                .lookup(dir, part.as_bytes())?
+                .ok_or_else(|| io::Error::other(format!("{part}: no such directory")))?;
+        }
+        Ok((dir, name.as_bytes()))
+    }
+
+    fn resolve(&self, path: &str) -> io::Result<u64> {
+        if components(path)?.is_empty() {
+            return Ok(ROOT_INODE);
+        }
+        let (dir, name) = self.parent_of(path)?;
+        self.lookup(dir, name)?.ok_or_else(|| io::Error::other(format!("{path}: no such file or directory")))
+    }
+
+    /// Every entry of directory `dir`, following `ReadDir`'s cookies, in
+    /// name order.
+    fn list(&self, what: &str, dir: u64) -> io::Result<Vec<Named>> {
+        let mut all = Vec::new();
+        let mut cookie = 0;
+        loop {
+            let next = self.call(&Request::ReadDir { dir, cookie }, |r| match r {
+                Reply::Listing(l) => {
+                    all.extend(l.iter().map(|e| (e.inode, e.kind, e.name.to_vec())));
+                    Ok(l.next())
+                }
+                Reply::Error { code, detail } => Err(refused(what, (code, detail))),
+                other => Err(io::Error::other(format!("{what}: unexpected {other:?}"))),
+            })??;
+            if next == 0 {
+                all.sort_by(|a, b| a.2.cmp(&b.2));
+                return Ok(all);
+            }
+            cookie = next;
+        }
+    }
+
+    /// A whole file's bytes, in as many `Read`s as it takes.
+    fn read_all(&self, what: &str, inode: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let request = Request::Read { inode, offset: out.len() as u64, len: MAX_READ as u32 };
+            let more = self.call(&request, |r| match r {
+                Reply::Data(d) => {
+                    out.extend_from_slice(d);
+                    Ok(!d.is_empty())
+                }
+                Reply::Error { code, detail } => Err(refused(what, (code, detail))),
+                other => Err(io::Error::other(format!("{what}: unexpected {other:?}"))),
+            })??;
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Writes `data` to the file at `path` (made if need be): replacing its
+    /// contents, or after them with `append`, in `Write`s of at most
+    /// [`MAX_WRITE`] bytes at their offsets.
+    fn write(&self, path: &str, data: &[u8], append: bool) -> io::Result<String> {
+        let what = format!("write {path}");
+        if data.len() > MAX_FS_WRITE {
+            return Err(io::Error::other(format!(
+                "{what}: {} bytes is more than one evq fs write carries ({MAX_FS_WRITE} bytes at most)",
+                data.len()
+            )));
+        }
+        let (dir, name) = self.parent_of(path)?;
+        let inode = match self.lookup(dir, name)? {
+            Some(i) => i,
+            None => match self.ask(&what, &Request::Create { dir, name, mode: 0o644 })? {
+                Answer::Inode(i) => i,
+                other => return Err(other.unexpected(&what)),
+            },
+        };
+        let mut attrs = self.stat(&what, inode)?;
+        if attrs.kind == Kind::Dir {
+            return Err(refused(&what, (ErrorCode::IsDir, 0)));
+        }
+        let start = if append { attrs.size } else { 0 };
+        if !append && attrs.size != 0 {
+            let truncate = SetAttrs { size: Some(0), ..SetAttrs::default() };
+            if let Answer::Attrs(a) = self.ask(&what, &Request::SetAttr { inode, attrs: truncate })? {
+                attrs = a;
+            }
+        }
+        for (i, chunk) in data.chunks(MAX_WRITE).enumerate() {
+            let offset = start + (i * MAX_WRITE) as u64;
+            match self.ask(&what, &Request::Write { inode, offset, data: chunk }) {
+                Ok(Answer::Attrs(a)) => attrs = a,
+                Ok(other) => return Err(other.unexpected(&what)),
+                // Say how far it got: the bytes before this one are written.
+                Err(e) if i > 0 => return Err(io::Error::other(format!("{e} (after {} bytes)", i * MAX_WRITE))),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(format!("{what}: {} bytes, inode {inode}, now {} bytes", data.len(), attrs.size))
+    }
+
+    /// The subtree at `path`: it first, then, for a directory, each entry
+    /// in name order, each directory followed by its own subtree.
+    fn tree(&self, path: &str) -> io::Result<Vec<TreeEntry>> {
+        let what = format!("tree {path}");
+        let parts = components(path)?;
+        let inode = self.resolve(path)?;
+        let top = format!("/{}", parts.join("/"));
+        let mut out = Vec::new();
+        self.add(&what, top, inode, &mut out).map(|()| out)
+    }
+
+    fn add(&self, what: &str, path: String, inode: u64, out: &mut Vec<TreeEntry>) -> io::Result<()> {
+        let a = self.stat(what, inode)?;
+        let dir = a.kind == Kind::Dir;
+        out.push(TreeEntry { path: path.clone(), inode: a.inode, dir, mode: a.mode, size: a.size, nlink: a.nlink });
+        if dir {
+            for (child, _, name) in self.list(what, a.inode)? {
+                let sep = if path == "/" { "" } else { "/" };
+                self.add(what, format!("{path}{sep}{}", String::from_utf8_lossy(&name)), child, out)?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// One request to the VFS domain over the launcher's end of its socket.
-fn call(fd: &OwnedFd, request: &Request<'_>) -> io::Result<Result<Reply<'static>, (ErrorCode, u32)>> {
-    let mut buf = [0u8; RECV_BUF];
-    let (label, rlabel, rbody) = exchange(fd, request, &mut buf)?;
-    let reply = Reply::decode(label, rlabel, rbody).map_err(|e| io::Error::other(format!("bad reply: {e}")))?;
-    Ok(match reply {
-        Reply::Error { code, detail } => Err((code, detail)),
-        Reply::Done => Ok(Reply::Done),
-        Reply::Inode(i) => Ok(Reply::Inode(i)),
-        Reply::Attrs(a) => Ok(Reply::Attrs(a)),
-        Reply::Data(_) => Ok(Reply::Done),
-    })
+/// What a request other than `Read` or `ReadDir` answered.
+enum Answer {
+    Inode(u64),
+    Attrs(Attrs),
+    Done,
+    Unexpected(String),
+}
+
+impl Answer {
+    fn unexpected(&self, what: &str) -> io::Error {
+        let got = match self {
+            Answer::Inode(i) => format!("inode {i}"),
+            Answer::Attrs(a) => format!("attributes of inode {}", a.inode),
+            Answer::Done => "an empty reply".into(),
+            Answer::Unexpected(s) => s.clone(),
+        };
+        io::Error::other(format!("{what}: the VFS domain answered with {got}"))
+    }
+
+    fn said(self, what: String) -> String {
+        match self {
+            Answer::Inode(i) => format!("{what}: inode {i}"),
+            Answer::Attrs(a) => format!("{what}: inode {}, {} bytes, mode {:o}", a.inode, a.size, a.mode),
+            Answer::Done | Answer::Unexpected(_) => what,
+        }
+    }
 }
 
 fn refused(what: &str, (code, detail): (ErrorCode, u32)) -> io::Error {
-    io::Error::other(format!("{what}: {}", evq_vfs_api::Refusal { code, detail }))
+    io::Error::other(format!("{what}: {}", Refusal { code, detail }))
 }
 
-/// The directory inode and last name of `path` (absolute, `/`-separated).
-fn parent_of<'p>(fd: &OwnedFd, path: &'p str) -> io::Result<(u64, &'p [u8])> {
-    let path = path.strip_prefix('/').ok_or_else(|| io::Error::other(format!("{path}: paths start with /")))?;
-    let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let name = parts.pop().ok_or_else(|| io::Error::other("the root has no parent"))?;
-    let mut dir = ROOT_INODE;
-    for part in parts {
-        dir =
-            lookup(fd, dir, part.as_bytes())?.ok_or_else(|| io::Error::other(format!("{part}: no such directory")))?;
-    }
-    Ok((dir, name.as_bytes()))
+/// The names along an absolute path, empty ones (`//`, a trailing `/`)
+/// dropped; the root is none.
+fn components(path: &str) -> io::Result<Vec<&str>> {
+    let rest = path.strip_prefix('/').ok_or_else(|| io::Error::other(format!("{path}: paths start with /")))?;
+    Ok(rest.split('/').filter(|p| !p.is_empty()).collect())
 }
 
-fn lookup(fd: &OwnedFd, dir: u64, name: &[u8]) -> io::Result<Option<u64>> {
-    match call(fd, &Request::Lookup { dir, name })? {
-        Ok(Reply::Inode(i)) => Ok(Some(i)),
-        Err((ErrorCode::NoEntry, _)) => Ok(None),
-        Err(e) => Err(refused("lookup", e)),
-        Ok(other) => Err(io::Error::other(format!("lookup: unexpected {other:?}"))),
-    }
+fn vfs(fd: Option<&OwnedFd>) -> io::Result<Vfs<'_>> {
+    fd.map(Vfs).ok_or_else(|| io::Error::other("this system has no VFS domain"))
 }
 
-fn resolve(fd: &OwnedFd, path: &str) -> io::Result<u64> {
-    if path.trim_matches('/').is_empty() {
-        return Ok(ROOT_INODE);
-    }
-    let (dir, name) = parent_of(fd, path)?;
-    lookup(fd, dir, name)?.ok_or_else(|| io::Error::other(format!("{path}: no such file or directory")))
+/// The console's `fs-write`: `data` into the file at `path`.
+pub(super) fn write(fd: Option<&OwnedFd>, path: &str, data: &[u8], append: bool) -> io::Result<String> {
+    vfs(fd)?.write(path, data, append)
 }
 
-fn done(what: String, reply: Result<Reply<'static>, (ErrorCode, u32)>) -> io::Result<String> {
-    match reply {
-        Ok(Reply::Inode(i)) => Ok(format!("{what}: inode {i}")),
-        Ok(Reply::Attrs(a)) => Ok(format!("{what}: inode {}, {} bytes, mode {:o}", a.inode, a.size, a.mode)),
-        Ok(_) => Ok(what),
-        Err(e) => Err(refused(&what, e)),
-    }
+/// The console's `fs-read`: the whole file at `path`.
+pub(super) fn read(fd: Option<&OwnedFd>, path: &str) -> io::Result<Vec<u8>> {
+    let vfs = vfs(fd)?;
+    let what = format!("cat {path}");
+    let inode = vfs.resolve(path)?;
+    vfs.read_all(&what, inode)
 }
 
-/// The `evq fs` commands: `mkdir PATH`, `touch PATH`, `write PATH TEXT`
-/// (appends, making the file if need be), `mv FROM TO`, `ln FILE NEWPATH`
-/// (a hard link), `rm PATH` (a file, or an empty directory), `chmod MODE
-/// PATH` (octal), `mount DIR`, `umount DIR`, `cat FILE`.
-pub(super) fn forward(vfs: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
-    let fd = vfs.ok_or_else(|| io::Error::other("this system has no VFS domain"))?;
+/// The console's `tree`.
+pub(super) fn tree(fd: Option<&OwnedFd>, path: &str) -> io::Result<Vec<TreeEntry>> {
+    vfs(fd)?.tree(path)
+}
+
+/// `ls -l`'s line for one entry: type, mode, links, size, inode, name.
+fn long_line(a: &Attrs, name: &str) -> String {
+    let (t, slash) = if a.kind == Kind::Dir { ('d', "/") } else { ('-', "") };
+    format!("{t} {:04o} {:>3} {:>6} {:>16} {name}{slash}", a.mode, a.nlink, a.size, a.inode)
+}
+
+/// The `evq fs` commands as words: `mkdir PATH`, `touch PATH`, `write
+/// [--append] PATH TEXT` (replaces the contents, or appends, making the
+/// file if need be), `mv FROM TO`, `ln FILE NEWPATH` (a hard link), `rm
+/// PATH` (a file, or an empty directory), `chmod MODE PATH` (octal),
+/// `truncate PATH SIZE`, `mount DIR`, `umount DIR`, `cat FILE` (as text),
+/// `ls [-l] [PATH]`, `stat PATH`.
+pub(super) fn forward(fd: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
+    let vfs = vfs(fd)?;
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let usage = || io::Error::other(format!("usage: evq fs {}", forward_usage(a.first().copied())));
     match a.as_slice() {
         ["mkdir", path] => {
-            let (dir, name) = parent_of(fd, path)?;
-            done(format!("mkdir {path}"), call(fd, &Request::Mkdir { dir, name, mode: 0o755 })?)
+            let (dir, name) = vfs.parent_of(path)?;
+            let what = format!("mkdir {path}");
+            Ok(vfs.ask(&what, &Request::Mkdir { dir, name, mode: 0o755 })?.said(what))
         }
         ["touch", path] => {
-            let (dir, name) = parent_of(fd, path)?;
-            match lookup(fd, dir, name)? {
-                None => done(format!("touch {path}"), call(fd, &Request::Create { dir, name, mode: 0o644 })?),
+            let (dir, name) = vfs.parent_of(path)?;
+            let what = format!("touch {path}");
+            let answer = match vfs.lookup(dir, name)? {
+                None => vfs.ask(&what, &Request::Create { dir, name, mode: 0o644 })?,
                 Some(inode) => {
                     let now = Some(sys::unix_seconds() * 1_000_000_000);
                     let attrs = SetAttrs { atime_ns: now, mtime_ns: now, ..SetAttrs::default() };
-                    done(format!("touch {path}"), call(fd, &Request::SetAttr { inode, attrs })?)
+                    vfs.ask(&what, &Request::SetAttr { inode, attrs })?
                 }
-            }
+            };
+            Ok(answer.said(what))
         }
-        ["write", path, text @ ..] if !text.is_empty() => {
-            let (dir, name) = parent_of(fd, path)?;
-            let inode = match lookup(fd, dir, name)? {
-                Some(i) => i,
-                None => match call(fd, &Request::Create { dir, name, mode: 0o644 })? {
-                    Ok(Reply::Inode(i)) => i,
-                    other => return done(format!("write {path}"), other),
-                },
-            };
-            let size = match call(fd, &Request::Stat { inode })? {
-                Ok(Reply::Attrs(a)) => a.size,
-                other => return done(format!("write {path}"), other),
-            };
-            let data = text.join(" ");
-            done(format!("write {path}"), call(fd, &Request::Write { inode, offset: size, data: data.as_bytes() })?)
+        ["write", "--append", path, text @ ..] if !text.is_empty() => vfs.write(path, text.join(" ").as_bytes(), true),
+        ["write", path, text @ ..] if !text.is_empty() && *path != "--append" => {
+            vfs.write(path, text.join(" ").as_bytes(), false)
         }
         ["mv", from, to] => {
-            let (old_dir, old_name) = parent_of(fd, from)?;
-            let (new_dir, new_name) = parent_of(fd, to)?;
-            done(format!("mv {from} {to}"), call(fd, &Request::Rename { old_dir, old_name, new_dir, new_name })?)
+            let (old_dir, old_name) = vfs.parent_of(from)?;
+            let (new_dir, new_name) = vfs.parent_of(to)?;
+            let what = format!("mv {from} {to}");
+            Ok(vfs.ask(&what, &Request::Rename { old_dir, old_name, new_dir, new_name })?.said(what))
         }
         ["ln", file, link] => {
-            let inode = resolve(fd, file)?;
-            let (new_dir, name) = parent_of(fd, link)?;
-            done(format!("ln {file} {link}"), call(fd, &Request::Link { inode, new_dir, name })?)
+            let inode = vfs.resolve(file)?;
+            let (new_dir, name) = vfs.parent_of(link)?;
+            let what = format!("ln {file} {link}");
+            Ok(vfs.ask(&what, &Request::Link { inode, new_dir, name })?.said(what))
         }
         ["rm", path] => {
-            let (dir, name) = parent_of(fd, path)?;
-            match call(fd, &Request::Unlink { dir, name })? {
-                Err((ErrorCode::IsDir, _)) => done(format!("rm {path}"), call(fd, &Request::Rmdir { dir, name })?),
-                other => done(format!("rm {path}"), other),
+            let (dir, name) = vfs.parent_of(path)?;
+            let what = format!("rm {path}");
+            match vfs.try_ask(&Request::Unlink { dir, name })? {
+                Err((ErrorCode::IsDir, _)) => Ok(vfs.ask(&what, &Request::Rmdir { dir, name })?.said(what)),
+                other => Ok(other.map_err(|e| refused(&what, e))?.said(what)),
             }
         }
         ["chmod", mode, path] => {
             let mode =
                 u32::from_str_radix(mode, 8).map_err(|_| io::Error::other(format!("{mode}: not an octal mode")))?;
-            let inode = resolve(fd, path)?;
+            let inode = vfs.resolve(path)?;
             let attrs = SetAttrs { mode: Some(mode), ..SetAttrs::default() };
-            done(format!("chmod {mode:o} {path}"), call(fd, &Request::SetAttr { inode, attrs })?)
+            let what = format!("chmod {mode:o} {path}");
+            Ok(vfs.ask(&what, &Request::SetAttr { inode, attrs })?.said(what))
+        }
+        ["truncate", path, size] => {
+            let what = format!("truncate {path}");
+            let size: u64 = size
+                .parse()
+                .map_err(|_| io::Error::other(format!("{what}: {size:?} is not a size in bytes (a whole number)")))?;
+            let inode = vfs.resolve(path)?;
+            let attrs = SetAttrs { size: Some(size), ..SetAttrs::default() };
+            Ok(vfs.ask(&what, &Request::SetAttr { inode, attrs })?.said(what))
         }
         ["mount", path] => {
-            let dir = resolve(fd, path)?;
-            done(format!("mount {path}"), call(fd, &Request::Mount { dir })?)
+            let dir = vfs.resolve(path)?;
+            let what = format!("mount {path}");
+            Ok(vfs.ask(&what, &Request::Mount { dir })?.said(what))
         }
         ["umount", path] => {
-            let dir = resolve(fd, path)?;
-            done(format!("umount {path}"), call(fd, &Request::Unmount { dir })?)
+            let dir = vfs.resolve(path)?;
+            let what = format!("umount {path}");
+            Ok(vfs.ask(&what, &Request::Unmount { dir })?.said(what))
         }
         ["cat", path] => {
-            let inode = resolve(fd, path)?;
-            let mut out = Vec::new();
-            loop {
-                let request = Request::Read { inode, offset: out.len() as u64, len: evq_vfs_api::MAX_READ as u32 };
-                let mut buf = [0u8; RECV_BUF];
-                let (label, rl, rb) = exchange(fd, &request, &mut buf)?;
-                match Reply::decode(label, rl, rb).map_err(|e| io::Error::other(format!("bad reply: {e}")))? {
-                    Reply::Data([]) => break,
-                    Reply::Data(d) => out.extend_from_slice(d),
-                    Reply::Error { code, detail } => return Err(refused(&format!("cat {path}"), (code, detail))),
-                    other => return Err(io::Error::other(format!("cat: unexpected {other:?}"))),
+            let inode = vfs.resolve(path)?;
+            Ok(String::from_utf8_lossy(&vfs.read_all(&format!("cat {path}"), inode)?).into_owned())
+        }
+        ["ls", rest @ ..] => {
+            let (long, paths) = match rest {
+                ["-l", more @ ..] => (true, more),
+                more => (false, more),
+            };
+            let path = match paths {
+                [] => "/",
+                [p] => p,
+                _ => return Err(usage()),
+            };
+            let what = format!("ls {path}");
+            let inode = vfs.resolve(path)?;
+            let top = vfs.stat(&what, inode)?;
+            let entries = if top.kind == Kind::Dir {
+                vfs.list(&what, top.inode)?
+            } else {
+                let name = components(path)?.last().map_or(Vec::new(), |n| n.as_bytes().to_vec());
+                vec![(top.inode, top.kind, name)]
+            };
+            let mut lines = Vec::new();
+            for (inode, kind, name) in entries {
+                let name = String::from_utf8_lossy(&name);
+                if long {
+                    lines.push(long_line(&vfs.stat(&what, inode)?, &name));
+                } else {
+                    lines.push(format!("{name}{}", if kind == Kind::Dir { "/" } else { "" }));
                 }
             }
-            Ok(String::from_utf8_lossy(&out).into_owned())
+            Ok(lines.join("\n"))
+        }
+        ["stat", path] => {
+            let inode = vfs.resolve(path)?;
+            let a = vfs.stat(&format!("stat {path}"), inode)?;
+            let kind = if a.kind == Kind::Dir { "directory" } else { "file" };
+            Ok(format!(
+                "path: {path}\ninode: {}\ntype: {kind}\nmode: {:04o}\nsize: {}\nnlink: {}\nuid: {}\ngid: {}\natime_ns: {}\nmtime_ns: {}",
+                a.inode, a.mode, a.size, a.nlink, a.uid, a.gid, a.atime_ns, a.mtime_ns
+            ))
         }
         _ => Err(usage()),
     }
@@ -185,14 +409,17 @@ fn forward_usage(cmd: Option<&str>) -> &'static str {
     match cmd {
         Some("mkdir") => "mkdir PATH",
         Some("touch") => "touch PATH",
-        Some("write") => "write PATH TEXT…",
+        Some("write") => "write [--append] PATH TEXT…",
         Some("mv") => "mv FROM TO",
         Some("ln") => "ln FILE NEWPATH",
         Some("rm") => "rm PATH",
         Some("chmod") => "chmod MODE PATH",
+        Some("truncate") => "truncate PATH SIZE",
         Some("mount") => "mount DIR",
         Some("umount") => "umount DIR",
         Some("cat") => "cat FILE",
-        _ => "mkdir|touch|write|mv|ln|rm|chmod|mount|umount|cat …",
+        Some("ls") => "ls [-l] [PATH]",
+        Some("stat") => "stat PATH",
+        _ => "mkdir|touch|write|mv|ln|rm|chmod|truncate|mount|umount|cat|ls|stat …",
     }
 }
