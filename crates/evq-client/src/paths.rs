@@ -89,9 +89,12 @@ impl PathMap {
         self.places.contains_key(&inode)
     }
 
-    /// The inode the map has at the absolute `path`, if any.
+    /// The inode the map has at the absolute `path`, if any. A mount point
+    /// has two, the covered directory's and the mounted root's: the one
+    /// with the highest number, the mounted root (a mount's `fs_id` is in
+    /// the high bits, and the root file system's is 0), is the one seen.
     pub fn inode_at(&self, path: &str) -> Option<u64> {
-        self.places.keys().copied().find(|&i| self.path_of(i).as_deref() == Some(path))
+        self.places.keys().rev().copied().find(|&i| self.path_of(i).as_deref() == Some(path))
     }
 
     /// The full path of `inode`, if the map knows every directory up to a
@@ -328,7 +331,9 @@ mod tests {
             path_after(&mut m, &Ev::dentry(vfs::CREATE, root + 1, root, "inner")).as_deref(),
             Some("/d/sub/inner")
         );
+        assert_eq!(m.inode_at("/d/sub"), Some(root));
         path_after(&mut m, &Ev::mount(vfs::UNMOUNT, 3, 2, 7, "sub"));
+        assert_eq!(m.inode_at("/d/sub"), Some(3));
         assert_eq!(m.path_of(root + 1), None);
         assert_eq!(mounted_root(0), None);
         assert_eq!(mounted_root(1 << 20), None);

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use evq_source::WhenFull;
 
+pub use crate::admin::ClockAnchor;
 use crate::admin::ServerStatus;
 use crate::client::Client;
 use crate::ingest::{Publisher, SourceLink};
@@ -232,42 +233,6 @@ pub struct Status {
     pub degraded: Vec<String>,
     /// The server's own report.
     pub server: ServerStatus,
-    /// The two clocks read together when the system started, which map the
-    /// server's timestamps to wall-clock time (`evq tail` prints them so).
-    /// Absent from a launcher that does not report it.
-    #[serde(default)]
-    pub clock: Option<ClockAnchor>,
-}
-
-/// The server's clock (`CLOCK_MONOTONIC`, what every event's
-/// `timestamp_ns` is read from) and the wall clock (`CLOCK_REALTIME`), read
-/// one right after the other: a timestamp `t` happened at wall-clock
-/// `realtime_ns + (t - monotonic_ns)`. The mapping is fixed at that
-/// instant: a later step of the wall clock (a settime, NTP) does not move it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClockAnchor {
-    /// `CLOCK_REALTIME`, ns since the Unix epoch.
-    pub realtime_ns: u64,
-    /// `CLOCK_MONOTONIC`, ns, read at the same instant.
-    pub monotonic_ns: u64,
-}
-
-impl ClockAnchor {
-    /// Reads both clocks now.
-    pub fn now() -> Self {
-        let monotonic_ns = sys::monotonic_ns();
-        Self { realtime_ns: sys::realtime_ns(), monotonic_ns }
-    }
-
-    /// The wall-clock time, ns since the Unix epoch, of a server timestamp
-    /// (saturating at the epoch and at `u64::MAX`).
-    pub fn wall_ns(&self, timestamp_ns: u64) -> u64 {
-        if timestamp_ns >= self.monotonic_ns {
-            self.realtime_ns.saturating_add(timestamp_ns - self.monotonic_ns)
-        } else {
-            self.realtime_ns.saturating_sub(self.monotonic_ns - timestamp_ns)
-        }
-    }
 }
 
 /// Reads one console datagram as a request: what the launcher runs on each

@@ -22,7 +22,7 @@ use evq_abi::ring::RingGeometry;
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
 use evq_system::{Grant, Role, System, ROOT_BADGE, ROOT_INGEST_PAGES, ROOT_NAME};
 
-use crate::admin::{self, ServerStatus, SourceStatus};
+use crate::admin::{self, ClockAnchor, ServerStatus, SourceStatus};
 use crate::boot::{self, Cap};
 use crate::ingest;
 use crate::rings::MemfdRings;
@@ -95,6 +95,8 @@ struct Shell {
     revoked: u64,
     cut_off: u64,
     started: u64,
+    /// The wall clock when `started` was read.
+    started_realtime_ns: u64,
     pool_pages: u32,
 }
 
@@ -152,6 +154,8 @@ pub fn run(system: &System<'_>, name: &str) -> io::Result<()> {
         revoked: 0,
         cut_off: 0,
         started: sys::monotonic_ns(),
+        // Read right after `started`: the server's clock is 1 then.
+        started_realtime_ns: sys::realtime_ns(),
         pool_pages: ring_pool_pages,
     };
     shell.serve()
@@ -376,6 +380,7 @@ impl Shell {
             cut_off: self.cut_off,
             sources,
             totals: s.totals(),
+            clock: Some(ClockAnchor { realtime_ns: self.started_realtime_ns, server_ns: 1 }),
         }
     }
 

@@ -40,7 +40,7 @@ use evq_system::{Role, System, ROOT_BADGE, ROOT_INGEST_PAGES};
 
 use crate::admin;
 use crate::boot::{self, image};
-use crate::console::{ClockAnchor, DomainStatus, Status, MAX_MESSAGE};
+use crate::console::{DomainStatus, Status, MAX_MESSAGE};
 use crate::ingest::{self, Publisher, SourceLink};
 use crate::seccomp::{self, Support};
 use crate::sys::{self, Ended};
@@ -112,8 +112,6 @@ struct Launcher {
     conns: Vec<Conn>,
     next_conn: u64,
     started: Instant,
-    /// The clocks at the start, for `Status::clock`.
-    clock: ClockAnchor,
 }
 
 /// Runs a system until it is asked to stop (console `shutdown`, SIGINT,
@@ -242,7 +240,6 @@ impl Launcher {
             conns: Vec::new(),
             next_conn: 1,
             started: Instant::now(),
-            clock: ClockAnchor::now(),
         };
         // The server is started first, holding its end of the supervisor
         // channel; then it is given the launcher's own endpoint.
@@ -384,7 +381,6 @@ impl Launcher {
             pty: self.pty.as_ref().map(|p| p.2.clone()).filter(|p| !p.is_empty()),
             domains,
             server: self.server_status()?,
-            clock: Some(self.clock),
         })
     }
 

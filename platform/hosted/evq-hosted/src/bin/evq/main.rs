@@ -47,7 +47,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct ConsoleArg {
+pub(crate) struct ConsoleArg {
     /// The running system's console socket [default: $EVQ_CONSOLE, else
     /// $XDG_RUNTIME_DIR/evq-console, else /tmp/evq-UID-console]
     // Global: `evq net link up --console PATH` as well as `evq net --console PATH link up`.
@@ -80,26 +80,8 @@ enum Cmd {
         #[arg(short, long)]
         verbose: bool,
     },
-    /// Print events as they arrive, one line each.
-    Tail {
-        #[command(flatten)]
-        console: ConsoleArg,
-        /// Only these categories (vfs, process, network, device, memory, system); repeatable.
-        #[arg(long = "category", short = 'c', value_name = "CATEGORY")]
-        categories: Vec<String>,
-        /// Only these kinds (create, rename, exit, rx, input, …); repeatable.
-        #[arg(long = "type", short = 't', value_name = "KIND")]
-        kinds: Vec<String>,
-        /// Exit after this many events.
-        #[arg(long, short = 'n')]
-        count: Option<u64>,
-        /// Attach to this console slot rather than the first free one.
-        #[arg(long, value_name = "DOMAIN")]
-        slot: Option<String>,
-        /// One JSON object per event.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print events as they arrive, one line each; or watch directories and files, as inotifywait does.
+    Tail(tail::TailArgs),
     /// Print the server's statistics and the domains.
     Stats {
         #[command(flatten)]
@@ -269,9 +251,7 @@ fn main() -> ExitCode {
         Cmd::Run { system, console, no_seccomp, no_netns, verbose } => {
             run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose)
         }
-        Cmd::Tail { console, categories, kinds, count, slot, json } => {
-            tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
-        }
+        Cmd::Tail(args) => tail(args),
         Cmd::Stats { console, json } => stats(&console.path(), json),
         Cmd::Fs { console, what } => {
             what.words().and_then(|args| simple(&console.path(), console::Request::Fs { args }))
