@@ -11,8 +11,9 @@
 //! names inside a mounted file system get full paths too.
 //!
 //! Limits: one name per inode (a file with several hard links is shown
-//! under the last name an event gave it); an event about a directory the
-//! map has never seen has no path ([`PathMap::path_of`] returns `None`).
+//! under the last name an event gave it); an event in a directory the map
+//! has never seen has the path the map knows for its inode, if any, else
+//! none ([`PathMap::path_of`] returns `None`).
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -140,9 +141,10 @@ impl PathMap {
             vfs::RENAME => {
                 let r = decode_rename(e.payload).ok()?;
                 let (old, new) = (text(r.old_name), text(r.new_name));
+                let old_path = self.path_in(r.old_parent, &old).or_else(|| self.path_of(e.object_id));
                 EventPaths {
                     path: self.path_in(r.new_parent, &new),
-                    from: Some((self.path_in(r.old_parent, &old), old)),
+                    from: Some((old_path, old)),
                     name: new,
                     parent: r.new_parent,
                 }
@@ -155,12 +157,12 @@ impl PathMap {
             _ => {
                 let (parent, name) = decode_dentry(e.payload).ok()?;
                 let name = text(name);
-                // Reached without a name (an ATTRIB with parent 0): where
-                // the map last saw the inode.
-                let path = if parent == 0 && name.is_empty() {
-                    self.path_of(e.object_id)
-                } else {
-                    self.path_in(parent, &name)
+                // Reached without a name (an ATTRIB with parent 0), or in a
+                // directory the map does not know (a watched top's own
+                // events): where the map last saw the inode.
+                let path = match parent == 0 && name.is_empty() {
+                    true => self.path_of(e.object_id),
+                    false => self.path_in(parent, &name).or_else(|| self.path_of(e.object_id)),
                 };
                 EventPaths { path, name, parent, from: None }
             }
@@ -337,6 +339,17 @@ mod tests {
         assert_eq!(m.path_of(root + 1), None);
         assert_eq!(mounted_root(0), None);
         assert_eq!(mounted_root(1 << 20), None);
+    }
+
+    #[test]
+    fn an_event_in_an_unknown_directory_has_the_path_of_its_inode() {
+        let mut m = PathMap::new();
+        m.insert_path("/d", 2);
+        let e = Ev::dentry(vfs::ATTRIB, 2, 1, "d");
+        assert_eq!(m.paths(&e.event()).unwrap().path.as_deref(), Some("/d"));
+        let e = Ev::rename(2, 1, "d", 1, "e");
+        assert_eq!(m.paths(&e.event()).unwrap().from, Some((Some("/d".into()), "d".into())));
+        assert_eq!(m.paths(&Ev::dentry(vfs::CREATE, 9, 1, "x").event()).unwrap().path, None);
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub(crate) struct TailArgs {
     #[arg(long = "type", short = 't', value_name = "KIND")]
     kinds: Vec<String>,
     /// Only events from this source (a domain's name, as `evq stats` lists
-    /// them; `server` for the server's own).
+    /// them; `evq-server` for the server's own).
     #[arg(long, value_name = "NAME")]
     source: Option<String>,
     /// Only events about this object (an inode, a domain id, an interface
@@ -195,6 +195,9 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
     }
     if args.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(io::Error::other("--timeout is a number of seconds above 0"));
+    }
+    if evq_abi::ring::RingGeometry::new(args.pages).is_err() {
+        return Err(io::Error::other(format!("--pages: {} is not a power of two from 1 to 64", args.pages)));
     }
     if args.min_events == 0 {
         return Err(io::Error::other("--min-events is at least 1"));
