@@ -188,6 +188,7 @@ fn write_event(
 mod tests {
     extern crate std;
     use std::format;
+    use std::string::ToString;
 
     use super::*;
     use evq_abi::event::{encode_rename, Rename};
@@ -229,5 +230,23 @@ mod tests {
             line,
             "[3 lost] #4 vfs attrib object=9 source=1 payload=2B attrs=mode,size (+2 coalesced) !critical"
         );
+    }
+
+    #[test]
+    fn with_paths_shows_full_paths_for_names_renames_and_mounts() {
+        use evq_abi::event::{encode_dentry, encode_mount, MAX_PAYLOAD};
+        let mut buf = [0u8; MAX_PAYLOAD];
+        let n = encode_dentry(3, b"f", &mut buf).unwrap();
+        let e = event(Category::Vfs, vfs::CREATE, 0, &buf[..n]);
+        assert!(WithPaths { event: &e, path: Some("/d/f"), from: None }.to_string().ends_with(" path=\"/d/f\""));
+        assert!(WithPaths { event: &e, path: None, from: None }.to_string().ends_with(" name=3:\"f\""));
+        let r = Rename { old_parent: 3, old_name: b"f", new_parent: 4, new_name: b"g" };
+        let n = encode_rename(&r, &mut buf).unwrap();
+        let e = event(Category::Vfs, vfs::RENAME, 0, &buf[..n]);
+        let shown = WithPaths { event: &e, path: Some("/e/g"), from: Some("/d/f") }.to_string();
+        assert!(shown.ends_with(" from=\"/d/f\" to=\"/e/g\""), "{shown}");
+        let n = encode_mount(3, 2, b"m", &mut buf).unwrap();
+        let e = event(Category::Vfs, vfs::MOUNT, 0, &buf[..n]);
+        assert!(WithPaths { event: &e, path: Some("/d/m"), from: None }.to_string().ends_with(" at=\"/d/m\" fs=2"));
     }
 }

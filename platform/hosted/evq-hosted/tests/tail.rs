@@ -19,6 +19,8 @@ use serde_json::Value;
 /// standard error's, once it said it is watching.
 struct Tail {
     group: Group,
+    /// The line that said it is watching.
+    watching: String,
     out: mpsc::Receiver<String>,
     err: mpsc::Receiver<String>,
 }
@@ -32,8 +34,8 @@ impl Tail {
         let mut group = Group::spawn(&mut cmd);
         let out = lines_of(group.child.stdout.take().expect("stdout"));
         let err = lines_of(group.child.stderr.take().expect("stderr"));
-        line_with(&err, "evq tail: watching");
-        Tail { group, out, err }
+        let watching = line_with(&err, "evq tail: watching");
+        Tail { group, watching, out, err }
     }
 
     /// The next output line that contains `text`.
@@ -108,6 +110,10 @@ fn names_inside_a_mount_have_full_paths_in_a_watch_and_in_a_plain_tail() {
     assert_eq!(watch.next(), "mount /d/m");
     assert_eq!(watch.next(), "create /d/m/inside");
     assert_eq!(plain.line("inside"), "create /d/m/inside inside");
+    let text = Tail::start(&sys, &["-c", "vfs"]);
+    fs(&sys, &["umount", "/top"]);
+    let line = text.next();
+    assert!(line.contains(" vfs unmount ") && line.contains(" at=\"/top\" fs=1"), "{line}");
 }
 
 #[test]
@@ -125,8 +131,43 @@ fn a_directory_watch_takes_only_the_names_in_it_and_says_when_it_is_watching() {
     // The directory itself, through its own OBJECT subscription.
     assert_eq!(tail.next(), "/d");
     // The queue's subscriptions: the directory, itself, and the stop.
-    let status = Console::connect(&sys.console()).unwrap().status().unwrap();
-    assert_eq!(status.server.subscriptions, 3);
+    assert_eq!(subscriptions(&sys), 3);
+    assert!(tail.watching.starts_with("evq tail: watching /d (1 directory) as "), "{}", tail.watching);
+}
+
+/// The subscriptions of every queue.
+fn subscriptions(sys: &System) -> usize {
+    Console::connect(&sys.console()).unwrap().status().unwrap().server.subscriptions
+}
+
+/// Waits until the server holds `n` subscriptions.
+fn until_subscriptions(sys: &System, n: usize) {
+    let deadline = Instant::now() + DEADLINE;
+    while subscriptions(sys) != n {
+        assert!(Instant::now() < deadline, "the server never held {n} subscriptions");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_removed_directory_and_an_unmounted_file_system_drop_their_watches() {
+    let sys = System::start();
+    fs(&sys, &["mkdir", "/d"]);
+    fs(&sys, &["mkdir", "/d/x"]);
+    fs(&sys, &["mkdir", "/d/m"]);
+    let tail = Tail::start(&sys, &["/d", "-r", "--format", "%e %p"]);
+    assert!(tail.watching.starts_with("evq tail: watching /d (3 directories) as "), "{}", tail.watching);
+    // /d itself, three directories, the stop.
+    assert_eq!(subscriptions(&sys), 5);
+    fs(&sys, &["rm", "/d/x"]);
+    assert_eq!(tail.next(), "delete /d/x");
+    until_subscriptions(&sys, 4);
+    fs(&sys, &["mount", "/d/m"]);
+    assert_eq!(tail.next(), "mount /d/m");
+    until_subscriptions(&sys, 5);
+    fs(&sys, &["umount", "/d/m"]);
+    assert_eq!(tail.next(), "unmount /d/m");
+    until_subscriptions(&sys, 4);
 }
 
 #[test]
@@ -161,6 +202,13 @@ fn a_directory_added_to_a_recursive_watch_reports_what_is_already_in_it() {
     assert_eq!(tail.next(), "create /d/in/was-here -");
     fs(&sys, &["touch", "/d/in/after"]);
     assert_eq!(tail.next(), "create /d/in/after 1");
+    let text = Tail::start(&sys, &["/d", "-r"]);
+    fs(&sys, &["mkdir", "/elsewhere"]);
+    fs(&sys, &["touch", "/elsewhere/f"]);
+    fs(&sys, &["mv", "/elsewhere", "/d/in2"]);
+    assert!(text.next().contains(" vfs rename "));
+    let listed = text.next();
+    assert!(listed.contains(" - vfs create path=\"/d/in2/f\" object=") && listed.ends_with(" (listed)"), "{listed}");
 }
 
 #[test]
@@ -176,6 +224,7 @@ fn json_decodes_a_rename_and_keeps_the_payload() {
     assert_eq!((v["old_name"].as_str(), v["new_name"].as_str(), v["name"].as_str()), (Some("f"), Some("g"), Some("g")));
     assert_ne!(v["old_parent"], v["new_parent"]);
     assert_eq!(v["path"], "/b/g");
+    assert!(v["text"].as_str().is_some_and(|t| t.ends_with(" from=\"/a/f\" to=\"/b/g\"")), "{v}");
     assert!(v["payload"].as_str().is_some_and(|p| p.len() > 32 && p.ends_with(&hex(b"fg"))), "{v}");
     let attrib = Tail::start(&sys, &["--json", "-t", "attrib"]);
     fs(&sys, &["chmod", "600", "/b/g"]);
@@ -212,13 +261,15 @@ fn json_decodes_network_counts_link_state_and_typed_input() {
 #[test]
 fn json_decodes_a_domains_fault() {
     let sys = System::start();
-    let tail = Tail::start(&sys, &["--json", "-c", "process", "-t", "fault"]);
+    let tail = Tail::start(&sys, &["--json", "-c", "process", "-t", "fault", "-t", "exit"]);
     let status = Console::connect(&sys.console()).unwrap().status().unwrap();
     let device = status.domains.iter().find(|d| d.name == "device").and_then(|d| d.pid).expect("device runs");
     evq_hosted::host::kill(device, libc::SIGSEGV).unwrap();
     let v = tail.json();
     assert_eq!((v["fault"].as_str(), v["fault_kind"].as_u64()), (Some("vm"), Some(1)));
     assert!(v["address"].as_u64().is_some() && v["ip"].as_u64().is_some(), "{v}");
+    let exit = tail.json_kind("exit");
+    assert_eq!(exit["code"].as_i64(), Some(128 + 1), "{exit}");
 }
 
 #[test]

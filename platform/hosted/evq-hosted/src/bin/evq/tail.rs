@@ -256,12 +256,15 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
         let filter = Filter { type_mask: 1 << system::SHUTDOWN, ..Filter::all_of(Category::System) };
         stop_watch = Some(client.subscribe(&queue, filter).map_err(e)?);
     }
-    let what = if watching {
-        format!("{} ({} directories)", args.paths.join(" "), watches.dir_count())
+    if watching {
+        let dirs = match watches.dir_count() {
+            1 => "1 directory".to_string(),
+            n => format!("{n} directories"),
+        };
+        eprintln!("evq tail: watching {} ({dirs}) as {slot}", args.paths.join(" "));
     } else {
-        "every event chosen".to_string()
-    };
-    eprintln!("evq tail: watching {what} as {slot}");
+        eprintln!("evq tail: watching as {slot}");
+    }
     if args.initial {
         watches.note_listed(&listing);
         for entry in &listing {
