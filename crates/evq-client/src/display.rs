@@ -30,6 +30,20 @@ pub fn kind_name(category: Category, kind: u8) -> &'static str {
     names.get(usize::from(kind)).copied().unwrap_or("?")
 }
 
+/// The names of the attribute flags set in a VFS event's `type_flags`
+/// (`mode`, `size`, `atime`, `mtime`, `owner`, `nlink`), in bit order.
+pub fn attr_names(type_flags: u8) -> impl Iterator<Item = &'static str> {
+    const ATTRS: [(u8, &str); 6] = [
+        (vfs::flags::ATTR_MODE, "mode"),
+        (vfs::flags::ATTR_SIZE, "size"),
+        (vfs::flags::ATTR_ATIME, "atime"),
+        (vfs::flags::ATTR_MTIME, "mtime"),
+        (vfs::flags::ATTR_OWNER, "owner"),
+        (vfs::flags::ATTR_NLINK, "nlink"),
+    ];
+    ATTRS.into_iter().filter(move |(bit, _)| type_flags & bit != 0).map(|(_, name)| name)
+}
+
 struct Name<'a>(&'a [u8]);
 
 impl fmt::Display for Name<'_> {
@@ -159,20 +173,10 @@ fn write_event(
         if e.type_flags & vfs::flags::IS_DIR != 0 {
             f.write_str(" dir")?;
         }
-        let attrs = [
-            (vfs::flags::ATTR_MODE, "mode"),
-            (vfs::flags::ATTR_SIZE, "size"),
-            (vfs::flags::ATTR_ATIME, "atime"),
-            (vfs::flags::ATTR_MTIME, "mtime"),
-            (vfs::flags::ATTR_OWNER, "owner"),
-            (vfs::flags::ATTR_NLINK, "nlink"),
-        ];
         let mut sep = " attrs=";
-        for (bit, name) in attrs {
-            if e.type_flags & bit != 0 {
-                write!(f, "{sep}{name}")?;
-                sep = ",";
-            }
+        for name in attr_names(e.type_flags) {
+            write!(f, "{sep}{name}")?;
+            sep = ",";
         }
     }
     if e.coalesced > 0 {

@@ -153,4 +153,4 @@ impl EventQueue {
 }
 
 mod display;
-pub use display::{kind_name, WithPaths};
+pub use display::{attr_names, kind_name, WithPaths};

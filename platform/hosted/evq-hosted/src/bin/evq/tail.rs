@@ -22,7 +22,7 @@ use evq_hosted::console::{Console, TreeEntry};
 use crate::output::stdout_gone;
 use crate::ConsoleArg;
 use format::{Clock, Format, Shown};
-use watch::{Terms, Watches};
+use watch::{Terms, Via, Watches};
 
 /// Exit status: an event was seen, `-n` was reached, or the system stopped.
 const SEEN: i32 = 0;
@@ -235,7 +235,8 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
     let mut stop_watch = None;
     if watching {
         for path in &args.paths {
-            listing.extend(watches.add_top(&console, &mut client, &queue, path)?);
+            let mut via = Via { console: &console, client: &mut client, queue: &queue };
+            listing.extend(watches.add_top(&mut via, path)?);
         }
     } else {
         for &(category, type_mask) in &chosen {
@@ -397,9 +398,10 @@ impl Tail<'_> {
                     return Ok(Drained::Enough);
                 }
             }
-            self.watches.unwatch(client, queue, &gone)?;
+            let mut via = Via { console: self.console, client, queue };
+            self.watches.unwatch(&mut via, &gone)?;
             if let Some(path) = later_dir {
-                for entry in self.watches.add_later(self.console, client, queue, &path)? {
+                for entry in self.watches.add_later(&mut via, &path)? {
                     if self.vfs_kinds & 1 << vfs::CREATE != 0 {
                         print_listed(self.output, self.clock, &entry, "create")?;
                         self.seen += 1;

@@ -9,7 +9,7 @@ use evq_abi::event::{
     UsagePayload,
 };
 use evq_client::paths::{mounted_root, EventPaths};
-use evq_client::{kind_name, ReceivedEvent, WithPaths};
+use evq_client::{attr_names, kind_name, ReceivedEvent, WithPaths};
 use evq_hosted::console::{ClockAnchor, TreeEntry};
 use serde_json::{json, Map, Value};
 use zerocopy::FromBytes;
@@ -236,16 +236,6 @@ pub(crate) fn listed_json(entry: &TreeEntry, kind: &str, clock: &Clock) -> Value
     })
 }
 
-/// The names of the VFS attribute flags, in bit order.
-const ATTRS: [(u8, &str); 6] = [
-    (vfs::flags::ATTR_MODE, "mode"),
-    (vfs::flags::ATTR_SIZE, "size"),
-    (vfs::flags::ATTR_ATIME, "atime"),
-    (vfs::flags::ATTR_MTIME, "mtime"),
-    (vfs::flags::ATTR_OWNER, "owner"),
-    (vfs::flags::ATTR_NLINK, "nlink"),
-];
-
 /// The name of a fault kind (`process::fault`).
 fn fault_name(kind: u32) -> &'static str {
     match kind {
@@ -286,8 +276,7 @@ pub(crate) fn event_json(e: &ReceivedEvent<'_>, paths: Option<&EventPaths>, sour
         Category::Vfs => {
             put("dir", (e.type_flags & vfs::flags::IS_DIR != 0).into());
             if e.kind == vfs::ATTRIB {
-                let attrs: Vec<&str> = ATTRS.iter().filter(|(b, _)| e.type_flags & b != 0).map(|(_, n)| *n).collect();
-                put("attrs", attrs.into());
+                put("attrs", attr_names(e.type_flags).collect::<Vec<_>>().into());
             }
             if let Some(paths) = paths {
                 put("name", paths.name.clone().into());

@@ -37,6 +37,19 @@ impl Terms {
     }
 }
 
+/// What watching goes through: the console that lists the tree, and the
+/// client and queue that subscribe.
+pub(crate) struct Via<'a> {
+    pub console: &'a Console,
+    pub client: &'a mut Client,
+    pub queue: &'a HostedQueue,
+}
+
+/// The listing of the subtree at `path`, or why not.
+fn list(console: &Console, path: &str) -> io::Result<Vec<TreeEntry>> {
+    console.tree(path).map_err(|e| io::Error::other(format!("cannot watch {path}: {e}")))
+}
+
 /// The watches of one tail.
 pub(crate) struct Watches {
     terms: Terms,
@@ -77,32 +90,20 @@ impl Watches {
     /// subscription for the path itself, and for a directory a `PARENT`
     /// one for it (with `-r`, for every directory under it). Returns the
     /// listing, taken once every directory in it was watched.
-    pub(crate) fn add_top(
-        &mut self,
-        console: &Console,
-        client: &mut Client,
-        queue: &HostedQueue,
-        path: &str,
-    ) -> io::Result<Vec<TreeEntry>> {
-        let first = console.tree(path).map_err(|e| io::Error::other(format!("cannot watch {path}: {e}")))?;
+    pub(crate) fn add_top(&mut self, via: &mut Via<'_>, path: &str) -> io::Result<Vec<TreeEntry>> {
+        let first = list(via.console, path)?;
         let top = first.first().ok_or_else(|| io::Error::other(format!("cannot watch {path}: no such path")))?;
         let itself = Filter { object_id: Some(top.inode), ..self.terms.filter() };
-        client.subscribe(queue, itself).map_err(|e| refused(path, &e))?;
-        self.add_dirs(console, client, queue, path)
+        via.client.subscribe(via.queue, itself).map_err(|e| refused(path, &e))?;
+        self.add_dirs(via, path)
     }
 
     /// Watches the directories of the subtree at `path` (only `path` itself
     /// without `-r`), listing it again until every directory in the
     /// listing was watched before it was taken; fills the map from it.
-    fn add_dirs(
-        &mut self,
-        console: &Console,
-        client: &mut Client,
-        queue: &HostedQueue,
-        path: &str,
-    ) -> io::Result<Vec<TreeEntry>> {
+    fn add_dirs(&mut self, via: &mut Via<'_>, path: &str) -> io::Result<Vec<TreeEntry>> {
         loop {
-            let entries = console.tree(path).map_err(|e| io::Error::other(format!("cannot watch {path}: {e}")))?;
+            let entries = list(via.console, path)?;
             let wanted: Vec<&TreeEntry> = entries
                 .iter()
                 .enumerate()
@@ -125,7 +126,7 @@ impl Watches {
             }
             for dir in wanted {
                 let filter = Filter { parent_id: Some(dir.inode), ..self.terms.filter() };
-                let id = client.subscribe(queue, filter).map_err(|e| refused(&dir.path, &e))?;
+                let id = via.client.subscribe(via.queue, filter).map_err(|e| refused(&dir.path, &e))?;
                 self.dirs.insert(dir.inode, id);
             }
         }
@@ -192,14 +193,8 @@ impl Watches {
     /// Watches a directory that `e` brought in ([`Watches::new_dir`]) and
     /// returns the names already in it, to report (not the directory
     /// itself: the event that brought it in was shown).
-    pub(crate) fn add_later(
-        &mut self,
-        console: &Console,
-        client: &mut Client,
-        queue: &HostedQueue,
-        path: &str,
-    ) -> io::Result<Vec<TreeEntry>> {
-        let mut entries = self.add_dirs(console, client, queue, path)?;
+    pub(crate) fn add_later(&mut self, via: &mut Via<'_>, path: &str) -> io::Result<Vec<TreeEntry>> {
+        let mut entries = self.add_dirs(via, path)?;
         self.note_listed(&entries);
         entries.drain(..entries.len().min(1));
         Ok(entries)
@@ -225,10 +220,12 @@ impl Watches {
 
     /// Drops the watches on `dirs` ([`Watches::gone`]), freeing their
     /// subscriptions.
-    pub(crate) fn unwatch(&mut self, client: &mut Client, queue: &HostedQueue, dirs: &[u64]) -> io::Result<()> {
+    pub(crate) fn unwatch(&mut self, via: &mut Via<'_>, dirs: &[u64]) -> io::Result<()> {
         for dir in dirs {
             if let Some(id) = self.dirs.remove(dir) {
-                client.unsubscribe(queue, id).map_err(|e| io::Error::other(format!("unwatching a directory: {e}")))?;
+                via.client
+                    .unsubscribe(via.queue, id)
+                    .map_err(|e| io::Error::other(format!("unwatching a directory: {e}")))?;
             }
         }
         Ok(())
