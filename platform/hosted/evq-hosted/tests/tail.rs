@@ -334,6 +334,7 @@ fn errors_exit_1_in_words() {
     sys.refused(&["tail", "/", "--object", "1"], "--object cannot go with a PATH");
     sys.refused(&["tail", "/", "-c", "network"], "a PATH watch shows vfs events only");
     sys.refused(&["tail", "-r"], "-r and --initial are for watching a PATH");
+    sys.refused(&["tail", "/", "-t", "rx"], "a PATH watch shows vfs events only; -t names no vfs kind");
     sys.refused(&["tail", "--pages", "3"], "--pages: 3 is not a power of two from 1 to 64");
     sys.refused(&["tail", "--min-events", "0"], "--min-events is at least 1");
     sys.refused(&["tail", "--timeout", "0"], "--timeout is a number of seconds above 0");
@@ -384,9 +385,18 @@ fn a_tail_says_when_the_system_stops_and_exits_0() {
     let sys = System::start();
     fs(&sys, &["mkdir", "/s"]);
     let mut tail = Tail::start(&sys, &["/s"]);
+    let mut all = Tail::start(&sys, &["--format", "%c %e"]);
+    let mut by_source = Tail::start(&sys, &["--source", "vfs", "--format", "%c %e"]);
     sys.ok(&["stop"]);
     line_with(&tail.err, "evq tail: the system stopped");
     assert_eq!(tail.end().code(), Some(0));
+    // SHUTDOWN is printed where the tail's filters take it, and only there.
+    all.line("system shutdown");
+    line_with(&all.err, "evq tail: the system stopped");
+    line_with(&by_source.err, "evq tail: the system stopped");
+    assert_eq!((all.end().code(), by_source.end().code()), (Some(0), Some(0)));
+    // Its output ends with it: every line it wrote, none a shutdown.
+    assert!(by_source.out.iter().all(|l| !l.contains("shutdown")));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `evq`: run the hosted system and talk to it.
 //!
 //! * `evq run [--system FILE]` starts the system in the foreground.
-//! * `evq tail [--category …] [--type …]` prints events live, one line each.
+//! * `evq tail [--category …] [--type …]` prints events live, one line each;
+//!   `evq tail PATH… [-r]` watches directories and files, as inotifywait does.
 //! * `evq stats` prints the server's statistics and the domains' states.
 //! * `evq fs …` drives the VFS domain; `evq net …` the network driver's link.
 //! * `evq demo` (what `make run` runs) starts a system, runs a short scripted

@@ -189,6 +189,9 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
         if args.object.is_some() {
             return Err(io::Error::other("--object cannot go with a PATH: the path names the objects"));
         }
+        if !chosen.iter().any(|(c, _)| *c == Category::Vfs) {
+            return Err(io::Error::other("a PATH watch shows vfs events only; -t names no vfs kind"));
+        }
         if let Some(p) = args.paths.iter().find(|p| !p.starts_with('/')) {
             return Err(io::Error::other(format!("{p}: a watched path is absolute, from the VFS root")));
         }
@@ -253,7 +256,12 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
             }
         }
     }
-    if shown_kinds(Category::System).is_none_or(|m| m & 1 << system::SHUTDOWN == 0) || watching {
+    // The user's own system subscription takes SHUTDOWN only without a
+    // source or object term (the server publishes it, about no object).
+    let takes_shutdown = shown_kinds(Category::System).is_some_and(|m| m & 1 << system::SHUTDOWN != 0)
+        && source_id.is_none()
+        && args.object.is_none();
+    if watching || !takes_shutdown {
         let filter = Filter { type_mask: 1 << system::SHUTDOWN, ..Filter::all_of(Category::System) };
         stop_watch = Some(client.subscribe(&queue, filter).map_err(e)?);
     }
