@@ -343,6 +343,18 @@ fn errors_exit_1_in_words() {
         fs(&sys, &["mkdir", &format!("/many/d{i}")]);
     }
     sys.refused(&["tail", "/many", "-r"], "a queue holds at most 16 subscriptions (the server's MAX_SUBSCRIPTIONS)");
+    // Fourteen directories fill the table (with /full itself and the stop):
+    // one more, made while the tail runs, is an error then.
+    fs(&sys, &["mkdir", "/full"]);
+    for i in 0..13 {
+        fs(&sys, &["mkdir", &format!("/full/d{i}")]);
+    }
+    let mut tail = Tail::start(&sys, &["/full", "-r", "--format", "%p"]);
+    fs(&sys, &["mkdir", "/full/d13"]);
+    assert_eq!(tail.next(), "/full/d13");
+    let said = line_with(&tail.err, "evq: cannot watch /full/d13: a queue holds at most 16 subscriptions");
+    assert!(said.ends_with("watch a smaller tree"), "{said}");
+    assert_eq!(tail.end().code(), Some(1));
 }
 
 #[test]
