@@ -170,14 +170,8 @@ fn selection(categories: &[String], kinds: &[String]) -> io::Result<Vec<(Categor
     Ok(out)
 }
 
-/// Runs `evq tail`; returns the exit status.
-pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
-    let chosen = selection(&args.categories, &args.kinds)?;
-    let output = match (&args.format, args.json) {
-        (Some(f), _) => Output::Format(Format::parse(f)?),
-        (None, true) => Output::Json,
-        (None, false) => Output::Text,
-    };
+/// Refuses, in words, options that do not go together or are out of range.
+fn check(args: &TailArgs, chosen: &[(Category, u64)]) -> io::Result<()> {
     let watching = !args.paths.is_empty();
     if !watching && (args.recursive || args.initial) {
         return Err(io::Error::other("-r and --initial are for watching a PATH; name one"));
@@ -205,6 +199,19 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
     if args.min_events == 0 {
         return Err(io::Error::other("--min-events is at least 1"));
     }
+    Ok(())
+}
+
+/// Runs `evq tail`; returns the exit status.
+pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
+    let chosen = selection(&args.categories, &args.kinds)?;
+    let output = match (&args.format, args.json) {
+        (Some(f), _) => Output::Format(Format::parse(f)?),
+        (None, true) => Output::Json,
+        (None, false) => Output::Text,
+    };
+    let watching = !args.paths.is_empty();
+    check(&args, &chosen)?;
     if args.count == Some(0) {
         return Ok(SEEN);
     }
@@ -234,8 +241,18 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
     let mut watches = Watches::new(Terms { source_id, priority }, args.recursive);
     let mut listing: Vec<TreeEntry> = Vec::new();
     // The subscription that only tells the tail the system stops, where
-    // the user's own do not take SHUTDOWN.
+    // the user's own do not take SHUTDOWN; first, so that a tree too large
+    // for the queue's table is the watches' error.
     let mut stop_watch = None;
+    // The user's own system subscription takes SHUTDOWN only without a
+    // source or object term (the server publishes it, about no object).
+    let takes_shutdown = shown_kinds(Category::System).is_some_and(|m| m & 1 << system::SHUTDOWN != 0)
+        && source_id.is_none()
+        && args.object.is_none();
+    if watching || !takes_shutdown {
+        let filter = Filter { type_mask: 1 << system::SHUTDOWN, ..Filter::all_of(Category::System) };
+        stop_watch = Some(client.subscribe(&queue, filter).map_err(e)?);
+    }
     if watching {
         for path in &args.paths {
             let mut via = Via { console: &console, client: &mut client, queue: &queue };
@@ -255,15 +272,6 @@ pub(crate) fn tail(args: TailArgs) -> io::Result<i32> {
                 }
             }
         }
-    }
-    // The user's own system subscription takes SHUTDOWN only without a
-    // source or object term (the server publishes it, about no object).
-    let takes_shutdown = shown_kinds(Category::System).is_some_and(|m| m & 1 << system::SHUTDOWN != 0)
-        && source_id.is_none()
-        && args.object.is_none();
-    if watching || !takes_shutdown {
-        let filter = Filter { type_mask: 1 << system::SHUTDOWN, ..Filter::all_of(Category::System) };
-        stop_watch = Some(client.subscribe(&queue, filter).map_err(e)?);
     }
     if watching {
         let dirs = match watches.dir_count() {
