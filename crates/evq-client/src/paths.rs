@@ -122,6 +122,20 @@ impl PathMap {
         None
     }
 
+    /// A rename's new full path: in its new directory where the map knows
+    /// it, else, for a rename within one directory, the old path with its
+    /// last name replaced.
+    fn renamed_path(&self, r: &evq_abi::event::Rename<'_>, old_path: Option<&str>, new: &str) -> Option<String> {
+        self.path_in(r.new_parent, new).or_else(|| {
+            let (dir, _) = old_path?.rsplit_once('/')?;
+            (r.old_parent == r.new_parent).then(|| {
+                let mut path = String::from(if dir.is_empty() { "/" } else { dir });
+                join(&mut path, new);
+                path
+            })
+        })
+    }
+
     /// The full path of `name` in directory `parent`.
     pub fn path_in(&self, parent: u64, name: &str) -> Option<String> {
         let mut path = self.path_of(parent)?;
@@ -143,7 +157,7 @@ impl PathMap {
                 let (old, new) = (text(r.old_name), text(r.new_name));
                 let old_path = self.path_in(r.old_parent, &old).or_else(|| self.path_of(e.object_id));
                 EventPaths {
-                    path: self.path_in(r.new_parent, &new),
+                    path: self.renamed_path(&r, old_path.as_deref(), &new),
                     from: Some((old_path, old)),
                     name: new,
                     parent: r.new_parent,
@@ -194,7 +208,17 @@ impl PathMap {
             }
             vfs::RENAME => {
                 if let Ok(r) = decode_rename(e.payload) {
-                    self.insert(r.new_parent, &text(r.new_name), e.object_id);
+                    let new = text(r.new_name);
+                    if self.contains(r.new_parent) {
+                        self.insert(r.new_parent, &new, e.object_id);
+                    } else {
+                        // A top renamed in its own directory stays a top.
+                        let old = self.path_of(e.object_id);
+                        match self.renamed_path(&r, old.as_deref(), &new) {
+                            Some(path) => self.places.insert(e.object_id, Place::At(path)),
+                            None => self.places.insert(e.object_id, Place::In { parent: r.new_parent, name: new }),
+                        };
+                    }
                 }
             }
             vfs::MOUNT | vfs::UNMOUNT => {
@@ -348,7 +372,13 @@ mod tests {
         let e = Ev::dentry(vfs::ATTRIB, 2, 1, "d");
         assert_eq!(m.paths(&e.event()).unwrap().path.as_deref(), Some("/d"));
         let e = Ev::rename(2, 1, "d", 1, "e");
-        assert_eq!(m.paths(&e.event()).unwrap().from, Some((Some("/d".into()), "d".into())));
+        let p = m.paths(&e.event()).unwrap();
+        assert_eq!((p.from, p.path.as_deref()), (Some((Some("/d".into()), "d".into())), Some("/e")));
+        m.apply(&e.event());
+        assert_eq!(m.path_of(2).as_deref(), Some("/e"));
+        // Moved to a directory the map does not know: no path.
+        m.apply(&Ev::rename(2, 1, "e", 7, "f").event());
+        assert_eq!(m.path_of(2), None);
         assert_eq!(m.paths(&Ev::dentry(vfs::CREATE, 9, 1, "x").event()).unwrap().path, None);
     }
 

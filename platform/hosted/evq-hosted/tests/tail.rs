@@ -291,6 +291,18 @@ fn format_and_timefmt_show_wall_clock_time_sequence_source_object_and_loss() {
     assert!(line.starts_with(&format!("T{year} vfs ")) || line.starts_with(&format!("T{} vfs ", year + 1)), "{line}");
     assert!(line.contains("path=\"/w/f\""), "{line}");
     sys.refused(&["tail", "--format", "%q"], "--format: %q is not a field");
+    // The mapping is the server's: its clock and the wall clock, read
+    // together at its start, reported in its status.
+    let anchor = Console::connect(&sys.console()).unwrap().status().unwrap().server.clock.expect("the server's clock");
+    let json = Tail::start(&sys, &["-c", "vfs", "--json"]);
+    let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    fs(&sys, &["touch", "/w/g"]);
+    let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let v = json.json();
+    let (t, wall) = (v["timestamp_ns"].as_u64().unwrap(), v["wall_ns"].as_u64().unwrap());
+    assert_eq!(wall, anchor.realtime_ns + (t - anchor.server_ns));
+    // Within the clocks' reading apart (well under a second).
+    assert!(before - 1_000_000_000 <= wall && wall <= after + 1_000_000_000, "{wall} not within {before}..={after}");
 }
 
 #[test]
@@ -443,4 +455,17 @@ fn help_describes_every_option() {
     ] {
         assert!(said.stdout.contains(option), "--help does not mention {option:?}:\n{}", said.stdout);
     }
+}
+
+#[test]
+fn a_file_watch_takes_the_events_about_the_file() {
+    let sys = System::start();
+    fs(&sys, &["touch", "/f"]);
+    fs(&sys, &["touch", "/other"]);
+    let tail = Tail::start(&sys, &["/f", "--format", "%e %p"]);
+    assert!(tail.watching.starts_with("evq tail: watching /f (0 directories) as "), "{}", tail.watching);
+    fs(&sys, &["chmod", "600", "/other"]);
+    fs(&sys, &["chmod", "600", "/f"]);
+    fs(&sys, &["mv", "/f", "/g"]);
+    assert_eq!((tail.next(), tail.next()), ("attrib /f".to_string(), "rename /g".to_string()));
 }
