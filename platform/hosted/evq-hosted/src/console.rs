@@ -37,9 +37,9 @@ use crate::wire::Endpoint;
 pub const MAX_MESSAGE: usize = 1 << 16;
 
 /// The most bytes one `fs-write` request carries: the VFS domain's largest
-/// file (`evq_vfs::limits::MAX_FILE_SIZE`, 16 KiB), so that, as hex, it
-/// and its path fit in one console datagram with room to spare.
-pub const MAX_FS_WRITE: usize = 16 * 1024;
+/// file ([`evq_vfs::limits::MAX_FILE_SIZE`], 16 KiB), which, as hex, fits
+/// in one console datagram with its path and room to spare.
+pub const MAX_FS_WRITE: usize = evq_vfs::limits::MAX_FILE_SIZE as usize;
 
 // Two hex digits a byte, and room for the rest of the request.
 const _: () = assert!(2 * MAX_FS_WRITE + 16 * 1024 <= MAX_MESSAGE);

@@ -34,6 +34,10 @@ fn every_subcommand_has_help() {
         &["fs", "mount"],
         &["fs", "umount"],
         &["fs", "cat"],
+        &["fs", "truncate"],
+        &["fs", "ls"],
+        &["fs", "stat"],
+        &["fs", "tree"],
         &["net"],
         &["net", "link"],
         &["net", "traffic"],
@@ -58,7 +62,7 @@ fn bad_arguments_are_refused_in_words_without_a_panic() {
     let dir = TempDir::new("bad");
     let nowhere = dir.path().join("no-system");
     let nowhere = nowhere.to_str().unwrap();
-    let long = "x".repeat(2000);
+    let long = "x".repeat(16385);
     // Status 2: clap refused the command line; 1: evq did.
     let cases: &[(&[&str], i32, &str)] = &[
         (&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
@@ -79,7 +83,7 @@ fn bad_arguments_are_refused_in_words_without_a_panic() {
         (
             &["fs", "write", "/x", &long, "--console", nowhere],
             1,
-            "2000 bytes is more than one write carries (936 bytes at most)",
+            "write /x: 16385 bytes is more than one evq fs write carries (16384 bytes at most)",
         ),
         (&["net"], 2, "Usage: evq net"),
         (&["net", "link", "sideways"], 2, "[possible values: up, down]"),
@@ -121,9 +125,9 @@ fn every_subcommand_works_against_a_running_system() {
     // A text that starts with `-` comes after `--` (and the console before).
     let console = sys.console();
     let c = console.to_str().unwrap();
-    let said = run_evq(&["fs", "--console", c, "write", "/docs/a", "--", "-n"]);
+    let said = run_evq(&["fs", "--console", c, "write", "--append", "/docs/a", "--", "-n"]);
     assert!(said.status.success(), "{}", said.stderr);
-    assert_eq!(sys.ok(&["fs", "cat", "/docs/a"]).trim_end(), "-n", "a write replaces the contents");
+    assert_eq!(sys.ok(&["fs", "cat", "/docs/a"]), "hello evq-n");
     sys.ok(&["fs", "ln", "/docs/a", "/b"]);
     sys.ok(&["fs", "mv", "/b", "/c"]);
     sys.ok(&["fs", "chmod", "600", "/c"]);
@@ -136,10 +140,10 @@ fn every_subcommand_works_against_a_running_system() {
     sys.refused(&["fs", "chmod", "17777", "/docs"], "mode 0o17777 has bits outside 0o7777");
     sys.refused(&["fs", "mkdir", "/docs"], "mkdir /docs: the name exists already");
     sys.refused(
-        &["fs", "write", "/docs/a", &"y".repeat(937)],
-        "937 bytes is more than one write carries (936 bytes at most)",
+        &["fs", "write", "/docs/a", &"y".repeat(16385)],
+        "16385 bytes is more than one evq fs write carries (16384 bytes at most)",
     );
-    sys.ok(&["fs", "write", "/docs/a", &"y".repeat(936)]);
+    sys.ok(&["fs", "write", "/docs/a", &"y".repeat(937)]);
     // A tail of one event: a VFS one, made once it watches.
     let mut cmd = evq();
     cmd.args(["tail", "-c", "vfs", "-n", "1", "--console", console.to_str().unwrap()]);

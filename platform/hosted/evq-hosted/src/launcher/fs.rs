@@ -167,6 +167,11 @@ impl Vfs<'_> {
             return Err(refused(&what, (ErrorCode::IsDir, 0)));
         }
         let start = if append { attrs.size } else { 0 };
+        // Refused whole, before anything changes, rather than by the WRITE
+        // that would cross the line.
+        if start + data.len() as u64 > MAX_FS_WRITE as u64 {
+            return Err(refused(&what, (ErrorCode::FileTooLarge, 0)));
+        }
         if !append && attrs.size != 0 {
             let truncate = SetAttrs { size: Some(0), ..SetAttrs::default() };
             if let Answer::Attrs(a) = self.ask(&what, &Request::SetAttr { inode, attrs: truncate })? {
@@ -283,7 +288,7 @@ fn long_line(a: &Attrs, name: &str) -> String {
 /// file if need be), `mv FROM TO`, `ln FILE NEWPATH` (a hard link), `rm
 /// PATH` (a file, or an empty directory), `chmod MODE PATH` (octal),
 /// `truncate PATH SIZE`, `mount DIR`, `umount DIR`, `cat FILE` (as text),
-/// `ls [-l] [PATH]`, `stat PATH`.
+/// `ls [-l] [PATH]`, `stat [--json] PATH`.
 pub(super) fn forward(fd: Option<&OwnedFd>, args: &[String]) -> io::Result<String> {
     let vfs = vfs(fd)?;
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -392,6 +397,16 @@ pub(super) fn forward(fd: Option<&OwnedFd>, args: &[String]) -> io::Result<Strin
             }
             Ok(lines.join("\n"))
         }
+        ["stat", "--json", path] => {
+            let inode = vfs.resolve(path)?;
+            let a = vfs.stat(&format!("stat {path}"), inode)?;
+            let kind = if a.kind == Kind::Dir { "directory" } else { "file" };
+            let json = serde_json::json!({
+                "path": path, "inode": a.inode, "type": kind, "mode": a.mode, "size": a.size, "nlink": a.nlink,
+                "uid": a.uid, "gid": a.gid, "atime_ns": a.atime_ns, "mtime_ns": a.mtime_ns,
+            });
+            Ok(json.to_string())
+        }
         ["stat", path] => {
             let inode = vfs.resolve(path)?;
             let a = vfs.stat(&format!("stat {path}"), inode)?;
@@ -419,7 +434,7 @@ fn forward_usage(cmd: Option<&str>) -> &'static str {
         Some("umount") => "umount DIR",
         Some("cat") => "cat FILE",
         Some("ls") => "ls [-l] [PATH]",
-        Some("stat") => "stat PATH",
+        Some("stat") => "stat [--json] PATH",
         _ => "mkdir|touch|write|mv|ln|rm|chmod|truncate|mount|umount|cat|ls|stat …",
     }
 }

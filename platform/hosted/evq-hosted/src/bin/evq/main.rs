@@ -15,7 +15,7 @@
 //! and status 1 (2 for a command line clap refuses).
 //!
 //! One module a job: `output` (standard output that may close under us),
-//! `tail`, `stats`, `demo`; this file holds the command line and runs the
+//! `tail`, `stats`, `fs`, `demo`; this file holds the command line and runs the
 //! rest.
 
 use std::io;
@@ -29,10 +29,12 @@ use evq_hosted::launcher;
 #[macro_use]
 mod output;
 mod demo;
+mod fs;
 mod stats;
 mod tail;
 
 use demo::demo;
+use fs::{fs, FsCmd};
 use output::is_stdout_closed;
 use stats::stats;
 use tail::tail;
@@ -91,7 +93,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Drive the VFS domain: mkdir, touch, write, mv, ln, rm, chmod, mount, umount, cat.
+    /// Drive the VFS domain: mkdir, touch, write, mv, ln, rm, chmod, truncate, mount, umount, cat, ls, stat, tree.
     Fs {
         #[command(flatten)]
         console: ConsoleArg,
@@ -148,103 +150,6 @@ enum LinkState {
     Down,
 }
 
-/// The `evq fs` commands, each as the VFS domain's client in the launcher
-/// takes it (`launcher::fs`): paths are absolute.
-#[derive(Subcommand, Clone)]
-enum FsCmd {
-    /// Make a directory.
-    Mkdir {
-        /// The new directory.
-        path: String,
-    },
-    /// Make an empty file, or set a file's times to now.
-    Touch {
-        /// The file.
-        path: String,
-    },
-    /// Append text to a file, making it if need be (at most one message's
-    /// data, 936 bytes).
-    Write {
-        /// The file.
-        path: String,
-        /// The text; the words are joined by single spaces (after `--` for
-        /// a text that starts with `-`).
-        #[arg(required = true, num_args = 1..)]
-        text: Vec<String>,
-    },
-    /// Rename.
-    Mv {
-        /// The old path.
-        from: String,
-        /// The new path.
-        to: String,
-    },
-    /// Give a file another name (a hard link).
-    Ln {
-        /// The file.
-        file: String,
-        /// Its new name.
-        link: String,
-    },
-    /// Remove a file, or an empty directory.
-    Rm {
-        /// What to remove.
-        path: String,
-    },
-    /// Set the permission bits.
-    Chmod {
-        /// The mode, in octal (at most 7777).
-        mode: String,
-        /// The file or directory.
-        path: String,
-    },
-    /// Mount a fresh file system on a directory.
-    Mount {
-        /// The directory.
-        dir: String,
-    },
-    /// Unmount the file system mounted on a directory.
-    Umount {
-        /// The directory.
-        dir: String,
-    },
-    /// Print a file.
-    Cat {
-        /// The file.
-        file: String,
-    },
-}
-
-impl FsCmd {
-    /// The words the console's `fs` request carries; a text too long for
-    /// one `Write` is refused here, saying so.
-    fn words(self) -> io::Result<Vec<String>> {
-        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        Ok(match self {
-            FsCmd::Mkdir { path } => w(&["mkdir", &path]),
-            FsCmd::Touch { path } => w(&["touch", &path]),
-            FsCmd::Write { path, text } => {
-                let data = text.join(" ");
-                if data.len() > evq_vfs_api::MAX_WRITE {
-                    return Err(io::Error::other(format!(
-                        "write {path}: {} bytes is more than one write carries ({} bytes at most)",
-                        data.len(),
-                        evq_vfs_api::MAX_WRITE
-                    )));
-                }
-                w(&["write", &path, &data])
-            }
-            FsCmd::Mv { from, to } => w(&["mv", &from, &to]),
-            FsCmd::Ln { file, link } => w(&["ln", &file, &link]),
-            FsCmd::Rm { path } => w(&["rm", &path]),
-            FsCmd::Chmod { mode, path } => w(&["chmod", &mode, &path]),
-            FsCmd::Mount { dir } => w(&["mount", &dir]),
-            FsCmd::Umount { dir } => w(&["umount", &dir]),
-            FsCmd::Cat { file } => w(&["cat", &file]),
-        })
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -254,9 +159,7 @@ fn main() -> ExitCode {
         }
         Cmd::Tail(args) => tail(args),
         Cmd::Stats { console, json } => stats(&console.path(), json),
-        Cmd::Fs { console, what } => {
-            what.words().and_then(|args| simple(&console.path(), console::Request::Fs { args }))
-        }
+        Cmd::Fs { console, what } => fs(&console.path(), what),
         Cmd::Net { console, what } => {
             let request = match what {
                 NetCmd::Link { state } => console::Request::Link { up: state == LinkState::Up },

@@ -29,13 +29,24 @@ pub(crate) fn is_stdout_closed(e: &io::Error) -> bool {
 /// [`StdoutClosed`], any other failure says it was standard output.
 pub(crate) fn write_line(args: fmt::Arguments<'_>) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    writeln!(out, "{args}").and_then(|()| out.flush()).map_err(|e| {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
-        } else {
-            io::Error::new(e.kind(), format!("standard output: {e}"))
-        }
-    })
+    writeln!(out, "{args}").and_then(|()| out.flush()).map_err(stdout_error)
+}
+
+/// A failed write to standard output: [`StdoutClosed`] for a closed one,
+/// else the error, saying it was standard output.
+fn stdout_error(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        io::Error::new(e.kind(), format!("standard output: {e}"))
+    }
+}
+
+/// Writes `bytes` on standard output as they are, flushed; failures as
+/// [`write_line`]'s.
+pub(crate) fn write_bytes(bytes: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(stdout_error)
 }
 
 /// `println!` that returns the error instead of panicking.
