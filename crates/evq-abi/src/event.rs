@@ -523,6 +523,23 @@ pub fn decode_mount(payload: &[u8]) -> Result<(u64, u64, &[u8]), PayloadError> {
     Ok((fixed.parent.get(), fixed.fs_id.get(), name))
 }
 
+/// The directories a VFS event of `kind` is in, read from the fixed part of
+/// its payload without decoding the names: `[parent, None]` for every kind
+/// but RENAME, `[old_parent, new_parent]` for RENAME. A payload too short
+/// for its fixed part is in no directory. What a `PARENT` subscription
+/// matches on (`docs/protocol.md` §4.8).
+pub fn vfs_parents(kind: u8, payload: &[u8]) -> [Option<u64>; 2] {
+    let at = |offset: usize| {
+        let bytes = payload.get(offset..offset + 8)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    };
+    match kind {
+        vfs::RENAME if payload.len() >= core::mem::size_of::<RenamePayload>() => [at(0), at(8)],
+        vfs::RENAME => [None, None],
+        _ => [at(0), None],
+    }
+}
+
 fn take_name(rest: &[u8], len: u16) -> Result<&[u8], PayloadError> {
     let len = usize::from(len);
     if len > vfs::NAME_MAX {
@@ -626,5 +643,19 @@ mod tests {
         let n = encode_mount(1, 2, b"mnt", &mut buf).unwrap();
         assert_eq!(decode_mount(&buf[..n]), Ok((1, 2, &b"mnt"[..])));
         assert_eq!(decode_mount(&buf[..n - 2]), Err(PayloadError::Truncated));
+    }
+
+    #[test]
+    fn vfs_parents_reads_the_parent_or_both_sides_of_a_rename() {
+        let mut buf = [0u8; MAX_PAYLOAD];
+        let n = encode_dentry(7, b"a", &mut buf).unwrap();
+        assert_eq!(vfs_parents(vfs::CREATE, &buf[..n]), [Some(7), None]);
+        let n = encode_mount(3, 2, b"m", &mut buf).unwrap();
+        assert_eq!(vfs_parents(vfs::MOUNT, &buf[..n]), [Some(3), None]);
+        let r = Rename { old_parent: 4, old_name: b"x", new_parent: 5, new_name: b"y" };
+        let n = encode_rename(&r, &mut buf).unwrap();
+        assert_eq!(vfs_parents(vfs::RENAME, &buf[..n]), [Some(4), Some(5)]);
+        assert_eq!(vfs_parents(vfs::RENAME, &buf[..10]), [None, None]);
+        assert_eq!(vfs_parents(vfs::DELETE, &buf[..7]), [None, None]);
     }
 }

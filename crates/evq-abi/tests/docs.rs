@@ -1,6 +1,7 @@
 //! `docs/protocol.md` against the definitions: the label table (§4.1), the
 //! error codes (§4.15) and the Stats reply's counters (§4.13) are what
-//! `evq_abi::msg` defines, so the document cannot drift from the code.
+//! `evq_abi::msg` defines, and the `SUBSCRIBE` examples (§4.8) are what its
+//! codec writes, so the document cannot drift from the code.
 
 use evq_abi::msg::{Counters, ErrorCode, MESSAGES};
 
@@ -52,4 +53,37 @@ fn the_stats_reply_lists_the_counters_in_wire_order() {
     want.push(("56".into(), "used_slots".into()));
     want.push(("60".into(), "slot_count".into()));
     assert_eq!(fields, want);
+}
+
+/// The bytes of the first code block after the line starting `heading`: the
+/// hex pairs before each line's gloss (three spaces).
+fn example_after(heading: &str) -> Vec<u8> {
+    let at = DOC.find(heading).unwrap_or_else(|| panic!("no {heading:?} in docs/protocol.md"));
+    let block = DOC[at..].split("```").nth(1).expect("a code block");
+    block
+        .lines()
+        .flat_map(|l| l.split("   ").next().unwrap_or("").split_whitespace())
+        .map(|h| u8::from_str_radix(h, 16).unwrap_or_else(|_| panic!("{h:?} is not a hex byte")))
+        .collect()
+}
+
+#[test]
+fn the_subscribe_examples_are_what_the_codec_writes() {
+    use evq_abi::event::{vfs, Category, Priority};
+    use evq_abi::msg::{subscribe_flags, Filter, Request};
+    let mut out = [0u8; 64];
+    let object = Filter {
+        type_mask: 1 << vfs::CREATE | 1 << vfs::ATTRIB,
+        object_id: Some(5),
+        info_filter: 0x0001_0000,
+        info_mask: 0x0001_0000,
+        priority: Priority::Critical,
+        ..Filter::all_of(Category::Vfs)
+    };
+    let n = Request::Subscribe { queue: 0x100, filter: object }.encode(&mut out).unwrap().1;
+    assert_eq!(example_after("Example (queue `0x100`; VFS CREATE and ATTRIB"), out[..n]);
+    let in_dir = Filter { parent_id: Some(2), ..Filter::all_of(Category::Vfs) };
+    let n = Request::Subscribe { queue: 0x100, filter: in_dir }.encode(&mut out).unwrap().1;
+    assert_eq!(example_after("Example (queue `0x100`; every VFS kind in directory 2"), out[..n]);
+    assert!(DOC.contains(&format!("bit 2 `PARENT` ({:#04x})", subscribe_flags::PARENT)));
 }

@@ -174,19 +174,23 @@ fn filter() -> impl Strategy<Value = Filter> {
         any::<u32>(),
         any::<u32>(),
         priority(),
+        any::<bool>(),
     )
-        .prop_map(|(category, raw_mask, object_id, source_id, info_mask, raw_filter, priority)| {
+        .prop_map(|(category, raw_mask, object_id, source_id, info_mask, raw_filter, priority, in_dir)| {
             let kinds = category.kind_count();
             let defined = (1u64 << kinds) - 1;
             let mut type_mask = raw_mask & defined;
             if type_mask == 0 {
                 type_mask = 1 << (raw_mask % u64::from(kinds));
             }
+            // A directory instead of an object, where the category allows it.
+            let as_parent = in_dir && category == Category::Vfs;
             Filter {
                 category,
                 type_mask,
-                object_id,
+                object_id: object_id.filter(|_| !as_parent),
                 source_id,
+                parent_id: object_id.filter(|_| as_parent),
                 info_filter: raw_filter & info_mask & TYPE_FLAGS_MASK,
                 info_mask: info_mask & TYPE_FLAGS_MASK,
                 priority,
@@ -443,6 +447,7 @@ fn sample_filter() -> Filter {
         type_mask: 0b101,
         object_id: Some(0x55),
         source_id: Some(9),
+        parent_id: None,
         info_filter: 0x0030_0000,
         info_mask: 0x00F0_0000,
         priority: Priority::Critical,
@@ -987,11 +992,40 @@ fn subscribe_rejects_bad_category_and_priority() {
 
 #[test]
 fn subscribe_rejects_unknown_flags() {
-    for flags in [1u8 << 2, 1 << 7, 0xFF, subscribe_flags::ALL | 0x10] {
+    for flags in [1u8 << 3, 1 << 7, 0xFF, subscribe_flags::ALL | 0x10] {
         let mut b = sample_subscribe();
         b[6] = flags;
         assert_eq!(req_err(label::SUBSCRIBE, &b), DecodeError::BadFlags(u32::from(flags)));
     }
+}
+
+/// `PARENT` makes `object_id` a directory: with `OBJECT` it would mean two
+/// things at once, and outside the VFS category no payload has a parent.
+#[test]
+fn subscribe_refuses_object_with_parent_and_parent_outside_vfs() {
+    let both = subscribe_flags::OBJECT | subscribe_flags::PARENT;
+    let mut b = sample_subscribe();
+    b[6] = both;
+    assert_eq!(req_err(label::SUBSCRIBE, &b), DecodeError::BadFlags(u32::from(both)));
+    let mut b = sample_subscribe();
+    b[6] = subscribe_flags::PARENT;
+    b[4] = Category::Process as u8;
+    put_u64(&mut b, 8, 1);
+    assert_eq!(req_err(label::SUBSCRIBE, &b), DecodeError::BadFlags(u32::from(subscribe_flags::PARENT)));
+    let parent = Filter { object_id: None, parent_id: Some(0x55), ..sample_filter() };
+    let mut out = [0u8; 64];
+    let both_set = Filter { object_id: Some(1), ..parent };
+    assert_eq!(
+        Request::Subscribe { queue: 7, filter: both_set }.encode(&mut out),
+        Err(EncodeError::Invalid(DecodeError::BadFlags(u32::from(both | subscribe_flags::SOURCE))))
+    );
+    let n = Request::Subscribe { queue: 7, filter: parent }.encode(&mut out).unwrap().1;
+    assert_eq!(
+        (out[6], &out[16..24]),
+        (subscribe_flags::PARENT | subscribe_flags::SOURCE, &[0x55, 0, 0, 0, 0, 0, 0, 0][..])
+    );
+    assert_eq!(Request::decode(label::SUBSCRIBE, &out[..n]), Ok(Request::Subscribe { queue: 7, filter: parent }));
+    assert!(DecodeError::BadFlags(5).to_string().contains("OBJECT with PARENT"));
 }
 
 #[test]

@@ -7,15 +7,23 @@
 //! ring got mapped (seL4 frame capabilities, a hosted memfd) is the
 //! platform's business; this crate starts from the mapped region.
 //!
+//! With the `paths` feature (and an allocator), [`paths::PathMap`] gives VFS
+//! events full paths.
+//!
 //! Limits: one reader per queue; entries are copied out of shared memory
 //! (at most 496 bytes each) before they are decoded, so a misbehaving server
 //! cannot change an event while it is being read.
 #![no_std]
 #![deny(missing_docs)]
 
+#[cfg(feature = "paths")]
+extern crate alloc;
+
+#[cfg(feature = "paths")]
+pub mod paths;
 mod session;
 mod words;
-pub use session::{Session, SessionError, Transport, Woken};
+pub use session::{Batch, Session, SessionError, Transport, Woken};
 
 use core::ptr::NonNull;
 
@@ -145,4 +153,4 @@ impl EventQueue {
 }
 
 mod display;
-pub use display::kind_name;
+pub use display::{attr_names, kind_name, WithPaths};

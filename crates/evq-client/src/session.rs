@@ -77,6 +77,16 @@ impl<E: fmt::Display> fmt::Display for SessionError<E> {
     }
 }
 
+/// When the server wakes a waiting client: the `Wait` request's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Events to wait for (at least 1).
+    pub min_events: u32,
+    /// How long after the `Wait` the server signals anyway, with fewer
+    /// events ready, ns; 0: only once `min_events` are.
+    pub max_latency_ns: u64,
+}
+
 /// A client of the event server over `T`.
 #[derive(Debug)]
 pub struct Session<T> {
@@ -125,11 +135,28 @@ impl<T: Transport> Session<T> {
         }
     }
 
+    /// Removes subscription `subscription` of `queue`.
+    pub fn unsubscribe(&mut self, queue: u32, subscription: u8) -> Result<(), SessionError<T::Error>> {
+        match self.request(&Request::Unsubscribe { queue, subscription })? {
+            Reply::Done => Ok(()),
+            _ => Err(SessionError::UnexpectedReply),
+        }
+    }
+
+    /// Sets `queue`'s coalescing window (0: off): events that may be merged
+    /// are held that long for a newer one to replace them.
+    pub fn set_coalescing(&mut self, queue: u32, window_ns: u64) -> Result<(), SessionError<T::Error>> {
+        match self.request(&Request::SetCoalescing { queue, window_ns })? {
+            Reply::Done => Ok(()),
+            _ => Err(SessionError::UnexpectedReply),
+        }
+    }
+
     /// Returns once `events` has something to read: at once if the server
     /// sees unread slots, otherwise after it signals that at least
     /// `min_events` are ready. [`Session::wait_for`] without a timeout.
     pub fn wait(&mut self, queue: u32, events: &mut EventQueue, min_events: u32) -> Result<(), SessionError<T::Error>> {
-        self.sleep(queue, events, min_events, None).map(drop)
+        self.sleep(queue, events, Batch { min_events, max_latency_ns: 0 }, None).map(drop)
     }
 
     /// Returns once `events` has something to read, the server signals, or
@@ -147,17 +174,32 @@ impl<T: Transport> Session<T> {
         min_events: u32,
         timeout: Duration,
     ) -> Result<Woken, SessionError<T::Error>> {
-        self.sleep(queue, events, min_events, Some(timeout))
+        self.sleep(queue, events, Batch { min_events, max_latency_ns: 0 }, Some(timeout))
+    }
+
+    /// [`Session::wait_for`] with a batch: the server signals once
+    /// `batch.min_events` are ready or, with a non-zero
+    /// `batch.max_latency_ns`, once that long has passed since the `Wait`
+    /// (its `timeout_ns`), whichever comes first.
+    pub fn wait_batch(
+        &mut self,
+        queue: u32,
+        events: &mut EventQueue,
+        batch: Batch,
+        timeout: Duration,
+    ) -> Result<Woken, SessionError<T::Error>> {
+        self.sleep(queue, events, batch, Some(timeout))
     }
 
     fn sleep(
         &mut self,
         queue: u32,
         events: &mut EventQueue,
-        min_events: u32,
+        batch: Batch,
         timeout: Option<Duration>,
     ) -> Result<Woken, SessionError<T::Error>> {
-        match self.request(&Request::Wait { queue, min_events, timeout_ns: 0 })? {
+        let Batch { min_events, max_latency_ns: timeout_ns } = batch;
+        match self.request(&Request::Wait { queue, min_events, timeout_ns })? {
             Reply::Wait { armed: false, .. } => return Ok(Woken::Ready),
             Reply::Wait { armed: true, .. } => {}
             _ => return Err(SessionError::UnexpectedReply),

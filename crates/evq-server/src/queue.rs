@@ -1,7 +1,7 @@
 //! One client queue: its ring, its subscriptions, its coalescing staging
 //! area and its batch wake-up.
 
-use evq_abi::event::{Category, EventRecord, Priority};
+use evq_abi::event::{vfs_parents, Category, EventRecord, Priority};
 use evq_abi::msg::{Event, Filter};
 use evq_abi::ring::{info, make_info};
 use evq_ring::{EntryKind, Producer, PushError};
@@ -25,11 +25,12 @@ impl Subscription {
     /// category and kind.
     fn has_terms(&self) -> bool {
         let f = &self.filter;
-        f.object_id.is_some() || f.source_id.is_some() || f.info_mask != 0
+        f.object_id.is_some() || f.source_id.is_some() || f.parent_id.is_some() || f.info_mask != 0
     }
 
     /// The watch_queue filter model: category, kind mask, object, source,
-    /// then `info & mask == filter` on the entry's info word.
+    /// then `info & mask == filter` on the entry's info word; last the
+    /// directory (`PARENT`), the one term that reads the payload.
     fn accepts(&self, e: &Stamped<'_>) -> bool {
         let f = &self.filter;
         let info = (u32::from(e.event.type_flags)) << info::TYPE_FLAGS_SHIFT;
@@ -37,6 +38,7 @@ impl Subscription {
             && f.object_id.is_none_or(|o| o == e.event.object_id)
             && f.source_id.is_none_or(|s| s == e.source_id)
             && info & f.info_mask == f.info_filter
+            && f.parent_id.is_none_or(|dir| vfs_parents(e.event.kind, e.event.payload).contains(&Some(dir)))
     }
 }
 
@@ -55,7 +57,7 @@ const _: () = {
 
 /// What a queue's subscriptions answer for one (category, kind), worked
 /// out when they change, so that matching an event is one lookup unless a
-/// subscription has an object, source or info term.
+/// subscription has an object, source, parent or info term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Answer {
     /// No subscription is for the category.
@@ -65,7 +67,7 @@ enum Answer {
     /// Taken by subscription `watch_id` (the lowest that takes it), and
     /// critical if any that takes it is.
     Accepted { watch_id: u8, critical: bool },
-    /// A subscription that takes the kind has an object, source or info
+    /// A subscription that takes the kind has an object, source, parent or info
     /// term: every subscription must be tried.
     Filter,
 }

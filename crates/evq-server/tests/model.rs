@@ -668,6 +668,7 @@ impl SubSpec {
             type_mask: mask,
             object_id: self.object,
             source_id: self.source,
+            parent_id: None,
             info_filter: if self.dirs == Some(true) { IS_DIR_INFO } else { 0 },
             info_mask: if self.dirs.is_some() { IS_DIR_INFO } else { 0 },
             priority: if self.critical { Priority::Critical } else { Priority::Normal },

@@ -87,13 +87,14 @@ pub struct SubscribeBody {
     pub category: u8,
     /// [`Priority`](crate::event::Priority) number.
     pub priority: u8,
-    /// [`subscribe_flags`]: which of the object and source filters apply.
+    /// [`subscribe_flags`]: which of the object, source and parent filters apply.
     pub flags: u8,
     /// Zero.
     pub reserved0: u8,
     /// Bit k accepts kind k (the header's subtype); non-zero.
     pub type_mask: U64,
-    /// With [`subscribe_flags::OBJECT`]: accept only this object.
+    /// With [`subscribe_flags::OBJECT`]: accept only this object; with
+    /// [`subscribe_flags::PARENT`]: only VFS events in this directory.
     pub object_id: U64,
     /// With [`subscribe_flags::SOURCE`]: accept only this source.
     pub source_id: U32,
@@ -112,8 +113,12 @@ pub mod subscribe_flags {
     pub const OBJECT: u8 = 1 << 0;
     /// The source filter applies.
     pub const SOURCE: u8 = 1 << 1;
+    /// `object_id` names a directory: the subscription accepts only VFS
+    /// events whose parent it is ([`Filter::parent_id`](crate::msg::Filter::parent_id)).
+    /// Never with [`OBJECT`], only in the VFS category.
+    pub const PARENT: u8 = 1 << 2;
     /// Every defined bit.
-    pub const ALL: u8 = OBJECT | SOURCE;
+    pub const ALL: u8 = OBJECT | SOURCE | PARENT;
 }
 
 /// Body of requests that name a subscription (`Unsubscribe`).

@@ -94,6 +94,7 @@ pub(super) mod request {
 
     pub mod subscribe {
         use super::*;
+        use crate::event::Category;
         use crate::msg::batch::category;
         use crate::msg::subscribe_flags;
         pub const LAYOUT: Layout = Layout::fixed::<SubscribeBody>("Subscribe");
@@ -103,7 +104,9 @@ pub(super) mod request {
             zero(&[b.reserved0])?;
             zero(b.reserved1.as_bytes())?;
             let category = category(b.category)?;
-            if b.flags & !subscribe_flags::ALL != 0 {
+            let both = subscribe_flags::OBJECT | subscribe_flags::PARENT;
+            let parent_outside_vfs = b.flags & subscribe_flags::PARENT != 0 && category != Category::Vfs;
+            if b.flags & !subscribe_flags::ALL != 0 || b.flags & both == both || parent_outside_vfs {
                 return Err(DecodeError::BadFlags(u32::from(b.flags)));
             }
             let mask = b.type_mask.get();
@@ -123,11 +126,12 @@ pub(super) mod request {
                 type_mask: mask,
                 object_id: (b.flags & subscribe_flags::OBJECT != 0).then(|| b.object_id.get()),
                 source_id: (b.flags & subscribe_flags::SOURCE != 0).then(|| b.source_id.get()),
+                parent_id: (b.flags & subscribe_flags::PARENT != 0).then(|| b.object_id.get()),
                 info_filter,
                 info_mask,
                 priority: priority(b.priority)?,
             };
-            if filter.object_id.is_none() && b.object_id.get() != 0
+            if filter.object_id.is_none() && filter.parent_id.is_none() && b.object_id.get() != 0
                 || filter.source_id.is_none() && b.source_id.get() != 0
             {
                 return Err(DecodeError::ReservedNonZero);
@@ -137,7 +141,12 @@ pub(super) mod request {
         #[inline]
         pub fn encode(queue: u32, filter: Filter, out: &mut [u8]) -> Result<usize, EncodeError> {
             let flags = filter.object_id.map_or(0, |_| subscribe_flags::OBJECT)
-                | filter.source_id.map_or(0, |_| subscribe_flags::SOURCE);
+                | filter.source_id.map_or(0, |_| subscribe_flags::SOURCE)
+                | filter.parent_id.map_or(0, |_| subscribe_flags::PARENT);
+            let both = subscribe_flags::OBJECT | subscribe_flags::PARENT;
+            if flags & both == both || filter.parent_id.is_some() && filter.category != Category::Vfs {
+                return Err(EncodeError::Invalid(DecodeError::BadFlags(u32::from(flags))));
+            }
             put(
                 out,
                 &SubscribeBody {
@@ -147,7 +156,7 @@ pub(super) mod request {
                     flags,
                     reserved0: 0,
                     type_mask: filter.type_mask.into(),
-                    object_id: filter.object_id.unwrap_or(0).into(),
+                    object_id: filter.object_id.or(filter.parent_id).unwrap_or(0).into(),
                     source_id: filter.source_id.unwrap_or(0).into(),
                     info_filter: filter.info_filter.into(),
                     info_mask: filter.info_mask.into(),

@@ -62,7 +62,9 @@ pub enum DecodeError {
     PayloadTooLong(usize),
     /// A batch count is zero or over [`MAX_BATCH`](super::MAX_BATCH).
     BadCount(u16),
-    /// A flags field has an unknown bit.
+    /// A flags field has an unknown bit, or bits that cannot go together (a
+    /// subscription's `OBJECT` with `PARENT`, or `PARENT` outside the VFS
+    /// category).
     BadFlags(u32),
     /// A subscription's type mask is empty or names undefined kinds.
     BadTypeMask(u64),
@@ -93,7 +95,11 @@ impl core::fmt::Display for DecodeError {
                 write!(f, "a payload of {n} bytes is longer than the {} allowed", crate::event::MAX_PAYLOAD)
             }
             Self::BadCount(n) => write!(f, "a count of {n} is outside 1..={}", super::MAX_BATCH),
-            Self::BadFlags(v) => write!(f, "flags {v:#x} have an unknown bit"),
+            Self::BadFlags(v) => write!(
+                f,
+                "flags {v:#x} have an unknown bit, or bits that cannot go together (a subscription's OBJECT \
+                 with PARENT, or PARENT outside the vfs category)"
+            ),
             Self::BadTypeMask(m) => write!(f, "type mask {m:#x} is empty or names undefined kinds"),
             Self::FilterOutsideMask => f.write_str("the info filter has bits outside the info mask"),
             Self::BadStatsTarget(t) => write!(f, "statistics target {t} is not 0 (queue), 1 (source) or 2 (server)"),
@@ -139,6 +145,13 @@ pub struct Filter {
     pub object_id: Option<u64>,
     /// Accept only this source, if set.
     pub source_id: Option<u32>,
+    /// Accept only VFS events in this directory, if set: those whose
+    /// payload names it as the parent (CREATE, DELETE, ATTRIB, MOUNT and
+    /// UNMOUNT: `parent`; RENAME: `old_parent` or `new_parent`), the way an
+    /// inotify watch on a directory sees the names in it. Only for
+    /// [`Category::Vfs`], and never with `object_id`: a `Subscribe` with
+    /// either is refused ([`DecodeError::BadFlags`]).
+    pub parent_id: Option<u64>,
     /// Accept only events whose `info & info_mask == info_filter`.
     pub info_filter: u32,
     /// See `info_filter`.
@@ -156,6 +169,7 @@ impl Filter {
             type_mask: (1u64 << category.kind_count()) - 1,
             object_id: None,
             source_id: None,
+            parent_id: None,
             info_filter: 0,
             info_mask: 0,
             priority: Priority::Normal,

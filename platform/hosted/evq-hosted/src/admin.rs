@@ -61,6 +61,32 @@ pub fn decode(msg: &[u8]) -> Option<(u32, u64)> {
     Some((op, badge))
 }
 
+/// The server's clock (what every event's `timestamp_ns` is read from:
+/// `CLOCK_MONOTONIC` since the server started, plus 1) and the wall clock
+/// (`CLOCK_REALTIME`), read one right after the other when the server
+/// started: a timestamp `t` happened at wall-clock
+/// `realtime_ns + (t - server_ns)`. The mapping is fixed at that instant: a
+/// later step of the wall clock (a settime, NTP) does not move it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockAnchor {
+    /// `CLOCK_REALTIME`, ns since the Unix epoch.
+    pub realtime_ns: u64,
+    /// The server's clock at the same instant, ns.
+    pub server_ns: u64,
+}
+
+impl ClockAnchor {
+    /// The wall-clock time, ns since the Unix epoch, of a server timestamp
+    /// (saturating at the epoch and at `u64::MAX`).
+    pub fn wall_ns(&self, timestamp_ns: u64) -> u64 {
+        if timestamp_ns >= self.server_ns {
+            self.realtime_ns.saturating_add(timestamp_ns - self.server_ns)
+        } else {
+            self.realtime_ns.saturating_sub(self.server_ns - timestamp_ns)
+        }
+    }
+}
+
 /// One source's counters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceStatus {
@@ -125,6 +151,11 @@ pub struct ServerStatus {
     pub queue_list: Vec<QueueStatus>,
     /// The server's totals.
     pub totals: Counters,
+    /// Its clock and the wall clock, read together at its start: how
+    /// `evq tail` shows events' wall-clock time. Absent from a server that
+    /// does not report it.
+    #[serde(default)]
+    pub clock: Option<ClockAnchor>,
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use evq_abi::msg::{Filter, Reply, Request, Stats, StatsTarget};
 use evq_abi::PAGE_SIZE;
 use evq_client::{EventError, EventQueue, ReceivedEvent, Session, SessionError, Transport};
 
-pub use evq_client::Woken;
+pub use evq_client::{Batch, Woken};
 
 use crate::sys::{self, Mapping};
 use crate::wire::{CallError, Endpoint};
@@ -168,6 +168,16 @@ impl Client {
         self.session.subscribe(queue.queue, filter)
     }
 
+    /// Removes a subscription of `queue`.
+    pub fn unsubscribe(&mut self, queue: &HostedQueue, subscription: u8) -> Result<(), ClientError> {
+        self.session.unsubscribe(queue.queue, subscription)
+    }
+
+    /// Sets `queue`'s coalescing window (0: off).
+    pub fn set_coalescing(&mut self, queue: &HostedQueue, window: Duration) -> Result<(), ClientError> {
+        self.session.set_coalescing(queue.queue, u64::try_from(window.as_nanos()).unwrap_or(u64::MAX))
+    }
+
     /// Destroys a queue; its ring is unmapped once the server has revoked
     /// it.
     pub fn destroy(&mut self, queue: HostedQueue) -> Result<(), ClientError> {
@@ -188,5 +198,17 @@ impl Client {
     /// sees unread slots.
     pub fn wait(&mut self, queue: &mut HostedQueue, timeout: Duration) -> Result<Woken, ClientError> {
         self.session.wait_for(queue.queue, &mut queue.events, 1, timeout)
+    }
+
+    /// [`Client::wait`] with a batch (`evq_client::Session::wait_batch`):
+    /// the server signals once `batch.min_events` are ready, or its
+    /// `max_latency_ns` has passed.
+    pub fn wait_batch(
+        &mut self,
+        queue: &mut HostedQueue,
+        batch: Batch,
+        timeout: Duration,
+    ) -> Result<Woken, ClientError> {
+        self.session.wait_batch(queue.queue, &mut queue.events, batch, timeout)
     }
 }

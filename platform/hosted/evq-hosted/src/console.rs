@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use evq_source::WhenFull;
 
+pub use crate::admin::ClockAnchor;
 use crate::admin::ServerStatus;
 use crate::client::Client;
 use crate::ingest::{Publisher, SourceLink};

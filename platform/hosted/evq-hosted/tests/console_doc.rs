@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use evq_abi::msg::Counters;
-use evq_hosted::admin::{QueueStatus, ServerStatus, SourceStatus};
+use evq_hosted::admin::{ClockAnchor, QueueStatus, ServerStatus, SourceStatus};
 use evq_hosted::console::{decode_reply, decode_request, DomainStatus, Reply, Request, Status, TreeEntry, VERSION};
 use evq_server::QueueReport;
 use serde_json::Value;
@@ -86,6 +86,7 @@ fn server() -> ServerStatus {
         sources: vec![SourceStatus { id: 2, name: "vfs".into(), counters: counters(), ring: "attached".into() }],
         queue_list: vec![queue()],
         totals: counters(),
+        clock: Some(ClockAnchor { realtime_ns: 1_796_300_000_000_000_000, server_ns: 1 }),
         ..ServerStatus::default()
     }
 }
@@ -173,6 +174,7 @@ fn every_status_field_has_its_row_and_every_row_is_a_field() {
     assert_eq!(fields_of("### DomainStatus fields"), keys(&domain(), ""));
     assert_eq!(fields_of("### ServerStatus fields"), keys(&server(), ""));
     assert_eq!(fields_of("### SourceStatus fields"), keys(&server().sources[0], ""));
+    assert_eq!(fields_of("### ClockAnchor fields"), keys(&server().clock.unwrap(), ""));
     assert_eq!(fields_of("### QueueStatus fields"), keys(&queue(), ""));
     let tree = section("### Reply `tree`");
     let each = &tree[tree.find("Each entry:").expect("the tree reply's entry table")..];

@@ -38,6 +38,9 @@ fn options(text: &str) -> BTreeSet<String> {
     text[start..]
         .lines()
         .skip(1)
+        // An option's own line starts with it (`-n, --count <N>` or
+        // `--json`); a description's lines may name other options.
+        .filter(|l| l.trim_start().starts_with('-'))
         .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
         .map(|w| w.trim_end_matches(',').to_string())
         .filter(|w| w != "--help" && w != "--version")

@@ -22,7 +22,7 @@ use evq_abi::ring::RingGeometry;
 use evq_server::{Action, Badge, Config, Server, SourceSpec};
 use evq_system::{Grant, Role, System, ROOT_BADGE, ROOT_INGEST_PAGES, ROOT_NAME};
 
-use crate::admin::{self, QueueStatus, ServerStatus, SourceStatus};
+use crate::admin::{self, ClockAnchor, QueueStatus, ServerStatus, SourceStatus};
 use crate::boot::{self, Cap};
 use crate::ingest;
 use crate::rings::MemfdRings;
@@ -97,6 +97,8 @@ struct Shell {
     revoked: u64,
     cut_off: u64,
     started: u64,
+    /// The wall clock when `started` was read.
+    started_realtime_ns: u64,
     pool_pages: u32,
 }
 
@@ -163,6 +165,8 @@ pub fn run(system: &System<'_>, name: &str) -> io::Result<()> {
         revoked: 0,
         cut_off: 0,
         started: sys::monotonic_ns(),
+        // Read right after `started`: the server's clock is 1 then.
+        started_realtime_ns: sys::realtime_ns(),
         pool_pages: ring_pool_pages,
     };
     shell.serve()
@@ -389,6 +393,7 @@ impl Shell {
             sources,
             queue_list,
             totals: s.totals(),
+            clock: Some(ClockAnchor { realtime_ns: self.started_realtime_ns, server_ns: 1 }),
         }
     }
 

@@ -63,6 +63,12 @@ pub(crate) fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The wall clock, ns since the Unix epoch.
+pub(crate) fn realtime_ns() -> u64 {
+    let ts = clock(libc::CLOCK_REALTIME);
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// The wall clock, seconds since the Unix epoch.
 pub(crate) fn unix_seconds() -> u64 {
     clock(libc::CLOCK_REALTIME).tv_sec as u64

@@ -2,7 +2,8 @@
 //!
 //! * `evq run [--system FILE] [--client-slots N]` starts the system in the
 //!   foreground.
-//! * `evq tail [--category …] [--type …]` prints events live, one line each.
+//! * `evq tail [--category …] [--type …]` prints events live, one line each;
+//!   `evq tail PATH… [-r]` watches directories and files, as inotifywait does.
 //! * `evq stats [--watch S]` prints the server's statistics per source and
 //!   per queue and the domains' states (every S seconds, with rates).
 //! * `evq top` shows the same live in the terminal.
@@ -57,7 +58,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct ConsoleArg {
+pub(crate) struct ConsoleArg {
     /// The running system's console socket [default: $EVQ_CONSOLE, else
     /// $XDG_RUNTIME_DIR/evq-console, else /tmp/evq-UID-console]
     // Global: `evq net link up --console PATH` as well as `evq net --console PATH link up`.
@@ -107,26 +108,8 @@ enum Cmd {
         #[command(flatten)]
         slots: ClientSlotsArg,
     },
-    /// Print events as they arrive, one line each.
-    Tail {
-        #[command(flatten)]
-        console: ConsoleArg,
-        /// Only these categories (vfs, process, network, device, memory, system); repeatable.
-        #[arg(long = "category", short = 'c', value_name = "CATEGORY")]
-        categories: Vec<String>,
-        /// Only these kinds (create, rename, exit, rx, input, …); repeatable.
-        #[arg(long = "type", short = 't', value_name = "KIND")]
-        kinds: Vec<String>,
-        /// Exit after this many events.
-        #[arg(long, short = 'n')]
-        count: Option<u64>,
-        /// Attach to this console slot rather than the first free one.
-        #[arg(long, value_name = "DOMAIN")]
-        slot: Option<String>,
-        /// One JSON object per event.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print events as they arrive, one line each; or watch directories and files, as inotifywait does.
+    Tail(tail::TailArgs),
     /// Print the server's statistics per source and per queue, and the domains.
     Stats(stats::StatsArgs),
     /// A live view: events per second per source and per queue, ring fill, domains.
@@ -197,9 +180,7 @@ fn main() -> ExitCode {
         Cmd::Run { system, console, no_seccomp, no_netns, verbose, slots } => {
             run(system.as_deref(), console.path(), no_seccomp, no_netns, verbose, slots.count())
         }
-        Cmd::Tail { console, categories, kinds, count, slot, json } => {
-            tail(&console.path(), &categories, &kinds, count, slot.as_deref(), json)
-        }
+        Cmd::Tail(args) => tail(args),
         Cmd::Stats(args) => stats(args),
         Cmd::Top(args) => top(args),
         Cmd::Fs { console, what } => fs(&console.path(), what),
