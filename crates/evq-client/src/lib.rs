@@ -15,7 +15,7 @@
 
 mod session;
 mod words;
-pub use session::{Session, SessionError, Transport, Woken};
+pub use session::{Session, SessionError, Transport, WaitFlag, Woken};
 
 use core::ptr::NonNull;
 
