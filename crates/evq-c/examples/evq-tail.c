@@ -6,8 +6,9 @@
  *     rename object=3 from=2:a to=2:b
  *
  * Usage: evq-tail [CONSOLE [COUNT]]. CONSOLE is the system's console
- * socket ("-" or none: the default place); COUNT events are printed, then
- * it exits 0 (none: it runs until the system stops).
+ * socket ("-" or none: the default place). After COUNT events it prints
+ * the queue's statistics, destroys the queue and exits 0 (no COUNT: it
+ * runs until it fails, for example when the system stops).
  *
  * Built by `make test` against libevq.a and run against a hosted system by
  * platform/hosted/evq-hosted/tests/clients.rs; docs/c-api.md walks through it.
@@ -99,6 +100,18 @@ int main(int argc, char **argv)
         print_event(&ev);
         seen++;
     }
+
+    /* Any other request: encoded into a buffer, sent, its reply decoded. */
+    uint8_t body[EVQ_MAX_MSG_BYTES];
+    uint32_t label;
+    struct evq_reply reply;
+    if ((r = evq_encode_stats(EVQ_STATS_QUEUE, queue, body, sizeof body, &label)) < 0 ||
+        (r = evq_client_call(client, label, body, (size_t)r, &reply)) < 0)
+        return fail("stats", r, client);
+    printf("stats delivered=%llu dropped=%llu\n", (unsigned long long)reply.stats.delivered,
+           (unsigned long long)reply.stats.dropped);
+    if ((r = evq_client_destroy_queue(client, queue)) < 0)
+        return fail("destroy queue", r, client);
     evq_client_close(client);
     return 0;
 }

@@ -492,7 +492,7 @@ struct evq_dentry {
   /**
    * Its length in bytes (at most 200).
    */
-  uintptr_t name_len;
+  size_t name_len;
 };
 
 /**
@@ -510,7 +510,7 @@ struct evq_rename {
   /**
    * Its length.
    */
-  uintptr_t old_name_len;
+  size_t old_name_len;
   /**
    * The directory the name entered.
    */
@@ -522,7 +522,7 @@ struct evq_rename {
   /**
    * Its length.
    */
-  uintptr_t new_name_len;
+  size_t new_name_len;
 };
 
 /**
@@ -544,7 +544,7 @@ struct evq_mount {
   /**
    * Its length.
    */
-  uintptr_t name_len;
+  size_t name_len;
 };
 
 /**
@@ -598,7 +598,7 @@ struct evq_usage {
  */
 struct evq_ring {
   uint8_t *base;
-  uintptr_t len;
+  size_t len;
 };
 
 /**
@@ -779,7 +779,7 @@ int32_t evq_event_decode(const struct evq_entry *entry, struct evq_event *event)
  *
  * `len` is valid for writes.
  */
-const char *evq_kind_name(uint32_t category, uint32_t kind, uintptr_t *len);
+const char *evq_kind_name(uint32_t category, uint32_t kind, size_t *len);
 
 /**
  * The lower-case name of a category (`"vfs"`), or `"?"`; as
@@ -789,7 +789,7 @@ const char *evq_kind_name(uint32_t category, uint32_t kind, uintptr_t *len);
  *
  * `len` is valid for writes.
  */
-const char *evq_category_name(uint32_t category, uintptr_t *len);
+const char *evq_category_name(uint32_t category, size_t *len);
 
 /**
  * Decodes a dentry payload. Returns 0, or `EVQ_ERR_INVAL`,
@@ -801,7 +801,7 @@ const char *evq_category_name(uint32_t category, uintptr_t *len);
  * `payload..payload + len` is readable and unchanged while `out`'s name is
  * used; `out` is valid for writes.
  */
-int32_t evq_decode_dentry(const uint8_t *payload, uintptr_t len, struct evq_dentry *out);
+int32_t evq_decode_dentry(const uint8_t *payload, size_t len, struct evq_dentry *out);
 
 /**
  * Decodes a rename payload; as [`evq_decode_dentry`].
@@ -810,7 +810,7 @@ int32_t evq_decode_dentry(const uint8_t *payload, uintptr_t len, struct evq_dent
  *
  * As [`evq_decode_dentry`].
  */
-int32_t evq_decode_rename(const uint8_t *payload, uintptr_t len, struct evq_rename *out);
+int32_t evq_decode_rename(const uint8_t *payload, size_t len, struct evq_rename *out);
 
 /**
  * Decodes a mount payload; as [`evq_decode_dentry`].
@@ -819,7 +819,7 @@ int32_t evq_decode_rename(const uint8_t *payload, uintptr_t len, struct evq_rena
  *
  * As [`evq_decode_dentry`].
  */
-int32_t evq_decode_mount(const uint8_t *payload, uintptr_t len, struct evq_mount *out);
+int32_t evq_decode_mount(const uint8_t *payload, size_t len, struct evq_mount *out);
 
 /**
  * Decodes a fault payload. Returns 0, or `EVQ_ERR_INVAL`,
@@ -830,7 +830,7 @@ int32_t evq_decode_mount(const uint8_t *payload, uintptr_t len, struct evq_mount
  *
  * `payload..payload + len` is readable; `out` is valid for writes.
  */
-int32_t evq_decode_fault(const uint8_t *payload, uintptr_t len, struct evq_fault *out);
+int32_t evq_decode_fault(const uint8_t *payload, size_t len, struct evq_fault *out);
 
 /**
  * Decodes an exit payload: the exit code. As [`evq_decode_fault`] (8 bytes).
@@ -839,7 +839,7 @@ int32_t evq_decode_fault(const uint8_t *payload, uintptr_t len, struct evq_fault
  *
  * As [`evq_decode_fault`].
  */
-int32_t evq_decode_exit(const uint8_t *payload, uintptr_t len, int64_t *code);
+int32_t evq_decode_exit(const uint8_t *payload, size_t len, int64_t *code);
 
 /**
  * Decodes network counters. As [`evq_decode_fault`] (16 bytes).
@@ -848,7 +848,7 @@ int32_t evq_decode_exit(const uint8_t *payload, uintptr_t len, int64_t *code);
  *
  * As [`evq_decode_fault`].
  */
-int32_t evq_decode_counters(const uint8_t *payload, uintptr_t len, struct evq_counters *out);
+int32_t evq_decode_counters(const uint8_t *payload, size_t len, struct evq_counters *out);
 
 /**
  * Decodes a device time payload: seconds since the Unix epoch. As
@@ -858,7 +858,7 @@ int32_t evq_decode_counters(const uint8_t *payload, uintptr_t len, struct evq_co
  *
  * As [`evq_decode_fault`].
  */
-int32_t evq_decode_time(const uint8_t *payload, uintptr_t len, uint64_t *unix_seconds);
+int32_t evq_decode_time(const uint8_t *payload, size_t len, uint64_t *unix_seconds);
 
 /**
  * Decodes a device state payload. As [`evq_decode_fault`] (8 bytes).
@@ -867,7 +867,7 @@ int32_t evq_decode_time(const uint8_t *payload, uintptr_t len, uint64_t *unix_se
  *
  * As [`evq_decode_fault`].
  */
-int32_t evq_decode_state(const uint8_t *payload, uintptr_t len, uint32_t *state);
+int32_t evq_decode_state(const uint8_t *payload, size_t len, uint32_t *state);
 
 /**
  * Decodes a memory usage payload. As [`evq_decode_fault`] (16 bytes).
@@ -876,7 +876,7 @@ int32_t evq_decode_state(const uint8_t *payload, uintptr_t len, uint32_t *state)
  *
  * As [`evq_decode_fault`].
  */
-int32_t evq_decode_usage(const uint8_t *payload, uintptr_t len, struct evq_usage *out);
+int32_t evq_decode_usage(const uint8_t *payload, size_t len, struct evq_usage *out);
 
 #if defined(EVQ_HOSTED)
 /**
@@ -966,7 +966,7 @@ int32_t evq_client_subscribe(struct evq_client *c,
 int32_t evq_client_call(struct evq_client *c,
                         uint32_t label,
                         const uint8_t *body,
-                        uintptr_t len,
+                        size_t len,
                         struct evq_reply *reply);
 #endif
 
@@ -1035,7 +1035,7 @@ int32_t evq_filter_all(uint32_t category, struct evq_filter *filter);
  * `out..out + cap` is writable; `label` is valid for writes. The same for
  * every `evq_encode_*` function.
  */
-int32_t evq_encode_create_queue(uint32_t data_pages, uint8_t *out, uintptr_t cap, uint32_t *label);
+int32_t evq_encode_create_queue(uint32_t data_pages, uint8_t *out, size_t cap, uint32_t *label);
 
 /**
  * Encodes `DESTROY_QUEUE`; as [`evq_encode_create_queue`].
@@ -1044,7 +1044,7 @@ int32_t evq_encode_create_queue(uint32_t data_pages, uint8_t *out, uintptr_t cap
  *
  * As [`evq_encode_create_queue`].
  */
-int32_t evq_encode_destroy_queue(uint32_t queue, uint8_t *out, uintptr_t cap, uint32_t *label);
+int32_t evq_encode_destroy_queue(uint32_t queue, uint8_t *out, size_t cap, uint32_t *label);
 
 /**
  * Encodes `SUBSCRIBE` of `queue` with `filter` (40 bytes); as
@@ -1059,7 +1059,7 @@ int32_t evq_encode_destroy_queue(uint32_t queue, uint8_t *out, uintptr_t cap, ui
 int32_t evq_encode_subscribe(uint32_t queue,
                              const struct evq_filter *filter,
                              uint8_t *out,
-                             uintptr_t cap,
+                             size_t cap,
                              uint32_t *label);
 
 /**
@@ -1072,7 +1072,7 @@ int32_t evq_encode_subscribe(uint32_t queue,
 int32_t evq_encode_unsubscribe(uint32_t queue,
                                uint8_t subscription,
                                uint8_t *out,
-                               uintptr_t cap,
+                               size_t cap,
                                uint32_t *label);
 
 /**
@@ -1086,7 +1086,7 @@ int32_t evq_encode_set_priority(uint32_t queue,
                                 uint8_t subscription,
                                 uint32_t priority,
                                 uint8_t *out,
-                                uintptr_t cap,
+                                size_t cap,
                                 uint32_t *label);
 
 /**
@@ -1100,7 +1100,7 @@ int32_t evq_encode_set_priority(uint32_t queue,
 int32_t evq_encode_set_coalescing(uint32_t queue,
                                   uint64_t window_ns,
                                   uint8_t *out,
-                                  uintptr_t cap,
+                                  size_t cap,
                                   uint32_t *label);
 
 /**
@@ -1115,7 +1115,7 @@ int32_t evq_encode_wait(uint32_t queue,
                         uint32_t min_events,
                         uint64_t timeout_ns,
                         uint8_t *out,
-                        uintptr_t cap,
+                        size_t cap,
                         uint32_t *label);
 
 /**
@@ -1127,11 +1127,7 @@ int32_t evq_encode_wait(uint32_t queue,
  *
  * As [`evq_encode_create_queue`].
  */
-int32_t evq_encode_stats(uint32_t target,
-                         uint32_t id,
-                         uint8_t *out,
-                         uintptr_t cap,
-                         uint32_t *label);
+int32_t evq_encode_stats(uint32_t target, uint32_t id, uint8_t *out, size_t cap, uint32_t *label);
 
 /**
  * Encodes `RING_FRAMES` (seL4: the queue's frames from `first` on, one a
@@ -1144,7 +1140,7 @@ int32_t evq_encode_stats(uint32_t target,
 int32_t evq_encode_ring_frames(uint32_t queue,
                                uint32_t first,
                                uint8_t *out,
-                               uintptr_t cap,
+                               size_t cap,
                                uint32_t *label);
 
 /**
@@ -1164,7 +1160,7 @@ int32_t evq_encode_ring_frames(uint32_t queue,
 int32_t evq_decode_reply(uint32_t request_label,
                          uint32_t reply_label,
                          const uint8_t *body,
-                         uintptr_t len,
+                         size_t len,
                          struct evq_reply *reply);
 
 /**
@@ -1175,7 +1171,7 @@ int32_t evq_decode_reply(uint32_t request_label,
  *
  * `len` is valid for writes.
  */
-const char *evq_code_name(uint32_t code, uintptr_t *len);
+const char *evq_code_name(uint32_t code, size_t *len);
 
 /**
  * Checks the ring mapped at `base` (`len` bytes: the control page and the
@@ -1192,7 +1188,7 @@ const char *evq_code_name(uint32_t code, uintptr_t *len);
  * `ring` is used, and nothing in this address space touches it but this
  * library. `ring` is valid for writes.
  */
-int32_t evq_ring_init(struct evq_ring *ring, void *base, uintptr_t len);
+int32_t evq_ring_init(struct evq_ring *ring, void *base, size_t len);
 
 /**
  * Copies the next entry of the ring into `entry` and hands its slots back

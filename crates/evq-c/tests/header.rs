@@ -130,6 +130,7 @@ fn generate() -> String {
         no_includes: true,
         after_includes: Some(abi_defines()),
         cpp_compat: true,
+        usize_is_size_t: true,
         documentation_style: cbindgen::DocumentationStyle::Doxy,
         defines: [("feature = hosted".to_string(), "EVQ_HOSTED".to_string())].into_iter().collect(),
         ..Default::default()

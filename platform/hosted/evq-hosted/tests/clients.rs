@@ -166,7 +166,8 @@ fn the_c_example_prints_exactly_the_events_of_a_session() {
     let program = std::env::var_os("EVQ_C_TAIL").expect("EVQ_C_TAIL names the built evq-tail (make test)");
     let sys = System::start("c");
     let (mut group, lines) = watcher(Command::new(program).arg(sys.console()).arg(SESSION.len().to_string()));
-    assert!(next_line(&lines, "first line").starts_with("watching queue "));
+    let first = next_line(&lines, "first line");
+    assert!(first.starts_with("watching queue "), "{first:?}");
     for cmd in SESSION {
         sys.fs(cmd);
     }
@@ -182,5 +183,14 @@ fn the_c_example_prints_exactly_the_events_of_a_session() {
         format!("delete object={docs} name=1:docs dir"),
     ];
     assert_eq!(got, want);
+    // Then the queue's statistics, by a STATS request it encodes itself.
+    let stats = next_line(&lines, "statistics");
+    assert_eq!(stats, format!("stats delivered={} dropped=0", SESSION.len()));
     exits_cleanly(&mut group);
+    // docs/c-api.md shows this run's output as it is, numbers included.
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/c-api.md"))
+        .expect("docs/c-api.md");
+    let block = doc.split("checks that it prints\nexactly\n\n```\n").nth(1).and_then(|b| b.split("```").next());
+    let printed = [vec![first], got, vec![stats]].concat().join("\n") + "\n";
+    assert_eq!(block, Some(printed.as_str()), "the worked example in docs/c-api.md");
 }
