@@ -32,6 +32,8 @@ run: tools
 
 test: tools
 	$(CARGO) test --locked --workspace
+	# The C client library without its hosted feature: no_std, as a seL4 C domain links it.
+	$(CARGO) rustc --locked --quiet -p evq-c --lib --no-default-features --crate-type rlib
 	# The C client library (docs/c-api.md): libevq.a, its example compiled
 	# with $(CC) and run against a hosted system (evq-hosted's tests/clients.rs).
 	@if command -v $(CC) >/dev/null 2>&1; then \

@@ -108,8 +108,8 @@ int main(int argc, char **argv)
     if ((r = evq_encode_stats(EVQ_STATS_QUEUE, queue, body, sizeof body, &label)) < 0 ||
         (r = evq_client_call(client, label, body, (size_t)r, &reply)) < 0)
         return fail("stats", r, client);
-    printf("stats delivered=%llu dropped=%llu\n", (unsigned long long)reply.stats.delivered,
-           (unsigned long long)reply.stats.dropped);
+    printf("stats delivered=%llu dropped=%llu\n", (unsigned long long)reply.stats.counters[EVQ_COUNTER_DELIVERED],
+           (unsigned long long)reply.stats.counters[EVQ_COUNTER_DROPPED]);
     if ((r = evq_client_destroy_queue(client, queue)) < 0)
         return fail("destroy queue", r, client);
     evq_client_close(client);

@@ -176,6 +176,21 @@
 /* Request label, client → server (seL4). */
 #define EVQ_LABEL_RING_FRAMES 0x0209
 
+/* evq_stats.counters[]: published. */
+#define EVQ_COUNTER_PUBLISHED 0
+/* evq_stats.counters[]: filtered. */
+#define EVQ_COUNTER_FILTERED 1
+/* evq_stats.counters[]: delivered. */
+#define EVQ_COUNTER_DELIVERED 2
+/* evq_stats.counters[]: coalesced. */
+#define EVQ_COUNTER_COALESCED 3
+/* evq_stats.counters[]: dropped. */
+#define EVQ_COUNTER_DROPPED 4
+/* evq_stats.counters[]: rejected. */
+#define EVQ_COUNTER_REJECTED 5
+/* evq_stats.counters[]: throttled. */
+#define EVQ_COUNTER_THROTTLED 6
+
 /* Server error code Malformed. */
 #define EVQ_CODE_MALFORMED 1
 /* Server error code UnknownLabel. */
@@ -308,6 +323,11 @@
  * [`evq_encode_stats`]: the whole server (the id is 0).
  */
 #define EVQ_STATS_SERVER 2
+
+/**
+ * How many counters a `STATS` reply carries.
+ */
+#define EVQ_COUNTERS 7
 
 /**
  * [`evq_reply::kind`]: an error reply (`error_code`, `error_detail`).
@@ -640,37 +660,17 @@ struct evq_filter {
 };
 
 /**
- * A `STATS` reply's counters.
+ * A `STATS` reply.
  */
 struct evq_stats {
   /**
-   * Events accepted from the source, or offered to the queue.
+   * The counters in wire order, indexed by `EVQ_COUNTER_PUBLISHED`,
+   * `EVQ_COUNTER_FILTERED`, `EVQ_COUNTER_DELIVERED`,
+   * `EVQ_COUNTER_COALESCED`, `EVQ_COUNTER_DROPPED`,
+   * `EVQ_COUNTER_REJECTED` and `EVQ_COUNTER_THROTTLED`
+   * (`docs/protocol.md` §4.13 says what each counts where).
    */
-  uint64_t published;
-  /**
-   * Events no subscription accepted, or the queue's filters refused.
-   */
-  uint64_t filtered;
-  /**
-   * Events written into rings.
-   */
-  uint64_t delivered;
-  /**
-   * Events merged into a newer one.
-   */
-  uint64_t coalesced;
-  /**
-   * Events dropped.
-   */
-  uint64_t dropped;
-  /**
-   * Messages refused.
-   */
-  uint64_t rejected;
-  /**
-   * Events refused by back-pressure.
-   */
-  uint64_t throttled;
+  uint64_t counters[EVQ_COUNTERS];
   /**
    * Unread slots in the queue's ring (queue target only).
    */

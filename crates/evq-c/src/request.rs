@@ -6,7 +6,7 @@
 //! gives them.
 
 use evq_abi::event::{Category, Priority};
-use evq_abi::msg::{EncodeError, ErrorCode, Filter, Reply, Request, StatsTarget};
+use evq_abi::msg::{Counters, EncodeError, ErrorCode, Filter, Reply, Request, StatsTarget};
 use evq_abi::ring::RingGeometry;
 
 use crate::error::*;
@@ -282,24 +282,20 @@ pub unsafe extern "C" fn evq_encode_ring_frames(
     unsafe { encode(Ok(Request::RingFrames { queue, first }), out, cap, label) }
 }
 
-/// A `STATS` reply's counters.
+/// How many counters a `STATS` reply carries.
+pub const EVQ_COUNTERS: usize = 7;
+const _: () = assert!(EVQ_COUNTERS == Counters::COUNT);
+
+/// A `STATS` reply.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct evq_stats {
-    /// Events accepted from the source, or offered to the queue.
-    pub published: u64,
-    /// Events no subscription accepted, or the queue's filters refused.
-    pub filtered: u64,
-    /// Events written into rings.
-    pub delivered: u64,
-    /// Events merged into a newer one.
-    pub coalesced: u64,
-    /// Events dropped.
-    pub dropped: u64,
-    /// Messages refused.
-    pub rejected: u64,
-    /// Events refused by back-pressure.
-    pub throttled: u64,
+    /// The counters in wire order, indexed by `EVQ_COUNTER_PUBLISHED`,
+    /// `EVQ_COUNTER_FILTERED`, `EVQ_COUNTER_DELIVERED`,
+    /// `EVQ_COUNTER_COALESCED`, `EVQ_COUNTER_DROPPED`,
+    /// `EVQ_COUNTER_REJECTED` and `EVQ_COUNTER_THROTTLED`
+    /// (`docs/protocol.md` §4.13 says what each counts where).
+    pub counters: [u64; EVQ_COUNTERS],
     /// Unread slots in the queue's ring (queue target only).
     pub used_slots: u32,
     /// Slots in the queue's ring (queue target only).
@@ -378,18 +374,7 @@ pub fn to_c_reply(reply: &Reply) -> evq_reply {
         }
         Reply::Stats(s) => {
             r.kind = EVQ_REPLY_STATS;
-            let c = s.counters;
-            r.stats = evq_stats {
-                published: c.published,
-                filtered: c.filtered,
-                delivered: c.delivered,
-                coalesced: c.coalesced,
-                dropped: c.dropped,
-                rejected: c.rejected,
-                throttled: c.throttled,
-                used_slots: s.used_slots,
-                slot_count: s.slot_count,
-            };
+            r.stats = evq_stats { counters: s.counters.to_array(), used_slots: s.used_slots, slot_count: s.slot_count };
         }
         Reply::RingFrames { first, count } => (r.kind, r.first, r.count) = (EVQ_REPLY_RING_FRAMES, first, count),
     }

@@ -13,7 +13,7 @@ use evq::ring::*;
 use evq_abi::event::{
     encode_dentry, encode_mount, encode_rename, vfs, Category, EventRecord, FaultPayload, Rename, StatePayload,
 };
-use evq_abi::msg::{label, ErrorCode, Filter, Reply, Request, Stats, StatsTarget};
+use evq_abi::msg::{label, Counters, ErrorCode, Filter, Reply, Request, Stats, StatsTarget};
 use evq_abi::ring::{control, make_info, RingGeometry};
 use evq_testkit::IngestRegion;
 use zerocopy::IntoBytes;
@@ -428,8 +428,10 @@ fn replies_decode_into_their_fields_and_error_replies_are_refusals() {
     );
     let (r, out) = reply_of(label::WAIT, Reply::Wait { armed: true, unread_slots: 0 });
     assert_eq!((r, out.kind, out.armed), (EVQ_OK, EVQ_REPLY_WAIT, 1));
-    let (r, out) = reply_of(label::STATS, Reply::Stats(Stats { used_slots: 4, slot_count: 512, ..Stats::default() }));
+    let counters = Counters::from_array([1, 2, 3, 4, 5, 6, 7]);
+    let (r, out) = reply_of(label::STATS, Reply::Stats(Stats { counters, used_slots: 4, slot_count: 512 }));
     assert_eq!((r, out.kind, out.stats.used_slots, out.stats.slot_count), (EVQ_OK, EVQ_REPLY_STATS, 4, 512));
+    assert_eq!(out.stats.counters, [1, 2, 3, 4, 5, 6, 7]);
     let (r, out) = reply_of(label::SUBSCRIBE, Reply::Error { code: ErrorCode::NoSuchQueue, detail: 9 });
     assert_eq!((r, out.kind, out.error_code, out.error_detail), (EVQ_ERR_REFUSED, EVQ_REPLY_ERROR, 6, 9));
     let mut len = 0;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use evq_abi::event::{memory, meta, process, vfs, Category, Priority, MAX_PAYLOAD};
-use evq_abi::msg::{ErrorCode, FRAMES_PER_REPLY, MAX_MSG_BYTES, MESSAGES};
+use evq_abi::msg::{Counters, ErrorCode, FRAMES_PER_REPLY, MAX_MSG_BYTES, MESSAGES};
 use evq_abi::ring::{info, MAX_ENTRY_SLOTS, MAX_RING_PAGES, MIN_RING_PAGES, RING_MAGIC, SLOT_SIZE};
 use evq_abi::{ABI_VERSION, PAGE_SIZE};
 use evq_client::kind_name;
@@ -106,6 +106,10 @@ fn abi_defines() -> String {
     define(o, "EVQ_LABEL_ERROR", evq_abi::msg::label::ERROR.into(), "Reply label: an error reply.");
     for m in MESSAGES {
         define(o, &format!("EVQ_LABEL_{}", m.name), m.label.into(), &format!("Request label, {}.", m.direction));
+    }
+    o.push('\n');
+    for (i, name) in Counters::NAMES.iter().enumerate() {
+        define(o, &format!("EVQ_COUNTER_{}", c_name(name)), i as u64, &format!("evq_stats.counters[]: {name}."));
     }
     o.push('\n');
     for code in ErrorCode::ALL {

@@ -246,32 +246,13 @@ impl Consumer {
     #[inline(always)]
     pub fn read<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
         loop {
-            if self.head == self.tail {
-                self.refresh_head()?;
-                if self.head == self.tail {
-                    return Ok(None);
-                }
-            }
-            let pos = self.tail & self.mask;
-            // Only slots the producer has already published: touching one it
-            // is still writing would pull its line away from it.
-            if self.head.wrapping_sub(self.tail) > PREFETCH_SLOTS {
-                self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask, Access::Read);
-            }
-            let word = self.region.slot(pos).load(Ordering::Relaxed);
-            let header = EntryHeader::from_raw(word);
-            if self.is_malformed(header, pos) {
-                return Err(self.diagnose(word, pos));
-            }
+            let Some((header, pos)) = self.next_header()? else { return Ok(None) };
             if header.ty() == Category::Meta as u32 {
                 let lost = self.consume_meta(header, pos)?;
                 self.lost_pending = self.lost_pending.saturating_add(lost);
                 continue;
             }
-            let body = self.copy_body(pos, header.len(), buf);
-            self.tail = self.tail.wrapping_add(header.len());
-            let lost_before = core::mem::take(&mut self.lost_pending);
-            return Ok(Some(EntryRef { header, body, lost_before }));
+            return Ok(Some(self.take_event(header, pos, buf)));
         }
     }
 
@@ -280,18 +261,7 @@ impl Consumer {
     /// iteration). Does not release the slots. A loss entry's count is
     /// returned with it, not added to the next event's `lost_before`.
     pub fn read_raw<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<RawEntry<'b>>, ReadError> {
-        if self.head == self.tail {
-            self.refresh_head()?;
-            if self.head == self.tail {
-                return Ok(None);
-            }
-        }
-        let pos = self.tail & self.mask;
-        let word = self.region.slot(pos).load(Ordering::Relaxed);
-        let header = EntryHeader::from_raw(word);
-        if self.is_malformed(header, pos) {
-            return Err(self.diagnose(word, pos));
-        }
+        let Some((header, pos)) = self.next_header()? else { return Ok(None) };
         if header.ty() == Category::Meta as u32 {
             let lost = self.consume_meta(header, pos)?;
             return Ok(Some(match header.is_skip() {
@@ -299,10 +269,41 @@ impl Consumer {
                 false => RawEntry::Loss { lost },
             }));
         }
+        Ok(Some(RawEntry::Event(self.take_event(header, pos, buf))))
+    }
+
+    /// The header at the tail and its position, checked, or `None` if the
+    /// ring is empty.
+    #[inline(always)]
+    fn next_header(&mut self) -> Result<Option<(EntryHeader, u32)>, ReadError> {
+        if self.head == self.tail {
+            self.refresh_head()?;
+            if self.head == self.tail {
+                return Ok(None);
+            }
+        }
+        let pos = self.tail & self.mask;
+        // Only slots the producer has already published: touching one it
+        // is still writing would pull its line away from it.
+        if self.head.wrapping_sub(self.tail) > PREFETCH_SLOTS {
+            self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask, Access::Read);
+        }
+        let word = self.region.slot(pos).load(Ordering::Relaxed);
+        let header = EntryHeader::from_raw(word);
+        if self.is_malformed(header, pos) {
+            return Err(self.diagnose(word, pos));
+        }
+        Ok(Some((header, pos)))
+    }
+
+    /// Copies out the event entry `header` starts at `pos` and moves the
+    /// tail past it.
+    #[inline(always)]
+    fn take_event<'b>(&mut self, header: EntryHeader, pos: u32, buf: &'b mut EntryBuf) -> EntryRef<'b> {
         let body = self.copy_body(pos, header.len(), buf);
         self.tail = self.tail.wrapping_add(header.len());
         let lost_before = core::mem::take(&mut self.lost_pending);
-        Ok(Some(RawEntry::Event(EntryRef { header, body, lost_before })))
+        EntryRef { header, body, lost_before }
     }
 
     /// Whether the entry whose header is at `pos` cannot be read: one test
