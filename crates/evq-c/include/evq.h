@@ -918,9 +918,9 @@ const char *evq_client_last_error(struct evq_client *c);
  * in `queue`. The ring stays mapped until `evq_client_destroy_queue` or
  * `evq_client_close`.
  *
- * Returns 0, or `EVQ_ERR_INVAL`, `EVQ_ERR_REFUSED` (the server refused:
- * no memory in its ring pool, a table full), `EVQ_ERR_IO`,
- * `EVQ_ERR_BAD_RING`.
+ * Returns 0, or `EVQ_ERR_INVAL` (a null pointer, a bad page count),
+ * `EVQ_ERR_REFUSED` (the server refused: no memory in its ring pool, a
+ * table full), `EVQ_ERR_IO`, `EVQ_ERR_BAD_RING`.
  *
  * # Safety
  *

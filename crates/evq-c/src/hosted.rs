@@ -139,9 +139,9 @@ pub unsafe extern "C" fn evq_client_last_error(c: *mut evq_client) -> *const c_c
 /// in `queue`. The ring stays mapped until `evq_client_destroy_queue` or
 /// `evq_client_close`.
 ///
-/// Returns 0, or `EVQ_ERR_INVAL`, `EVQ_ERR_REFUSED` (the server refused:
-/// no memory in its ring pool, a table full), `EVQ_ERR_IO`,
-/// `EVQ_ERR_BAD_RING`.
+/// Returns 0, or `EVQ_ERR_INVAL` (a null pointer, a bad page count),
+/// `EVQ_ERR_REFUSED` (the server refused: no memory in its ring pool, a
+/// table full), `EVQ_ERR_IO`, `EVQ_ERR_BAD_RING`.
 ///
 /// # Safety
 ///
@@ -159,6 +159,9 @@ pub unsafe extern "C" fn evq_client_create_queue(
         let c = unsafe { client(c) }?;
         if queue.is_null() || ring.is_null() {
             return Err(EVQ_ERR_INVAL);
+        }
+        if evq_abi::ring::RingGeometry::new(data_pages).is_err() {
+            return Err(c.fail(EVQ_ERR_INVAL, format!("{data_pages} pages is not a power of two from 1 to 64")));
         }
         let made = c.client.create_queue(data_pages).map_err(|e| c.client_error(e))?;
         let (base, len) = made.region();

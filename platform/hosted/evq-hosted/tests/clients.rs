@@ -1,7 +1,9 @@
 //! The client examples as a user runs them against a hosted system: the C
 //! library's `evq-tail.c` (crates/evq-c/examples) and the Rust
 //! `watch_vfs` example, each watching while the real `evq fs` commands make
-//! a scripted file-system session, and printing exactly its events.
+//! a scripted file-system session, and printing exactly its events; and
+//! the C library's hosted calls, called as C calls them, with their error
+//! codes and words.
 //!
 //! Every wait is on a real condition (a line printed, a process ended)
 //! with a deadline; each process runs in a process group of its own,
@@ -193,4 +195,68 @@ fn the_c_example_prints_exactly_the_events_of_a_session() {
     let block = doc.split("checks that it prints\nexactly\n\n```\n").nth(1).and_then(|b| b.split("```").next());
     let printed = [vec![first], got, vec![stats]].concat().join("\n") + "\n";
     assert_eq!(block, Some(printed.as_str()), "the worked example in docs/c-api.md");
+}
+
+/// The words `evq_client_last_error` has for `c`.
+fn last_error(c: *mut evq::hosted::evq_client) -> String {
+    // SAFETY: `c` is a live client; the words are NUL-terminated.
+    unsafe { std::ffi::CStr::from_ptr(evq::hosted::evq_client_last_error(c)) }.to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_c_librarys_hosted_calls_answer_in_codes_and_words() {
+    use evq::error::*;
+    use evq::hosted::*;
+    use evq::request::*;
+    use evq::ring::*;
+    use std::ffi::CString;
+    use std::ptr;
+
+    let sys = System::start("c-calls");
+    let nowhere = CString::new(sys.dir.join("nowhere").to_str().unwrap()).unwrap();
+    let path = CString::new(sys.console().to_str().unwrap()).unwrap();
+    let mut c = ptr::null_mut();
+    // SAFETY: every pointer is this test's, live for the call;
+    // `c` is a client from `evq_hosted_connect` until it is closed.
+    unsafe {
+        assert_eq!(evq_hosted_connect(nowhere.as_ptr(), ptr::null(), &mut c), EVQ_ERR_IO);
+        assert_eq!(evq_hosted_connect(path.as_ptr(), ptr::null(), ptr::null_mut()), EVQ_ERR_INVAL);
+        assert_eq!(evq_hosted_connect(path.as_ptr(), ptr::null(), &mut c), EVQ_OK);
+        assert_eq!(last_error(c), "");
+        let (mut queue, mut ring) = (0, evq_ring::default());
+        assert_eq!(evq_client_create_queue(c, 3, &mut queue, &mut ring), EVQ_ERR_INVAL);
+        assert_eq!(last_error(c), "3 pages is not a power of two from 1 to 64");
+        assert_eq!(evq_client_create_queue(c, 1, &mut queue, &mut ring), EVQ_OK);
+        assert_eq!(evq_ring_unread_slots(&ring), 0);
+        // An empty ring and no event coming: the wait times out.
+        assert_eq!(evq_client_wait(c, queue, 10), 0);
+        assert_eq!(evq_client_wait(c, queue + 1, 10), EVQ_ERR_NO_QUEUE);
+        assert_eq!(last_error(c), format!("this client has no queue {}", queue + 1));
+        let mut filter = evq_filter::default();
+        assert_eq!(evq_filter_all(evq_abi::event::Category::Vfs as u32, &mut filter), EVQ_OK);
+        let mut sub = 99;
+        assert_eq!(evq_client_subscribe(c, queue, &filter, &mut sub), EVQ_OK);
+        assert_ne!(sub, 99);
+        let bad = evq_filter { category: 0, ..filter };
+        assert_eq!(evq_client_subscribe(c, queue, &bad, ptr::null_mut()), EVQ_ERR_INVAL);
+        // A request of its own, refused by the server with its code.
+        let (mut body, mut label, mut reply) = ([0u8; 64], 0, evq_reply::default());
+        let n = evq_encode_unsubscribe(queue, 200, body.as_mut_ptr(), body.len(), &mut label);
+        assert_eq!(evq_client_call(c, label, body.as_ptr(), n as usize, &mut reply), EVQ_ERR_REFUSED);
+        assert_eq!(
+            (reply.kind, reply.error_code),
+            (EVQ_REPLY_ERROR, evq_abi::msg::ErrorCode::NoSuchSubscription as u32)
+        );
+        assert!(last_error(c).starts_with("the server refused: NoSuchSubscription"), "{}", last_error(c));
+        let n = evq_encode_unsubscribe(queue, sub as u8, body.as_mut_ptr(), body.len(), &mut label);
+        assert_eq!(evq_client_call(c, label, body.as_ptr(), n as usize, &mut reply), EVQ_OK);
+        assert_eq!(reply.kind, EVQ_REPLY_DONE);
+        // Create, destroy and wait go through their own calls.
+        let n = evq_encode_destroy_queue(queue, body.as_mut_ptr(), body.len(), &mut label);
+        assert_eq!(evq_client_call(c, label, body.as_ptr(), n as usize, &mut reply), EVQ_ERR_INVAL);
+        assert_eq!(evq_client_destroy_queue(c, queue), EVQ_OK);
+        assert_eq!(evq_client_destroy_queue(c, queue), EVQ_ERR_NO_QUEUE);
+        evq_client_close(c);
+        evq_client_close(ptr::null_mut());
+    }
 }
