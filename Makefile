@@ -32,6 +32,19 @@ run: tools
 
 test: tools
 	$(CARGO) test --locked --workspace
+	# The C client library without its hosted feature: no_std, as a seL4 C domain links it.
+	$(CARGO) rustc --locked --quiet -p evq-c --lib --no-default-features --crate-type rlib
+	# The C client library (docs/c-api.md): libevq.a, its example compiled
+	# with $(CC) and run against a hosted system (evq-hosted's tests/clients.rs).
+	@if command -v $(CC) >/dev/null 2>&1; then \
+	  echo "building the C client example with $(CC)"; \
+	  $(CARGO) build --locked -p evq-c && mkdir -p target/c && \
+	  $(CC) -std=c11 -Wall -Wextra -Werror -Icrates/evq-c/include crates/evq-c/examples/evq-tail.c \
+	    target/debug/libevq.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -o target/c/evq-tail && \
+	  EVQ_C_TAIL=$(CURDIR)/target/c/evq-tail $(CARGO) test --locked -p evq-hosted --test clients -- --ignored; \
+	else \
+	  echo "SKIPPED: C client example: no C compiler found (install gcc, or set CC)"; \
+	fi
 	# Tests too slow for a debug build: the ring's counters wrapping past 2^32.
 	$(CARGO) test --locked --release -p evq-ring --test model -- --exact counters_wrap_past_u32_max
 	# The ring's sleep/wake handshakes under the loom model checker (its own

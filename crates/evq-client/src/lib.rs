@@ -7,12 +7,72 @@
 //! ring got mapped (seL4 frame capabilities, a hosted memfd) is the
 //! platform's business; this crate starts from the mapped region.
 //!
+//! # A client's life
+//!
+//! A [`Session`] drives it over a platform's [`Transport`], which does the
+//! three things only a platform can: a call to the server, the mapping of a
+//! granted ring, and a sleep on the client's notification.
+//!
+//! 1. **Map a ring.** [`Session::create_queue`] sends `CreateQueue`, has the
+//!    transport map the frames that come with the reply
+//!    ([`Transport::map_ring`]: on seL4 it fetches the frames one reply
+//!    could not carry), and attaches an [`EventQueue`], which checks the
+//!    control page (magic, ABI version, size) against the mapping.
+//! 2. **Subscribe.** [`Session::subscribe`] with an
+//!    [`evq_abi::msg::Filter`]: a category, the kinds it accepts
+//!    ([`evq_abi::msg::Filter::all_of`] takes every kind), optionally one
+//!    object or one source, and a priority. The id it returns tags the
+//!    events it accepts ([`ReceivedEvent::watch_id`]).
+//! 3. **Read.** [`EventQueue::next_event`] copies the next entry out of
+//!    shared memory, hands its slots back to the server, and decodes it;
+//!    loss entries become the next event's [`ReceivedEvent::lost_before`],
+//!    skip entries are passed over. `None` means the ring is empty.
+//! 4. **Wait.** [`Session::wait`] (or [`Session::wait_for`], with a
+//!    timeout) runs the wake-up protocol of `docs/protocol.md` §2.9: `Wait`
+//!    to the server, the ring's waiting flag ([`WaitFlag`]) and one more
+//!    look at the ring, then [`Transport::block`]. It returns when there may
+//!    be something to read: read until `None`, then wait again.
+//!
+//! ```
+//! use evq_abi::event::Category;
+//! use evq_abi::msg::Filter;
+//! use evq_client::{Session, SessionError, Transport};
+//!
+//! /// Prints every file-system event, forever, over any platform.
+//! fn watch<T: Transport>(transport: T) -> Result<(), SessionError<T::Error>> {
+//!     let mut session = Session::new(transport);
+//!     let (queue, mut events) = session.create_queue(4)?;
+//!     session.subscribe(queue, Filter::all_of(Category::Vfs))?;
+//!     loop {
+//!         while let Some(event) = events.next_event().map_err(SessionError::Ring)? {
+//!             let _line = event.to_string(); // `#0 vfs create object=2 …`
+//!         }
+//!         session.wait(queue, &mut events, 1)?;
+//!     }
+//! }
+//! ```
+//!
+//! One example per platform shows a whole client: on the hosted platform
+//! `platform/hosted/evq-hosted/examples/watch_vfs.rs` (attach through the
+//! console, subscribe to VFS events, print five), run by that crate's
+//! `tests/clients.rs`. C programs have the same through `crates/evq-c`
+//! (`docs/c-api.md`).
+//!
 //! With the `paths` feature (and an allocator), [`paths::PathMap`] gives VFS
 //! events full paths.
 //!
-//! Limits: one reader per queue; entries are copied out of shared memory
-//! (at most 496 bytes each) before they are decoded, so a misbehaving server
-//! cannot change an event while it is being read.
+//! # Limits
+//!
+//! * One reader per queue; a [`Session`] is one thread's.
+//! * Entries are copied out of shared memory (at most 496 bytes each)
+//!   before they are decoded, so a misbehaving server cannot change an event
+//!   while it is being read; a corrupt ring is an [`EventError::Ring`] on
+//!   every read after it, never a panic or a read outside the mapping.
+//! * The timeout of [`Session::wait_for`] is the client's own: the server is
+//!   not asked to signal at it, and a platform that cannot wait with a bound
+//!   keeps the default [`Transport::block_for`], which does not time out.
+//! * The reader does not signal a lossless queue's room-wanted flag; the
+//!   server serves such a ring a tick later (`docs/protocol.md` §2.2).
 #![no_std]
 #![deny(missing_docs)]
 
@@ -23,7 +83,7 @@ extern crate alloc;
 pub mod paths;
 mod session;
 mod words;
-pub use session::{Batch, Session, SessionError, Transport, Woken};
+pub use session::{Batch, Session, SessionError, Transport, WaitFlag, Woken};
 
 use core::ptr::NonNull;
 

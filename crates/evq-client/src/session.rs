@@ -41,6 +41,27 @@ pub trait Transport {
     }
 }
 
+/// A ring's waiting flag, as the wake-up protocol sets and clears it
+/// (`docs/protocol.md` §2.9): [`EventQueue`], or any other reader of a
+/// ring (the C library's).
+pub trait WaitFlag {
+    /// Sets the flag and checks the ring once more: `Ok(true)` if it is
+    /// still empty, so the caller may sleep; `Ok(false)` (the flag cleared
+    /// again) if something arrived meanwhile.
+    fn prepare_wait(&mut self) -> Result<bool, EventError>;
+    /// Clears the flag.
+    fn cancel_wait(&mut self);
+}
+
+impl WaitFlag for EventQueue {
+    fn prepare_wait(&mut self) -> Result<bool, EventError> {
+        EventQueue::prepare_wait(self)
+    }
+    fn cancel_wait(&mut self) {
+        EventQueue::cancel_wait(self)
+    }
+}
+
 /// What [`Session::wait_for`] ended with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Woken {
@@ -155,7 +176,12 @@ impl<T: Transport> Session<T> {
     /// Returns once `events` has something to read: at once if the server
     /// sees unread slots, otherwise after it signals that at least
     /// `min_events` are ready. [`Session::wait_for`] without a timeout.
-    pub fn wait(&mut self, queue: u32, events: &mut EventQueue, min_events: u32) -> Result<(), SessionError<T::Error>> {
+    pub fn wait(
+        &mut self,
+        queue: u32,
+        events: &mut impl WaitFlag,
+        min_events: u32,
+    ) -> Result<(), SessionError<T::Error>> {
         self.sleep(queue, events, Batch { min_events, max_latency_ns: 0 }, None).map(drop)
     }
 
@@ -170,7 +196,7 @@ impl<T: Transport> Session<T> {
     pub fn wait_for(
         &mut self,
         queue: u32,
-        events: &mut EventQueue,
+        events: &mut impl WaitFlag,
         min_events: u32,
         timeout: Duration,
     ) -> Result<Woken, SessionError<T::Error>> {
@@ -184,7 +210,7 @@ impl<T: Transport> Session<T> {
     pub fn wait_batch(
         &mut self,
         queue: u32,
-        events: &mut EventQueue,
+        events: &mut impl WaitFlag,
         batch: Batch,
         timeout: Duration,
     ) -> Result<Woken, SessionError<T::Error>> {
@@ -194,7 +220,7 @@ impl<T: Transport> Session<T> {
     fn sleep(
         &mut self,
         queue: u32,
-        events: &mut EventQueue,
+        events: &mut impl WaitFlag,
         batch: Batch,
         timeout: Option<Duration>,
     ) -> Result<Woken, SessionError<T::Error>> {

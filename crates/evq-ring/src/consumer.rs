@@ -109,6 +109,23 @@ impl EntryBuf {
     }
 }
 
+/// One entry as [`Consumer::read_raw`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawEntry<'a> {
+    /// Padding to the end of the slot array, `slots` long, passed over.
+    Skip {
+        /// Its length in slots.
+        slots: u32,
+    },
+    /// `lost` events were dropped just here.
+    Loss {
+        /// How many.
+        lost: u64,
+    },
+    /// An event entry, copied out.
+    Event(EntryRef<'a>),
+}
+
 /// A place in the ring a consumer can go back to ([`Consumer::mark`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {
@@ -229,59 +246,103 @@ impl Consumer {
     #[inline(always)]
     pub fn read<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<EntryRef<'b>>, ReadError> {
         loop {
-            if self.head == self.tail {
-                self.refresh_head()?;
-                if self.head == self.tail {
-                    return Ok(None);
-                }
-            }
-            let pos = self.tail & self.mask;
-            // Only slots the producer has already published: touching one it
-            // is still writing would pull its line away from it.
-            if self.head.wrapping_sub(self.tail) > PREFETCH_SLOTS {
-                self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask, Access::Read);
-            }
-            let word = self.region.slot(pos).load(Ordering::Relaxed);
-            let header = EntryHeader::from_raw(word);
-            let len = header.len();
-            // One test for the common case; the cold path says what is wrong.
-            let malformed = len == 0
-                || header.info() & info::RESERVED_MASK != 0
-                || pos + len > self.slot_count
-                || len > self.head.wrapping_sub(self.tail);
-            if malformed {
-                return Err(self.diagnose(word, pos));
-            }
+            let Some((header, pos)) = self.next_header()? else { return Ok(None) };
             if header.ty() == Category::Meta as u32 {
-                self.consume_meta(header, pos)?;
+                let lost = self.consume_meta(header, pos)?;
+                self.lost_pending = self.lost_pending.saturating_add(lost);
                 continue;
             }
-            let body_slots = len as usize - 1;
-            let words = &mut buf.words[..body_slots];
-            let slots = self.region.slots(pos + 1, body_slots);
-            // Four slots at a time, unrolled: an event's record alone is
-            // four. Each word is stored as its little-endian bytes, as the
-            // slot holds them.
-            let le = |s: &AtomicU64| u64::from_ne_bytes(s.load(Ordering::Relaxed).to_le_bytes());
-            let (word_quads, word_tail) = words.as_chunks_mut::<4>();
-            let (slot_quads, slot_tail) = slots.as_chunks::<4>();
-            for (w, s) in word_quads.iter_mut().zip(slot_quads) {
-                w[0].write(le(&s[0]));
-                w[1].write(le(&s[1]));
-                w[2].write(le(&s[2]));
-                w[3].write(le(&s[3]));
-            }
-            for (word, slot) in word_tail.iter_mut().zip(slot_tail) {
-                word.write(le(slot));
-            }
-            // SAFETY: every one of the `body_slots` words was written just
-            // above (`slots` has as many as `words`: both are `body_slots`
-            // long), and a `u64` is 8 initialised bytes with no padding.
-            let body = unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), body_slots * SLOT_SIZE) };
-            self.tail = self.tail.wrapping_add(len);
-            let lost_before = core::mem::take(&mut self.lost_pending);
-            return Ok(Some(EntryRef { header, body, lost_before }));
+            return Ok(Some(self.take_event(header, pos, buf)));
         }
+    }
+
+    /// Like [`Consumer::read`], one entry at a time, skip and loss entries
+    /// included: for readers that show the ring as it is (the C library's
+    /// iteration). Does not release the slots. A loss entry's count is
+    /// returned with it, not added to the next event's `lost_before`.
+    pub fn read_raw<'b>(&mut self, buf: &'b mut EntryBuf) -> Result<Option<RawEntry<'b>>, ReadError> {
+        let Some((header, pos)) = self.next_header()? else { return Ok(None) };
+        if header.ty() == Category::Meta as u32 {
+            let lost = self.consume_meta(header, pos)?;
+            return Ok(Some(match header.is_skip() {
+                true => RawEntry::Skip { slots: header.len() },
+                false => RawEntry::Loss { lost },
+            }));
+        }
+        Ok(Some(RawEntry::Event(self.take_event(header, pos, buf))))
+    }
+
+    /// The header at the tail and its position, checked, or `None` if the
+    /// ring is empty.
+    #[inline(always)]
+    fn next_header(&mut self) -> Result<Option<(EntryHeader, u32)>, ReadError> {
+        if self.head == self.tail {
+            self.refresh_head()?;
+            if self.head == self.tail {
+                return Ok(None);
+            }
+        }
+        let pos = self.tail & self.mask;
+        // Only slots the producer has already published: touching one it
+        // is still writing would pull its line away from it.
+        if self.head.wrapping_sub(self.tail) > PREFETCH_SLOTS {
+            self.region.prefetch_slot(self.tail.wrapping_add(PREFETCH_SLOTS) & self.mask, Access::Read);
+        }
+        let word = self.region.slot(pos).load(Ordering::Relaxed);
+        let header = EntryHeader::from_raw(word);
+        if self.is_malformed(header, pos) {
+            return Err(self.diagnose(word, pos));
+        }
+        Ok(Some((header, pos)))
+    }
+
+    /// Copies out the event entry `header` starts at `pos` and moves the
+    /// tail past it.
+    #[inline(always)]
+    fn take_event<'b>(&mut self, header: EntryHeader, pos: u32, buf: &'b mut EntryBuf) -> EntryRef<'b> {
+        let body = self.copy_body(pos, header.len(), buf);
+        self.tail = self.tail.wrapping_add(header.len());
+        let lost_before = core::mem::take(&mut self.lost_pending);
+        EntryRef { header, body, lost_before }
+    }
+
+    /// Whether the entry whose header is at `pos` cannot be read: one test
+    /// for the common case; [`Consumer::diagnose`] says what is wrong.
+    #[inline(always)]
+    fn is_malformed(&self, header: EntryHeader, pos: u32) -> bool {
+        let len = header.len();
+        len == 0
+            || header.info() & info::RESERVED_MASK != 0
+            || pos + len > self.slot_count
+            || len > self.head.wrapping_sub(self.tail)
+    }
+
+    /// Copies the body of the `len`-slot entry at `pos` (checked by
+    /// [`Consumer::is_malformed`]) into `buf`.
+    #[inline(always)]
+    fn copy_body<'b>(&self, pos: u32, len: u32, buf: &'b mut EntryBuf) -> &'b [u8] {
+        let body_slots = len as usize - 1;
+        let words = &mut buf.words[..body_slots];
+        let slots = self.region.slots(pos + 1, body_slots);
+        // Four slots at a time, unrolled: an event's record alone is
+        // four. Each word is stored as its little-endian bytes, as the
+        // slot holds them.
+        let le = |s: &AtomicU64| u64::from_ne_bytes(s.load(Ordering::Relaxed).to_le_bytes());
+        let (word_quads, word_tail) = words.as_chunks_mut::<4>();
+        let (slot_quads, slot_tail) = slots.as_chunks::<4>();
+        for (w, s) in word_quads.iter_mut().zip(slot_quads) {
+            w[0].write(le(&s[0]));
+            w[1].write(le(&s[1]));
+            w[2].write(le(&s[2]));
+            w[3].write(le(&s[3]));
+        }
+        for (word, slot) in word_tail.iter_mut().zip(slot_tail) {
+            word.write(le(slot));
+        }
+        // SAFETY: every one of the `body_slots` words was written just
+        // above (`slots` has as many as `words`: both are `body_slots`
+        // long), and a `u64` is 8 initialised bytes with no padding.
+        unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), body_slots * SLOT_SIZE) }
     }
 
     /// Why the header `word` at `pos` cannot be read.
@@ -360,8 +421,10 @@ impl Consumer {
         self.region.word32(control::WAITING).store(0, Ordering::Relaxed);
     }
 
+    /// Passes over the meta entry at `pos`; returns the events a loss entry
+    /// counts (0 for a skip).
     #[cold]
-    fn consume_meta(&mut self, header: EntryHeader, pos: u32) -> Result<(), ReadError> {
+    fn consume_meta(&mut self, header: EntryHeader, pos: u32) -> Result<u64, ReadError> {
         if header.is_skip() && !header.is_loss() && header.subtype() == meta::SKIP {
             // A skip runs exactly to the end of the slot array.
             if pos + header.len() != self.slot_count {
@@ -373,12 +436,13 @@ impl Consumer {
             && header.len() == meta::LOSS_SLOTS
         {
             let lost = self.region.slot(pos + 1).load(Ordering::Relaxed);
-            self.lost_pending = self.lost_pending.saturating_add(lost);
+            self.tail = self.tail.wrapping_add(header.len());
+            return Ok(lost);
         } else {
             return Err(ReadError::BadMeta { tail: self.tail });
         }
         self.tail = self.tail.wrapping_add(header.len());
-        Ok(())
+        Ok(0)
     }
 
     #[inline]

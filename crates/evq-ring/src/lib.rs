@@ -43,5 +43,5 @@ mod sync {
     pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 }
 
-pub use consumer::{AttachError, Consumer, EntryBuf, EntryRef, Mark, ReadError};
+pub use consumer::{AttachError, Consumer, EntryBuf, EntryRef, Mark, RawEntry, ReadError};
 pub use producer::{EntryKind, Producer, PushError, RegionError};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use evq_abi::msg::{Filter, Reply, Request, Stats, StatsTarget};
 use evq_abi::PAGE_SIZE;
-use evq_client::{EventError, EventQueue, ReceivedEvent, Session, SessionError, Transport};
+use evq_client::{EventError, EventQueue, ReceivedEvent, Session, SessionError, Transport, WaitFlag};
 
 pub use evq_client::{Batch, Woken};
 
@@ -187,6 +187,12 @@ impl Client {
         done
     }
 
+    /// Sends any request and returns its reply, an error reply as
+    /// [`SessionError::Refused`] (`evq_client::Session::request`).
+    pub fn request(&mut self, request: &Request<'_>) -> Result<Reply, ClientError> {
+        self.session.request(request)
+    }
+
     /// Statistics for `target`.
     pub fn stats(&mut self, target: StatsTarget) -> Result<Stats, ClientError> {
         self.session.stats(target)
@@ -210,5 +216,13 @@ impl Client {
         timeout: Duration,
     ) -> Result<Woken, ClientError> {
         self.session.wait_batch(queue.queue, &mut queue.events, batch, timeout)
+    }
+
+    /// [`Client::wait`] for a reader of `queue`'s ring other than its
+    /// [`HostedQueue`]'s own (the C library's), which reads the ring
+    /// through `flag`. The queue's own reader must then read nothing: two
+    /// readers of one ring each keep a tail of their own.
+    pub fn wait_on(&mut self, queue: u32, flag: &mut impl WaitFlag, timeout: Duration) -> Result<Woken, ClientError> {
+        self.session.wait_for(queue, flag, 1, timeout)
     }
 }
