@@ -79,7 +79,8 @@ fn collect(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Stri
     })
 }
 
-/// One printed event: `SOURCE #SEQ category kind …`.
+/// One printed event, as `evq tail` prints it: `TIME SOURCE #SEQ category
+/// kind …`.
 #[derive(Debug)]
 struct Line<'a> {
     seq: u64,
@@ -91,6 +92,10 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     fn parse(text: &'a str) -> Option<Line<'a>> {
         let mut words = text.split_whitespace();
+        let time = words.next()?;
+        if time.split(':').count() != 3 || !time.split(':').all(|t| t.len() == 2 && t.parse::<u8>().is_ok()) {
+            return None;
+        }
         let _source = words.next()?;
         let seq = words.next()?.strip_prefix('#')?.parse().ok()?;
         Some(Line { seq, category: words.next()?, kind: words.next()?, text })
@@ -223,7 +228,9 @@ fn the_demo_shows_every_category_and_kind_it_promises_each_under_its_step() {
         ("vfs", "unmount"),
     ];
     in_order(&fs, &session).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    let inside = fs.iter().find(|e| e.field("name").is_some_and(|n| n.ends_with(":\"inside.txt\""))).expect("inside");
+    // Full paths, as `evq tail` gives them, inside the mount too.
+    let inside = fs.iter().find(|e| e.field("path") == Some("\"/mnt/inside.txt\"")).expect("inside");
+    assert!(fs.iter().any(|e| e.is("vfs", "rename") && e.field("to") == Some("\"/todo.txt\"")), "{fs:?}");
     let mount = fs.iter().find(|e| e.is("vfs", "mount")).unwrap();
     assert!(mount.seq < inside.seq, "the file is made inside the mount: {fs:?}");
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use evq_abi::event::{device, network, process, system, vfs, Category, CountersPayload};
 use evq_abi::msg::Filter;
+use evq_client::paths::PathMap;
 use evq_client::ReceivedEvent;
 use evq_hosted::boot::image;
 use evq_hosted::client::{Client, HostedQueue};
@@ -26,6 +27,7 @@ use zerocopy::FromBytes as _;
 
 use crate::output::{stdout_gone, StdoutClosed};
 use crate::stats::print_stats;
+use crate::tail::{self, Clock};
 
 /// `evq demo`'s command line.
 #[derive(clap::Args)]
@@ -192,6 +194,10 @@ struct Watcher {
     queue: HostedQueue,
     /// Source names by id, for the lines.
     names: Vec<(u32, String)>,
+    /// Every name's path, kept current from the events, and the server's
+    /// clock as wall-clock time: the lines are `evq tail`'s own.
+    paths: PathMap,
+    clock: Clock,
 }
 
 /// What a step waits for: fed every event printed, it answers whether
@@ -200,13 +206,20 @@ type Want<'a> = Box<dyn FnMut(&ReceivedEvent<'_>) -> bool + 'a>;
 
 impl Watcher {
     fn attach(console: &Console) -> io::Result<Watcher> {
-        let names = console.status()?.server.sources.into_iter().map(|s| (s.id, s.name)).collect();
+        let server = console.status()?.server;
+        let names = server.sources.into_iter().map(|s| (s.id, s.name)).collect();
+        let clock = Clock::new(server.clock, tail::DEFAULT_TIMEFMT)?;
         let (_, mut client) = console.attach_client(None)?;
         let queue = client.create_queue(8).map_err(client_error)?;
         for c in Category::PUBLISHABLE {
             client.subscribe(&queue, Filter::all_of(c)).map_err(client_error)?;
         }
-        Ok(Watcher { client, queue, names })
+        // Subscribed first, then listed: a name made in between is in both.
+        let mut paths = PathMap::new();
+        for entry in console.tree("/")? {
+            paths.insert_path(&entry.path, entry.inode);
+        }
+        Ok(Watcher { client, queue, names, paths, clock })
     }
 
     /// Prints events until `want` is satisfied, then whatever else has
@@ -245,7 +258,9 @@ impl Watcher {
         while let Some(event) = self.queue.next_event().map_err(|e| io::Error::other(e.to_string()))? {
             let source =
                 self.names.iter().find(|(id, _)| *id == event.source_id).map(|(_, n)| n.as_str()).unwrap_or("?");
-            say!("{:<8} {event}", source)?;
+            let shown = self.paths.paths(&event);
+            self.paths.apply(&event);
+            say!("{}", tail::line(&event, shown.as_ref(), source, &self.clock))?;
             done |= want(&event);
         }
         Ok(done)

@@ -21,7 +21,8 @@ use evq_hosted::console::{Console, TreeEntry};
 
 use crate::output::stdout_gone;
 use crate::ConsoleArg;
-use format::{Clock, Format, Shown};
+pub(crate) use format::{line, Clock, DEFAULT_TIMEFMT};
+use format::{Format, Shown};
 use watch::{Terms, Via, Watches};
 
 /// Exit status: an event was seen, `-n` was reached, or the system stopped.
