@@ -204,8 +204,25 @@ image: sel4-check
 qemu: image
 	$(QEMU_$(ARCH))
 
-test-sel4: image
+test-sel4: image c-sel4
 	tests/sel4/boot-test.sh $(ARCH) $(SEL4_OUT)/$(ARCH)/serial.log $(QEMU_$(ARCH))
+
+# The C client library as a seL4 C client domain links it: built without
+# std (its own panic handler) for ARCH's bare-metal target, then linked
+# alone into a freestanding C program (crates/evq-c/examples/freestanding.c:
+# no C library, no libgcc), which fails on any symbol the library needs
+# and does not bring.
+CC_SEL4_aarch64 = aarch64-linux-gnu-gcc
+CC_SEL4_x86_64 = gcc
+c-sel4: sel4-check sel4-tools
+	RUSTUP_TOOLCHAIN=stable cargo fetch --locked --quiet
+	RUSTC_BOOTSTRAP=1 PATH=/usr/bin:$$PATH $(SEL4_CARGO) build --offline --locked --release --quiet -p evq-c --lib \
+	  --no-default-features --features panic-handler --target $(ARCH)-unknown-none \
+	  -Z build-std=core,compiler_builtins -Z build-std-features=compiler-builtins-mem --target-dir $(SEL4_OUT)/c
+	$(CC_SEL4_$(ARCH)) -std=c11 -Wall -Wextra -Werror -ffreestanding -nostdlib -static -Icrates/evq-c/include \
+	  crates/evq-c/examples/freestanding.c $(SEL4_OUT)/c/$(ARCH)-unknown-none/release/libevq.a \
+	  -o $(SEL4_OUT)/c/freestanding-$(ARCH)
+	@echo "C client library ($(ARCH)): libevq.a without std links alone into a freestanding program"
 
 # The instruction-count benchmark (docs/performance.md §3): the system of
 # images/<board>/bench.toml, built apart from the test image, on the kernel
@@ -219,5 +236,5 @@ bench-sel4: sel4-check
 sel4-bench-run: image
 	tests/sel4/bench-run.sh $(ARCH) $(SEL4_OUT)/$(ARCH)/serial.log $(QEMU_$(ARCH)) -icount shift=0,sleep=off
 
-.PHONY: sel4-check FORCE bench-sel4 sel4-bench-run
+.PHONY: sel4-check FORCE bench-sel4 sel4-bench-run c-sel4
 FORCE:

@@ -33,6 +33,20 @@
 
 pub mod error;
 pub mod event;
+
+/// A staticlib without std must name what a panic does. The library is
+/// written not to panic (every error is an `EVQ_ERR_*` code, and bad rings
+/// and payloads are tested to be codes); were one to happen, the calling
+/// thread spins here rather than unwind into C.
+// With `hosted` the standard library has the panic handler (and the C
+// calls catch panics), so the feature then does nothing.
+#[cfg(all(feature = "panic-handler", not(feature = "hosted")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
 #[cfg(feature = "hosted")]
 pub mod hosted;
 pub mod request;
