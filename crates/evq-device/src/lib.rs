@@ -14,6 +14,7 @@
 //! | [`pl031`] | ARM PrimeCell RTC (PL031) | qemu-arm-virt `0x0901_0000`, IRQ 34 |
 //! | [`ns16550`] | 16550 UART | PC COM1, ports `0x3F8`–`0x3FF`, IRQ 4 |
 //! | [`cmos`] | PC CMOS RTC (MC146818) | ports `0x70`/`0x71`, IRQ 8 |
+//! | [`goldfish_rtc`] | Goldfish RTC | qemu-riscv-virt `0x0010_1000`, PLIC source 11 |
 //!
 //! A driver reaches its device only through [`Mmio`] or [`PortIo`], which the
 //! shell implements over the mapped frame or the I/O port capability. Drivers
@@ -34,6 +35,7 @@
 pub mod civil;
 pub mod cmos;
 mod event;
+pub mod goldfish_rtc;
 mod line;
 pub mod ns16550;
 pub mod pl011;
