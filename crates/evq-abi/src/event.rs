@@ -536,7 +536,10 @@ pub fn vfs_parents(kind: u8, payload: &[u8]) -> [Option<u64>; 2] {
     match kind {
         vfs::RENAME if payload.len() >= core::mem::size_of::<RenamePayload>() => [at(0), at(8)],
         vfs::RENAME => [None, None],
-        _ => [at(0), None],
+        // Dentry's fixed part is the shorter of the two that begin with
+        // the parent (Mount's is longer).
+        _ if payload.len() >= core::mem::size_of::<DentryPayload>() => [at(0), None],
+        _ => [None, None],
     }
 }
 
@@ -657,5 +660,7 @@ mod tests {
         assert_eq!(vfs_parents(vfs::RENAME, &buf[..n]), [Some(4), Some(5)]);
         assert_eq!(vfs_parents(vfs::RENAME, &buf[..10]), [None, None]);
         assert_eq!(vfs_parents(vfs::DELETE, &buf[..7]), [None, None]);
+        // Room for the parent but not for the rest of the fixed part.
+        assert_eq!(vfs_parents(vfs::DELETE, &buf[..8]), [None, None]);
     }
 }
