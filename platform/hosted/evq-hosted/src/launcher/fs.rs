@@ -12,6 +12,8 @@ use std::time::Duration;
 use evq_abi::msg::MAX_MSG_BYTES;
 use evq_vfs_api::{Attrs, ErrorCode, Kind, Refusal, Reply, Request, SetAttrs, MAX_READ, MAX_WRITE, ROOT_INODE};
 
+use evq_vfs::limits::{MAX_ENTRIES, MAX_FILE_SIZE};
+
 use crate::console::{TreeEntry, MAX_FS_WRITE};
 use crate::sys;
 use crate::wire::{self, HEAD, RECV_BUF};
@@ -116,11 +118,13 @@ impl Vfs<'_> {
                 Reply::Error { code, detail } => Err(refused(what, (code, detail))),
                 other => Err(io::Error::other(format!("{what}: unexpected {other:?}"))),
             })??;
-            if next == 0 {
-                all.sort_by(|a, b| a.2.cmp(&b.2));
-                return Ok(all);
+            match resume(what, cookie, next, all.len())? {
+                None => {
+                    all.sort_by(|a, b| a.2.cmp(&b.2));
+                    return Ok(all);
+                }
+                Some(at) => cookie = at,
             }
-            cookie = next;
         }
     }
 
@@ -140,6 +144,7 @@ impl Vfs<'_> {
             if !more {
                 return Ok(out);
             }
+            within(what, "bytes of file", out.len(), MAX_FILE_SIZE as usize)?;
         }
     }
 
@@ -203,6 +208,9 @@ impl Vfs<'_> {
     }
 
     fn add(&self, what: &str, path: String, inode: u64, out: &mut Vec<TreeEntry>) -> io::Result<()> {
+        // Bounds the walk (and its recursion) whatever the VFS domain
+        // answers: one that lists a directory inside itself ends here.
+        within(what, "entries in a tree", out.len() + 1, MAX_ENTRIES + 1)?;
         let a = self.stat(what, inode)?;
         let dir = a.kind == Kind::Dir;
         out.push(TreeEntry { path: path.clone(), inode: a.inode, dir, mode: a.mode, size: a.size, nlink: a.nlink });
@@ -242,6 +250,32 @@ impl Answer {
             Answer::Done | Answer::Unexpected(_) => what,
         }
     }
+}
+
+/// The cookie to ask for after a listing reply whose `next` is given, or
+/// `None` at the end. The VFS domain is a peer: a cookie that does not
+/// advance, or more names than its tables hold, would keep the launcher's
+/// loop asking for ever; either is refused in words.
+fn resume(what: &str, cookie: u64, next: u64, listed: usize) -> io::Result<Option<u64>> {
+    within(what, "names in a directory", listed, MAX_ENTRIES)?;
+    match next {
+        0 => Ok(None),
+        n if n > cookie => Ok(Some(n)),
+        n => Err(io::Error::other(format!(
+            "{what}: the VFS domain's listing does not advance (cookie {n} after {cookie})"
+        ))),
+    }
+}
+
+/// Refuses `count` of `what_of` past `limit`: more than the VFS core's
+/// tables can hold (`evq_vfs::limits`), so an answer not to be believed.
+fn within(what: &str, what_of: &str, count: usize, limit: usize) -> io::Result<()> {
+    if count > limit {
+        return Err(io::Error::other(format!(
+            "{what}: the VFS domain answered with more {what_of} than its tables hold ({limit}); its answers are refused"
+        )));
+    }
+    Ok(())
 }
 
 fn refused(what: &str, (code, detail): (ErrorCode, u32)) -> io::Error {
@@ -436,5 +470,24 @@ fn forward_usage(cmd: Option<&str>) -> &'static str {
         Some("ls") => "ls [-l] [PATH]",
         Some("stat") => "stat [--json] PATH",
         _ => "mkdir|touch|write|mv|ln|rm|chmod|truncate|mount|umount|cat|ls|stat …",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vfs_domain_that_lists_for_ever_is_refused_in_words() {
+        assert_eq!(resume("ls /", 0, 0, 3).unwrap(), None);
+        assert_eq!(resume("ls /", 0, 9, 3).unwrap(), Some(9));
+        let stuck = resume("ls /", 9, 9, 3).unwrap_err().to_string();
+        assert_eq!(stuck, "ls /: the VFS domain's listing does not advance (cookie 9 after 9)");
+        assert!(resume("ls /", 9, 4, 3).is_err(), "a cookie that goes back");
+        assert!(resume("ls /", 0, 0, MAX_ENTRIES).is_ok());
+        let many = resume("ls /", 0, 0, MAX_ENTRIES + 1).unwrap_err().to_string();
+        assert!(many.contains("more names in a directory than its tables hold (64)"), "{many}");
+        assert!(within("tree /", "entries in a tree", MAX_ENTRIES + 1, MAX_ENTRIES + 1).is_ok());
+        assert!(within("tree /", "entries in a tree", MAX_ENTRIES + 2, MAX_ENTRIES + 1).is_err());
     }
 }
