@@ -13,7 +13,10 @@
 //! Limits: one name per inode (a file with several hard links is shown
 //! under the last name an event gave it); an event in a directory the map
 //! has never seen has the path the map knows for its inode, if any, else
-//! none ([`PathMap::path_of`] returns `None`).
+//! none ([`PathMap::path_of`] returns `None`). It holds at most
+//! [`MAX_PLACES`] inodes: events come from sources the client does not
+//! control, and a flood of creates must not grow it without end; an inode
+//! past the limit simply has no path.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -22,6 +25,9 @@ use alloc::vec::Vec;
 use evq_abi::event::{decode_dentry, decode_mount, decode_rename, vfs, Category};
 
 use crate::ReceivedEvent;
+
+/// The most inodes a [`PathMap`] holds (a VFS core holds 64: `evq_vfs::limits`).
+pub const MAX_PLACES: usize = 4096;
 
 /// Where an inode is named.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,12 +78,20 @@ impl PathMap {
             }
             _ => Place::At(path.into()),
         };
-        self.places.insert(inode, place);
+        self.place(inode, place);
     }
 
     /// Records that `inode` is named `name` in directory `parent`.
     pub fn insert(&mut self, parent: u64, name: &str, inode: u64) {
-        self.places.insert(inode, Place::In { parent, name: name.into() });
+        self.place(inode, Place::In { parent, name: name.into() });
+    }
+
+    /// Records `place` for `inode`, unless the map is full and does not
+    /// know `inode` yet.
+    fn place(&mut self, inode: u64, place: Place) {
+        if self.places.len() < MAX_PLACES || self.places.contains_key(&inode) {
+            self.places.insert(inode, place);
+        }
     }
 
     /// Forgets `inode`.
@@ -215,9 +229,9 @@ impl PathMap {
                         // A top renamed in its own directory stays a top.
                         let old = self.path_of(e.object_id);
                         match self.renamed_path(&r, old.as_deref(), &new) {
-                            Some(path) => self.places.insert(e.object_id, Place::At(path)),
-                            None => self.places.insert(e.object_id, Place::In { parent: r.new_parent, name: new }),
-                        };
+                            Some(path) => self.place(e.object_id, Place::At(path)),
+                            None => self.place(e.object_id, Place::In { parent: r.new_parent, name: new }),
+                        }
                     }
                 }
             }
@@ -388,5 +402,20 @@ mod tests {
         m.insert(2, "a", 3);
         m.insert(3, "b", 2);
         assert_eq!(m.path_of(3), None);
+    }
+
+    #[test]
+    fn a_flood_of_creates_fills_the_map_no_further_than_its_limit() {
+        let mut map = PathMap::new();
+        map.insert_path("/", 1);
+        for inode in 2..=MAX_PLACES as u64 + 10 {
+            map.insert(1, "f", inode);
+        }
+        assert!(map.contains(MAX_PLACES as u64));
+        assert!(!map.contains(MAX_PLACES as u64 + 1), "one inode past the limit");
+        assert_eq!(map.path_of(MAX_PLACES as u64 + 1), None);
+        // A known inode still moves when the map is full.
+        map.insert(1, "g", 2);
+        assert_eq!(map.path_of(2).as_deref(), Some("/g"));
     }
 }
