@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots the seL4 benchmark image under QEMU's -icount and prints its figures.
 #
-#   bench-run.sh <arch> <log> <qemu command…>
+#   bench-run.sh <label> <log> <qemu command…>   (label: as boot-test.sh's)
 #
 # Succeeds on BENCH_DONE; fails on BENCH_FAIL, a kernel fault message, a
 # panic, or no verdict within EVQ_BENCH_TIMEOUT seconds (default 300: under

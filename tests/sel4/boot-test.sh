@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Boots an evq seL4 image in QEMU and judges its serial output.
 #
-#   boot-test.sh <arch> <log> <qemu command…>
+#   boot-test.sh <label> <log> <qemu command…>
+#
+# <label> tags its output lines: the architecture, or the board where it is
+# not QEMU's own machine of that architecture.
 #
 # Waits until TEST_PASS or TEST_FAIL appears, QEMU exits, or
 # EVQ_BOOT_TIMEOUT seconds (default 60) pass; after TEST_PASS it goes on

@@ -177,6 +177,93 @@ pub struct Device<'a> {
     /// INTx line through the I/O APIC is); otherwise edge-triggered,
     /// active-high.
     pub level_triggered: bool,
+    /// The chip behind it, which picks the driver core that runs it.
+    pub driver: Driver,
+}
+
+/// The chip a device is, as the description names it (`driver = "…"`): the
+/// device domain runs the `evq-device` core for it. The domain info page
+/// carries it as [`Driver::code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u32)]
+pub enum Driver {
+    /// None named: the domain knows the device by its name (the network
+    /// domain's `virtio` and `pci`).
+    #[default]
+    Unnamed = 0,
+    /// `pl011`: ARM PrimeCell UART, by its registers.
+    Pl011 = 1,
+    /// `pl031`: ARM PrimeCell real-time clock.
+    Pl031 = 2,
+    /// `ns16550`: a 16550 UART by its eight I/O ports (x86).
+    Ns16550Ports = 3,
+    /// `ns16550-mmio8`: a 16550 UART by memory-mapped byte registers
+    /// (device-tree `reg-shift = 0`).
+    Ns16550Mmio8 = 4,
+    /// `ns16550-mmio32`: a 16550-style UART by memory-mapped 32-bit
+    /// registers a word apart (`reg-shift = 2`, `reg-io-width = 4`): the
+    /// DesignWare UARTs, the Raspberry Pi's mini UART.
+    Ns16550Mmio32 = 5,
+    /// `cmos`: the PC's CMOS real-time clock, by its two I/O ports.
+    Cmos = 6,
+    /// `goldfish-rtc`: the Goldfish real-time clock (QEMU riscv64 virt).
+    GoldfishRtc = 7,
+    /// `sifive-uart`: the SiFive UART (FU540, HiFive Unleashed).
+    SifiveUart = 8,
+    /// `bcm2835-systimer`: the Raspberry Pi's 1 MHz system timer.
+    Bcm2835SystemTimer = 9,
+}
+
+impl Driver {
+    /// Every driver, in code order.
+    pub const ALL: [Driver; 10] = [
+        Driver::Unnamed,
+        Driver::Pl011,
+        Driver::Pl031,
+        Driver::Ns16550Ports,
+        Driver::Ns16550Mmio8,
+        Driver::Ns16550Mmio32,
+        Driver::Cmos,
+        Driver::GoldfishRtc,
+        Driver::SifiveUart,
+        Driver::Bcm2835SystemTimer,
+    ];
+
+    /// Its name in the description; empty for [`Driver::Unnamed`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Unnamed => "",
+            Driver::Pl011 => "pl011",
+            Driver::Pl031 => "pl031",
+            Driver::Ns16550Ports => "ns16550",
+            Driver::Ns16550Mmio8 => "ns16550-mmio8",
+            Driver::Ns16550Mmio32 => "ns16550-mmio32",
+            Driver::Cmos => "cmos",
+            Driver::GoldfishRtc => "goldfish-rtc",
+            Driver::SifiveUart => "sifive-uart",
+            Driver::Bcm2835SystemTimer => "bcm2835-systimer",
+        }
+    }
+
+    /// The driver with this description name.
+    pub fn from_name(name: &str) -> Option<Driver> {
+        Self::ALL.into_iter().find(|d| *d != Driver::Unnamed && d.name() == name)
+    }
+
+    /// Its code on the domain info page.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The driver with this code; `None` for a code no driver has.
+    pub fn from_code(code: u32) -> Option<Driver> {
+        Self::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+
+    /// Whether the chip is reached by I/O ports (else by registers in memory).
+    pub fn by_ports(self) -> bool {
+        matches!(self, Driver::Ns16550Ports | Driver::Cmos)
+    }
 }
 
 /// What a domain is to the event server.
@@ -451,7 +538,9 @@ impl<'a> System<'a> {
                 || d.devices[..j].iter().any(|o| o.name == dev.name)
                 || dev.ioports.is_some_and(|(base, n)| n == 0 || u32::from(base) + u32::from(n) > 0x1_0000)
                 || dev.mmio.is_some() && !(1..=16).contains(&dev.mmio_pages)
-                || (dev.mmio.is_none() && dev.ioports.is_none() && dev.irq.is_none());
+                || (dev.mmio.is_none() && dev.ioports.is_none() && dev.irq.is_none())
+                || (dev.driver != Driver::Unnamed
+                    && if dev.driver.by_ports() { dev.ioports.is_none() } else { dev.mmio.is_none() });
             if bad {
                 return Err(Invalid::BadDevice(dev.name));
             }

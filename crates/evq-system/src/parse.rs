@@ -9,7 +9,7 @@ use std::vec::Vec;
 use evq_abi::event::{Category, CategorySet};
 use serde::Deserialize;
 
-use crate::{Caller, Device, Domain, Endpoint, Invalid, Notification, Role, System};
+use crate::{Caller, Device, Domain, Driver, Endpoint, Invalid, Notification, Role, System};
 
 /// Why `system.toml` could not be read.
 #[derive(Debug)]
@@ -94,6 +94,7 @@ struct DeviceToml {
     ioport: Option<u16>,
     ports: Option<u16>,
     irq: Option<u32>,
+    driver: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +128,18 @@ fn devices(d: &DomainToml) -> Result<&'static [Device<'static>], ParseError> {
                 )))
             }
         };
+        let driver = match dev.driver.as_deref() {
+            None => Driver::Unnamed,
+            Some(name) => Driver::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = Driver::ALL.iter().map(|d| d.name()).filter(|n| !n.is_empty()).collect();
+                ParseError::Field(format!(
+                    "domain {:?}: device {:?}: driver {name:?} is none of {}",
+                    d.name,
+                    dev.name,
+                    known.join(", ")
+                ))
+            })?,
+        };
         out.push(Device {
             name: leak(dev.name.clone()),
             mmio: dev.mmio,
@@ -134,6 +147,7 @@ fn devices(d: &DomainToml) -> Result<&'static [Device<'static>], ParseError> {
             ioports,
             irq: dev.irq,
             level_triggered,
+            driver,
         });
     }
     Ok(Box::leak(out.into_boxed_slice()))
@@ -214,8 +228,8 @@ fn role(d: &DomainToml) -> Result<Role, ParseError> {
 /// role = "source"          # or "client", "plain"
 /// badge = 0x11
 /// categories = ["vfs"]
-/// devices = [{ name = "uart", mmio = 0x9000000, irq = 33 }]   # or ioport = 0x3f8, ports = 8;
-///                                                  # pages = 4; trigger = "level"
+/// devices = [{ name = "uart", driver = "pl011", mmio = 0x9000000, irq = 33 }]
+///           # or ioport = 0x3f8, ports = 8; pages = 4; trigger = "level"
 ///
 /// [[notification]]
 /// name = "go"
@@ -337,8 +351,8 @@ impl System<'_> {
             for dev in d.devices {
                 let _ = write!(
                     out,
-                    "evq_system::Device {{ name: {:?}, mmio: {:?}, mmio_pages: {}, ioports: {:?}, irq: {:?}, level_triggered: {} }}, ",
-                    dev.name, dev.mmio, dev.mmio_pages, dev.ioports, dev.irq, dev.level_triggered
+                    "evq_system::Device {{ name: {:?}, mmio: {:?}, mmio_pages: {}, ioports: {:?}, irq: {:?}, level_triggered: {}, driver: evq_system::Driver::{:?} }}, ",
+                    dev.name, dev.mmio, dev.mmio_pages, dev.ioports, dev.irq, dev.level_triggered, dev.driver
                 );
             }
             let _ = write!(

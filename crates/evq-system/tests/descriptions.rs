@@ -2,9 +2,22 @@
 //! with the reason.
 
 use evq_abi::event::Category;
-use evq_system::{parse, Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE};
+use evq_system::{parse, Driver, Grant, Rights, Role, MAX_DOMAINS, ROOT_BADGE};
 
-const BOARDS: [&str; 2] = ["qemu-arm-virt", "pc99"];
+/// Every seL4 board in images/: each directory with a system.toml but the
+/// hosted platform's.
+fn boards() -> Vec<String> {
+    let dir = format!("{}/../../images", env!("CARGO_MANIFEST_DIR"));
+    let mut boards: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("system.toml").is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|b| b != "hosted")
+        .collect();
+    boards.sort();
+    boards
+}
 
 fn shipped(board: &str) -> String {
     let path = format!("{}/../../images/{board}/system.toml", env!("CARGO_MANIFEST_DIR"));
@@ -13,7 +26,12 @@ fn shipped(board: &str) -> String {
 
 #[test]
 fn shipped_descriptions_are_valid_systems() {
-    for board in BOARDS {
+    let boards = boards();
+    for expected in ["qemu-arm-virt", "pc99", "qemu-riscv-virt", "rpi4", "hifive", "spike"] {
+        assert!(boards.iter().any(|b| b == expected), "images/{expected}/system.toml is missing");
+    }
+    for board in &boards {
+        let board = board.as_str();
         let system = parse(&shipped(board)).unwrap_or_else(|e| panic!("{board}: {e}"));
         assert_eq!(system.board, board);
         let (id, server) = system.server().expect("a server");
@@ -24,8 +42,11 @@ fn shipped_descriptions_are_valid_systems() {
 
 #[test]
 fn shipped_benchmark_descriptions_are_valid_systems() {
-    for board in BOARDS {
+    for board in boards() {
         let path = format!("{}/../../images/{board}/bench.toml", env!("CARGO_MANIFEST_DIR"));
+        if !std::path::Path::new(&path).is_file() {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let system = parse(&text).unwrap_or_else(|e| panic!("{board}: {e}"));
         let (_, client) = system.domain("bench-client").unwrap();
@@ -197,7 +218,7 @@ fn broken_endpoints_are_refused_with_the_reason() {
 
 #[test]
 fn drivers_get_their_devices_and_dma_memory() {
-    for board in BOARDS {
+    for board in ["qemu-arm-virt", "pc99", "qemu-riscv-virt"] {
         let system = parse(&shipped(board)).unwrap();
         let (_, net) = system.domain("net").unwrap();
         assert_eq!(net.dma_pages, 64);
@@ -286,4 +307,52 @@ fn only_a_client_can_be_lossless() {
     assert!(refused(&format!("{head}{SERVER}lossless = true\n")).contains("only a client's queues can be lossless"));
     let rust = system.to_rust();
     assert!(rust.contains("lossless: true"), "the seL4 build's constant keeps it");
+}
+
+/// Each board's device domain names the chip of each of its devices, and it
+/// is one that sits where that board's registers or ports are: a UART on
+/// every board that has the domain, a clock device where the board has one.
+#[test]
+fn device_domains_name_their_chips() {
+    let expected: &[(&str, Driver, Option<Driver>)] = &[
+        ("qemu-arm-virt", Driver::Pl011, Some(Driver::Pl031)),
+        ("pc99", Driver::Ns16550Ports, Some(Driver::Cmos)),
+        ("qemu-riscv-virt", Driver::Ns16550Mmio8, Some(Driver::GoldfishRtc)),
+        ("rpi4", Driver::Ns16550Mmio32, Some(Driver::Bcm2835SystemTimer)),
+        ("hifive", Driver::SifiveUart, None),
+    ];
+    for (board, uart, rtc) in expected {
+        let system = parse(&shipped(board)).unwrap();
+        let (_, device) = system.domain("device").unwrap_or_else(|| panic!("{board}: no device domain"));
+        let find = |name: &str| device.devices.iter().find(|d| d.name == name).map(|d| d.driver);
+        assert_eq!(find("uart"), Some(*uart), "{board}: uart");
+        assert_eq!(find("rtc"), *rtc, "{board}: rtc");
+        if rtc.is_none() {
+            assert!(device.args.starts_with("epoch="), "{board}: a board with no clock sets the epoch");
+        }
+    }
+    let spike = parse(&shipped("spike")).unwrap();
+    assert!(spike.domain("device").is_none() && spike.domain("net").is_none(), "spike routes no interrupts");
+}
+
+#[test]
+fn a_driver_is_named_from_the_known_ones_and_needs_its_registers() {
+    let with = |device: &str| {
+        shipped("qemu-arm-virt")
+            .replace(r#"{ name = "rtc", driver = "pl031", mmio = 0x9010000, irq = 34, trigger = "level" }"#, device)
+    };
+    let e = parse(&with(r#"{ name = "rtc", driver = "pl032", mmio = 0x9010000, irq = 34 }"#)).unwrap_err().to_string();
+    assert!(e.contains(r#"driver "pl032" is none of pl011, pl031, ns16550"#), "{e}");
+    let e = parse(&with(r#"{ name = "rtc", driver = "pl031", irq = 34 }"#)).unwrap_err().to_string();
+    assert!(e.contains("rtc"), "a memory-mapped chip with no registers: {e}");
+    let e = parse(&with(r#"{ name = "rtc", driver = "cmos", mmio = 0x9010000, irq = 34 }"#)).unwrap_err().to_string();
+    assert!(e.contains("rtc"), "a chip reached by ports with none: {e}");
+    for d in Driver::ALL {
+        assert_eq!(Driver::from_code(d.code()), Some(d));
+        if d != Driver::Unnamed {
+            assert_eq!(Driver::from_name(d.name()), Some(d));
+        }
+    }
+    assert_eq!(Driver::from_code(Driver::ALL.len() as u32), None);
+    assert_eq!(Driver::from_name(""), None);
 }

@@ -1,8 +1,10 @@
 //! Embeds the system description and the domains' ELF images.
 //!
-//! The description is `images/<board>/system.toml` (the board follows the
-//! target: qemu-arm-virt for aarch64, pc99 for x86_64; `EVQ_BOARD` picks
-//! another; `EVQ_SYSTEM` another file of the board's, such as `bench.toml`). It is parsed and checked here, on the host, and written out as
+//! The description is `images/<board>/system.toml` (`EVQ_BOARD`, which the
+//! Makefile sets; without it the target's QEMU board: qemu-arm-virt for
+//! aarch64, pc99 for x86_64, qemu-riscv-virt for riscv64; `EVQ_SYSTEM`
+//! another file of the board's, such as `bench.toml`). It is parsed and
+//! checked here, on the host, and written out as
 //! a Rust constant, so a description that does not make a system fails the
 //! build rather than the boot. Each domain's image is `<image>.elf` in
 //! `EVQ_DOMAIN_ELFS`, which the Makefile builds first.
@@ -17,6 +19,7 @@ fn main() {
         match env::var("CARGO_CFG_TARGET_ARCH").unwrap().as_str() {
             "aarch64" => "qemu-arm-virt",
             "x86_64" => "pc99",
+            "riscv64" => "qemu-riscv-virt",
             other => panic!("no default board for {other}: set EVQ_BOARD"),
         }
         .to_string()

@@ -8,6 +8,10 @@
 //!   (`KernelArmExportPMUUser`).
 //! - x86_64: the TSC, which under icount advances one per instruction; no
 //!   user/kernel split.
+//! - riscv64: the `instret` CSR, which QEMU under icount reads from its
+//!   instruction count, at every privilege level; no user/kernel split. The
+//!   firmware must let user level read it (`scounteren.IR`, which OpenSBI
+//!   sets).
 //!
 //! Every counter is read inside one `asm!` block, so no work can be moved
 //! between the reads.
@@ -17,7 +21,7 @@
 pub struct Count {
     /// Instructions at every level.
     pub total: u64,
-    /// Instructions at user level (aarch64 only; 0 on x86_64).
+    /// Instructions at user level (aarch64 only; 0 elsewhere).
     pub user: u64,
 }
 
@@ -63,8 +67,8 @@ pub fn init() {
     };
 }
 
-/// Nothing to set up: the TSC runs.
-#[cfg(target_arch = "x86_64")]
+/// Nothing to set up: the TSC, or `instret`, runs.
+#[cfg(any(target_arch = "x86_64", target_arch = "riscv64"))]
 pub fn init() {}
 
 /// Reads the counters.
@@ -94,4 +98,14 @@ pub fn read() -> Count {
     // SAFETY: `rdtsc` only reads the time-stamp counter.
     unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
     Count { total: u64::from(hi) << 32 | u64::from(lo), user: 0 }
+}
+
+/// Reads the counter.
+#[cfg(target_arch = "riscv64")]
+#[inline(always)]
+pub fn read() -> Count {
+    let total: u64;
+    // SAFETY: reading `instret` has no side effect; user level may.
+    unsafe { core::arch::asm!("rdinstret {}", out(reg) total, options(nomem, nostack)) };
+    Count { total, user: 0 }
 }

@@ -207,8 +207,9 @@ pub struct DeviceInfo {
     pub irq_bit: u32,
     /// Pages of registers mapped from `vaddr`'s page on.
     pub pages: u32,
-    /// Zero.
-    pub reserved: u32,
+    /// The chip it is, as the description names it: an
+    /// `evq_system::Driver` code (0 for none named).
+    pub driver: u32,
     /// Its name in the system description.
     pub name: Name<16>,
 }
@@ -264,8 +265,9 @@ pub struct DomainInfo {
     /// Zero.
     pub reserved2: u32,
     /// Ticks per second of the CPU's free-running counter that user code
-    /// may read (aarch64: the generic timer's virtual count; x86_64: the
-    /// TSC), as the kernel measured or the hardware reports it; 0 if unknown.
+    /// may read (aarch64: the generic timer's virtual count; riscv64: the
+    /// `time` CSR, at the kernel's configured timebase; x86_64: the TSC), as
+    /// the kernel measured or the hardware reports it; 0 if unknown.
     pub counter_hz: u64,
     /// A source: where its ingest ring is mapped ([`INGEST_WINDOW_ADDR`]), or 0.
     pub ingest_vaddr: u64,

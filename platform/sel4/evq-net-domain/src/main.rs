@@ -1,7 +1,7 @@
 //! The network driver domain: a virtio-net NIC under QEMU's user network,
 //! driven through the `virtio-drivers` crate over what the root task granted
 //! (`evq-domain-info`): the NIC's registers (a virtio-mmio transport on
-//! qemu-arm-virt; on pc99 a modern virtio-pci function, found through PCI
+//! qemu-arm-virt and qemu-riscv-virt; on pc99 a modern virtio-pci function, found through PCI
 //! configuration ports 0xCF8-0xCFF, with its BAR's pages), its interrupt,
 //! and physically contiguous DMA memory. The `evq-net` core decides what
 //! to publish: the link's state, and an RX or TX event with its counts per
@@ -80,7 +80,7 @@ fn main(info: &'static DomainInfo) -> ! {
 }
 
 /// The virtio-mmio transport in the device's registers.
-#[cfg(target_arch = "aarch64")]
+#[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
 fn transport(
     _info: &DomainInfo,
     virtio: &DeviceInfo,

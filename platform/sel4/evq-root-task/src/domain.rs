@@ -299,7 +299,9 @@ impl Domain {
     /// domain's device window.
     pub fn map_device(&self, frame: sel4::cap::Granule, index: usize) -> sel4::Result<usize> {
         let addr = info::DEVICE_WINDOW_ADDR + index * PAGE_SIZE;
-        #[cfg(target_arch = "aarch64")]
+        // On RISC-V whether memory is cached is the platform's fixed choice
+        // per physical region (its PMAs), not the mapping's.
+        #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
         let attributes = sel4::VmAttributes::EXECUTE_NEVER;
         #[cfg(target_arch = "x86_64")]
         let attributes = sel4::VmAttributes::CACHE_DISABLED;

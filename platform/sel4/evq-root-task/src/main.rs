@@ -216,6 +216,14 @@ fn counter_hz(_bootinfo: &sel4::BootInfoPtr) -> u64 {
     hz
 }
 
+/// How fast the `time` CSR user code reads runs: the platform's timebase,
+/// which the kernel is configured with (`TIMER_FREQUENCY`, from the board's
+/// device tree) and programs its own timer by.
+#[cfg(target_arch = "riscv64")]
+fn counter_hz(_bootinfo: &sel4::BootInfoPtr) -> u64 {
+    sel4::sel4_cfg_usize!(TIMER_FREQUENCY) as u64
+}
+
 /// How fast the TSC runs, as the kernel measured it at boot (boot-info
 /// extra `X86TscFreq`, in MHz); 0 if it did not say.
 #[cfg(target_arch = "x86_64")]

@@ -381,7 +381,12 @@ impl<'b> Builder<'b> {
         device_page: &mut usize,
     ) -> Result<DeviceInfo, DeviceError> {
         let root = init_thread::slot::CNODE.cap();
-        let mut out = DeviceInfo { name: Name::new(dev.name), irq_bit: 1 << index, ..DeviceInfo::default() };
+        let mut out = DeviceInfo {
+            name: Name::new(dev.name),
+            irq_bit: 1 << index,
+            driver: dev.driver.code(),
+            ..DeviceInfo::default()
+        };
         if let Some(paddr) = dev.mmio {
             let first = paddr & !(PAGE_SIZE as u64 - 1);
             for p in 0..u64::from(dev.mmio_pages) {
@@ -518,7 +523,9 @@ fn list_peers(page: &mut DomainInfo, wiring: &Wiring) -> Result<(), DomainError>
     Ok(())
 }
 
-#[cfg(target_arch = "aarch64")]
+/// An interrupt through the GIC (aarch64) or the PLIC (riscv64), by its
+/// number there, with the trigger the description gives.
+#[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
 fn get_irq(irq: u32, level: bool, dst: &sel4::AbsoluteCPtr) -> sel4::Result<()> {
     init_thread::slot::IRQ_CONTROL.cap().irq_control_get_trigger(irq.into(), !level, dst)
 }

@@ -81,8 +81,8 @@ fn ipc_buffer_addr() -> *mut sel4::IpcBuffer {
 /// The domain's monotonic clock, in nanoseconds since some moment at boot,
 /// from the free-running counter user code may read: the generic timer's
 /// virtual count on aarch64 (the kernel must export it,
-/// `KernelArmExportVCNTUser`), the TSC on x86_64. `None` if the root task
-/// could not say how fast the counter runs.
+/// `KernelArmExportVCNTUser`), the `time` CSR on riscv64, the TSC on
+/// x86_64. `None` if the root task could not say how fast the counter runs.
 pub fn now_ns(info: &DomainInfo) -> Option<u64> {
     let hz = info.counter_hz;
     (hz != 0).then(|| (u128::from(counter()) * 1_000_000_000 / u128::from(hz)) as u64)
@@ -95,6 +95,16 @@ pub fn counter() -> u64 {
     // SAFETY: reading the virtual count has no side effect; the kernel lets
     // EL0 read it (`KernelArmExportVCNTUser`).
     unsafe { core::arch::asm!("mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack)) };
+    ticks
+}
+
+/// The free-running counter.
+#[cfg(target_arch = "riscv64")]
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading the `time` CSR has no side effect; the firmware lets
+    // user level read it (`scounteren.TM`, which OpenSBI sets).
+    unsafe { core::arch::asm!("rdtime {}", out(reg) ticks, options(nomem, nostack)) };
     ticks
 }
 
