@@ -251,6 +251,16 @@ fn top_in_a_terminal_shows_sources_queues_and_domains_and_q_quits() {
         assert_eq!(top.wait(&format!("evq top after {name}")).code(), Some(0));
         screen_shows(&screen, &["\x1b[?1049l"]);
     }
+    // A stop signal gives the terminal back too, and then ends it by that
+    // signal, as it would have ended uncaught.
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let (mut top, _keys, screen) = top_on_a_terminal(&sys);
+        screen_shows(&screen, &["sources", "queues", "domains"]);
+        top.signal(sig);
+        let status = top.wait(&format!("evq top after {name}"));
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(sig), "{name}: {status:?}");
+        screen_shows(&screen, &["\x1b[?1049l"]);
+    }
     let (mut top, _keys, screen) = top_on_a_terminal(&sys);
     screen_shows(&screen, &["sources"]);
     sys.ok(&["stop"]);

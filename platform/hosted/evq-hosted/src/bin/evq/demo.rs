@@ -9,10 +9,10 @@
 //! to show has been printed (or a deadline passes, which it says). So a
 //! step's events always come after its header and before the next one.
 
+use crate::stop_signal;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use evq_abi::event::{device, network, process, system, vfs, Category, CountersPayload};
@@ -52,54 +52,9 @@ const STEP_DEADLINE: Duration = Duration::from_secs(15);
 /// Packets each traffic step sends.
 const PACKETS: u32 = 5;
 
-/// The signal that asked `evq demo` to stop (SIGINT, SIGHUP or SIGTERM),
-/// or 0.
-static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_stop_signal(sig: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP_SIGNAL.store(sig, Ordering::Relaxed);
-}
-
-/// `evq demo`'s stop signals: SIGINT (Ctrl-C), SIGHUP (the terminal gone)
-/// and SIGTERM only set [`STOP_SIGNAL`], so that the demo stops its system,
-/// waits for its processes and removes its directory before it goes. The
-/// processes it starts run with the default actions again (exec resets a
-/// handler).
-fn catch_stop_signals() -> io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is a valid one (empty mask, no flags)
-        // before its fields are set; the handler only stores to an atomic,
-        // which is async-signal-safe.
-        let done = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut())
-        };
-        if done != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Ends the process by `sig`, with its default action, as it would have
-/// ended had the demo not caught it (a shell sees a job killed by SIGINT).
-fn die_by(sig: i32) -> ! {
-    let _ = io::stdout().flush();
-    // SAFETY: plain signal(2) to the default action, then raise(3).
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        libc::raise(sig);
-    }
-    std::process::exit(128 + sig)
-}
-
 /// Why the demo stopped early: a stop signal came.
 fn interrupted() -> io::Result<()> {
-    match STOP_SIGNAL.load(Ordering::Relaxed) {
+    match stop_signal::caught() {
         0 => Ok(()),
         sig => Err(io::Error::new(io::ErrorKind::Interrupted, format!("stopped by signal {sig}"))),
     }
@@ -144,7 +99,7 @@ fn end_child(child: &mut Child, grace: Duration) {
 /// and whatever happens stops it and removes its directory; a stop signal
 /// then ends the process by that signal.
 pub(crate) fn demo(args: &DemoArgs) -> io::Result<i32> {
-    catch_stop_signals()?;
+    stop_signal::catch()?;
     let exe = launcher::current_exe()?;
     let dir = std::env::temp_dir().join(format!("evq-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -176,9 +131,9 @@ pub(crate) fn demo(args: &DemoArgs) -> io::Result<i32> {
         end_child(&mut system, Duration::from_secs(10));
     }
     let _ = std::fs::remove_dir_all(&dir);
-    match STOP_SIGNAL.load(Ordering::Relaxed) {
+    match stop_signal::caught() {
         0 => {}
-        sig => die_by(sig),
+        sig => stop_signal::die_by(sig),
     }
     // The reader went away mid-demo; whatever failed next is no news.
     if result.is_err() && stdout_gone() {

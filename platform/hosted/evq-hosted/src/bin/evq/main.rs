@@ -37,6 +37,7 @@ mod demo;
 mod fs;
 mod rates;
 mod stats;
+mod stop_signal;
 mod tail;
 mod top;
 

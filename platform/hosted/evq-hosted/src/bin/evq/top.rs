@@ -5,13 +5,16 @@
 //!
 //! Drawing is [`render`], a function of the sample before and the sample
 //! now only; the loop around it samples, reads keys and restores the
-//! terminal however it ends.
+//! terminal however it ends: a key, the system stopping, or a stop signal
+//! (SIGINT, SIGHUP, SIGTERM), after which it dies by that signal.
 
 use std::io::{self, IsTerminal as _};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use evq_hosted::console::{Console, Status};
+
+use crate::stop_signal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
@@ -166,23 +169,37 @@ pub(crate) fn top(args: TopArgs) -> io::Result<i32> {
     let path = args.console.path();
     let console = Console::connect(&path)?;
     let period = Duration::from_secs_f64(args.interval);
-    let stopped = {
+    // A stop signal must not leave the terminal raw on the alternate screen.
+    stop_signal::catch()?;
+    let ended = {
         let mut screen = Screen(ratatui::try_init()?);
         run(&mut screen, &console, period)?
     };
-    if stopped {
-        say!("{}", stopped_line(&path))?;
+    match ended {
+        Ended::Quit => {}
+        Ended::Stopped => say!("{}", stopped_line(&path))?,
+        Ended::Signal(sig) => stop_signal::die_by(sig),
     }
     Ok(0)
 }
 
-/// Samples and draws until a key quits (`false`) or the system stops (`true`).
-fn run(screen: &mut Screen, console: &Console, period: Duration) -> io::Result<bool> {
+/// Why the view ended.
+enum Ended {
+    /// A key asked to quit.
+    Quit,
+    /// The system stopped.
+    Stopped,
+    /// This stop signal came (SIGINT, SIGHUP, SIGTERM).
+    Signal(i32),
+}
+
+/// Samples and draws until a key quits, the system stops or a stop signal comes.
+fn run(screen: &mut Screen, console: &Console, period: Duration) -> io::Result<Ended> {
     let mut before: Option<(Instant, Status)> = None;
     loop {
         let status = match console.status() {
             Ok(status) => status,
-            Err(e) if crate::stats::is_console_gone(&e) => return Ok(true),
+            Err(e) if crate::stats::is_console_gone(&e) => return Ok(Ended::Stopped),
             Err(e) => return Err(e),
         };
         let now = Instant::now();
@@ -191,16 +208,25 @@ fn run(screen: &mut Screen, console: &Console, period: Duration) -> io::Result<b
         before = Some((now, status));
         let due = now + period;
         while Instant::now() < due {
-            if event::poll(KEY_WAIT.min(due.saturating_duration_since(Instant::now())))? {
+            match stop_signal::caught() {
+                0 => {}
+                sig => return Ok(Ended::Signal(sig)),
+            }
+            // A signal interrupts the wait; the loop then sees it.
+            let key = match event::poll(KEY_WAIT.min(due.saturating_duration_since(Instant::now()))) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+                other => other?,
+            };
+            if key {
                 match event::read()? {
-                    Event::Key(key) if quits(&key) => return Ok(false),
+                    Event::Key(key) if quits(&key) => return Ok(Ended::Quit),
                     // Drawn again at once, at the new size.
                     Event::Resize(..) => break,
                     _ => {}
                 }
             }
             if crate::stats::hung_up(console.fd())? {
-                return Ok(true);
+                return Ok(Ended::Stopped);
             }
         }
     }
