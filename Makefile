@@ -129,6 +129,9 @@ BOARD_spike = riscv64 spike SEL4_PREFIX_spike
 board_arch = $(word 1,$(BOARD_$(1)))
 board_plat = $(word 2,$(BOARD_$(1)))
 board_kernel_var = $(word 3,$(BOARD_$(1)))
+# The installation that variable names, if it holds a kernel.
+board_prefix = $(if $(wildcard $($(call board_kernel_var,$(1)))/bin/kernel.elf),$($(call board_kernel_var,$(1))))
+skip_board = echo "SKIPPED: seL4 image ($(1)): no seL4 installation found (set $(call board_kernel_var,$(1)); see docs/building.md)";
 QEMU_BOARD_aarch64 = qemu-arm-virt
 QEMU_BOARD_x86_64 = pc99
 QEMU_BOARD_riscv64 = qemu-riscv-virt
@@ -314,18 +317,10 @@ test-sel4: qemu-check image c-sel4
 # machine; one SKIPPED line for each whose installation is not given.
 DEV_BOARDS := $(filter-out $(QEMU_BOARD_aarch64) $(QEMU_BOARD_x86_64) $(QEMU_BOARD_riscv64),$(BOARDS))
 boards:
-	@for b in $(DEV_BOARDS); do \
-	  var=$$($(MAKE) --no-print-directory -s kernel-var BOARD=$$b ARCH=); \
-	  prefix=$$(eval echo \$${$$var}); \
-	  if [ -z "$$prefix" ] || [ ! -f "$$prefix/bin/kernel.elf" ]; then \
-	    echo "SKIPPED: seL4 image ($$b): no seL4 installation found (set $$var; see docs/building.md)"; \
-	  elif [ -n "$$($(MAKE) --no-print-directory -s qemu-line BOARD=$$b ARCH=)" ]; then \
-	    $(MAKE) --no-print-directory test-sel4 BOARD=$$b ARCH= SEL4_PREFIX="$$prefix" || exit 1; \
-	  else \
-	    $(MAKE) --no-print-directory image BOARD=$$b ARCH= SEL4_PREFIX="$$prefix" || exit 1; \
-	    echo "seL4 image ($$b): built only: QEMU has no such machine"; \
-	  fi; \
-	done
+	@set -e; $(foreach b,$(DEV_BOARDS),$(if $(call board_prefix,$(b)),$(if $(QEMU_$(b)), \
+	  $(MAKE) --no-print-directory test-sel4 BOARD=$(b) ARCH= SEL4_PREFIX=$(call board_prefix,$(b));, \
+	  $(MAKE) --no-print-directory image BOARD=$(b) ARCH= SEL4_PREFIX=$(call board_prefix,$(b)); \
+	  echo "seL4 image ($(b)): built only: QEMU has no such machine";),$(call skip_board,$(b))))
 
 qemu-line:
 	@echo $(QEMU)
@@ -334,18 +329,9 @@ qemu-line:
 # names (BOARD_<board> above); a board whose installation is not
 # given gets one SKIPPED line. Fails if any image given a kernel fails.
 images:
-	@for b in $(BOARDS); do \
-	  var=$$($(MAKE) --no-print-directory -s kernel-var BOARD=$$b ARCH=); \
-	  prefix=$$(eval echo \$${$$var}); \
-	  if [ -n "$$prefix" ] && [ -f "$$prefix/bin/kernel.elf" ]; then \
-	    $(MAKE) --no-print-directory image BOARD=$$b ARCH= SEL4_PREFIX="$$prefix" || exit 1; \
-	  else \
-	    echo "SKIPPED: seL4 image ($$b): no seL4 installation found (set $$var; see docs/building.md)"; \
-	  fi; \
-	done
+	@set -e; $(foreach b,$(BOARDS),$(if $(call board_prefix,$(b)), \
+	  $(MAKE) --no-print-directory image BOARD=$(b) ARCH= SEL4_PREFIX=$(call board_prefix,$(b));,$(call skip_board,$(b))))
 
-kernel-var:
-	@echo $(call board_kernel_var,$(BOARD))
 
 # The C client library as a seL4 C client domain links it: built without
 # std (its own panic handler) for ARCH's bare-metal target, then linked
@@ -375,5 +361,5 @@ sel4-bench-run: image
 
 # Pattern-built, so make would take them for intermediates and delete them.
 .PRECIOUS: $(SEL4_OUT)/%/evq-root-task.elf $(SEL4_OUT)/%/loader/bin/sel4-kernel-loader $(SEL4_OUT)/%/evq.img
-.PHONY: sel4-check FORCE bench-sel4 sel4-bench-run c-sel4 images kernel-var boards qemu-line qemu-check
+.PHONY: sel4-check FORCE bench-sel4 sel4-bench-run c-sel4 images boards qemu-line qemu-check
 FORCE:

@@ -68,7 +68,7 @@ for paddr, blob, memsz in segs:
 open(sys.argv[1], "wb").write(hdr + ph + body)
 PY
 python3 platform/sel4/tools/elf-to-uimage.py "$tmp/t.elf" "$tmp/t.uimg"
-python3 - "$tmp/t.uimg" <<'PY' && echo "boards-test: the uImage wrapper: ok" || { echo "boards-test: the uImage wrapper: FAILED"; exit 1; } || failures=$((failures + 1))
+if python3 - "$tmp/t.uimg" <<'PY'
 import struct, sys, zlib
 u = open(sys.argv[1], "rb").read()
 magic, hcrc, _, size, load, entry, dcrc, os_, arch, ty, comp = struct.unpack_from(">IIIIIIIBBBB", u)
@@ -79,6 +79,9 @@ assert (load, entry, size, len(data)) == (0x80201000, 0x80201008, 0x2008, 0x2008
 assert dcrc == zlib.crc32(data) and (os_, arch, ty, comp) == (5, 26, 2, 0)
 assert data[:0x10] == b"\x11" * 0x10 and data[0x10:0x2000] == bytes(0x1ff0) and data[0x2000:] == b"\x22" * 8
 PY
+then echo "boards-test: the uImage wrapper: ok"
+else echo "boards-test: the uImage wrapper: FAILED"; failures=$((failures + 1))
+fi
 check "the wrapper refuses what is not an ELF" fail "not a little-endian 64-bit ELF" \
   python3 platform/sel4/tools/elf-to-uimage.py Makefile "$tmp/x.uimg"
 

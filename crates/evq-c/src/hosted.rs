@@ -47,8 +47,14 @@ impl evq_client {
     }
 
     fn queue(&mut self, queue: u32) -> Result<&mut HostedQueue, i32> {
+        let i = self.queue_index(queue)?;
+        Ok(&mut self.queues[i])
+    }
+
+    /// Where `queue` is in [`queues`](Self::queues), or no such queue in words.
+    fn queue_index(&mut self, queue: u32) -> Result<usize, i32> {
         match self.queues.iter().position(|q| q.queue == queue) {
-            Some(i) => Ok(&mut self.queues[i]),
+            Some(i) => Ok(i),
             None => Err(self.fail(EVQ_ERR_NO_QUEUE, format!("this client has no queue {queue}"))),
         }
     }
@@ -161,22 +167,24 @@ pub unsafe extern "C" fn evq_client_create_queue(
             return Err(EVQ_ERR_INVAL);
         }
         if evq_abi::ring::RingGeometry::new(data_pages).is_err() {
-            return Err(c.fail(EVQ_ERR_INVAL, format!("{data_pages} pages is not a power of two from 1 to 64")));
+            return Err(c.fail(EVQ_ERR_INVAL, evq_abi::msg::DecodeError::BadPageCount(data_pages)));
         }
         let made = c.client.create_queue(data_pages).map_err(|e| c.client_error(e))?;
         let (base, len) = made.region();
+        // SAFETY: the mapping is kept in `c.queues` (below) until the queue
+        // is destroyed or the client closed, which is `evq_ring_init`'s rule;
+        // `ring` is valid for writes by this function's contract.
+        let r = unsafe { evq_ring_init(ring, base.as_ptr().cast(), len) };
+        if r != EVQ_OK {
+            // A ring that does not read is no queue to hand over: the
+            // server's is destroyed again, and nothing stays mapped.
+            let _ = c.client.destroy(made);
+            return Err(r);
+        }
         let id = made.queue;
         c.queues.push(made);
-        // SAFETY: the mapping is kept in `c.queues` until the queue is
-        // destroyed or the client closed, which is `evq_ring_init`'s rule;
-        // `ring` and `queue` are valid for writes by this function's contract.
-        unsafe {
-            let r = evq_ring_init(ring, base.as_ptr().cast(), len);
-            if r != EVQ_OK {
-                return Err(r);
-            }
-            put(queue, id)?;
-        }
+        // SAFETY: `queue` is valid for writes by this function's contract.
+        unsafe { put(queue, id) }?;
         Ok(EVQ_OK)
     })
 }
@@ -214,7 +222,7 @@ pub unsafe extern "C" fn evq_client_subscribe(
                 }
                 Ok(EVQ_OK)
             }
-            _ => Err(c.fail(EVQ_ERR_UNEXPECTED, "the server's reply does not answer the request")),
+            _ => Err(c.client_error(::evq_client::SessionError::UnexpectedReply)),
         }
     })
 }
@@ -308,8 +316,7 @@ pub unsafe extern "C" fn evq_client_destroy_queue(c: *mut evq_client, queue: u32
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let c = unsafe { client(c) }?;
-        c.queue(queue)?;
-        let i = c.queues.iter().position(|q| q.queue == queue).ok_or(EVQ_ERR_NO_QUEUE)?;
+        let i = c.queue_index(queue)?;
         let q = c.queues.swap_remove(i);
         c.client.destroy(q).map_err(|e| c.client_error(e))?;
         Ok(EVQ_OK)

@@ -6,7 +6,7 @@
 //! gives them.
 
 use evq_abi::event::{Category, Priority};
-use evq_abi::msg::{Counters, EncodeError, ErrorCode, Filter, Reply, Request, StatsTarget};
+use evq_abi::msg::{subscribe_flags, Counters, EncodeError, ErrorCode, Filter, Reply, Request, StatsTarget};
 use evq_abi::ring::RingGeometry;
 
 use crate::error::*;
@@ -19,6 +19,13 @@ pub const EVQ_FILTER_SOURCE: u32 = 1 << 1;
 /// directory `object_id` names (their `parent`, either side of a rename);
 /// not with `EVQ_FILTER_OBJECT`.
 pub const EVQ_FILTER_PARENT: u32 = 1 << 2;
+
+// The header's literals are the ABI's flags, bit for bit.
+const _: () = assert!(
+    EVQ_FILTER_OBJECT == subscribe_flags::OBJECT as u32
+        && EVQ_FILTER_SOURCE == subscribe_flags::SOURCE as u32
+        && EVQ_FILTER_PARENT == subscribe_flags::PARENT as u32
+);
 
 /// [`evq_encode_stats`]: one of the caller's queues.
 pub const EVQ_STATS_QUEUE: u32 = 0;
@@ -79,7 +86,7 @@ fn category_arg(category: u32) -> Result<Category, i32> {
 impl evq_filter {
     /// The filter as the ABI has it, or [`EVQ_ERR_INVAL`].
     pub fn to_filter(&self) -> Result<Filter, i32> {
-        let known = EVQ_FILTER_OBJECT | EVQ_FILTER_SOURCE | EVQ_FILTER_PARENT;
+        let known = u32::from(subscribe_flags::ALL);
         let both = EVQ_FILTER_OBJECT | EVQ_FILTER_PARENT;
         if self.flags & !known != 0 || self.flags & both == both {
             return Err(EVQ_ERR_INVAL);

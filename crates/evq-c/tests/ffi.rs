@@ -196,6 +196,11 @@ fn a_corrupted_head_or_header_is_an_error_every_time_not_a_crash() {
     }
     // SAFETY: the ring is the test's.
     assert_eq!(unsafe { evq_ring_prepare_wait(&r.ring) }, EVQ_ERR_CORRUPT);
+    // Impossible already when the reader attaches: init refuses it.
+    let (base, len) = r.mem.region();
+    let mut again = evq_ring::default();
+    // SAFETY: the test's own region, alive for the call.
+    assert_eq!(unsafe { evq_ring_init(&mut again, base.as_ptr().cast(), len) }, EVQ_ERR_CORRUPT);
     // A header with reserved bits, then one running past the head.
     let mut r = Ring::new();
     r.push(vfs::CREATE, 0, 1, &[]);

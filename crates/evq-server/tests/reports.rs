@@ -84,4 +84,6 @@ fn an_impossible_tail_is_reported_as_no_fill_and_a_revoked_queue_as_revoked() {
     let r = reports(&mut h)[0];
     assert!(r.revoked, "{r:?}");
     assert_eq!((r.queue, r.owner, r.slot_count, r.used_slots), (a, ALICE, 0, None));
+    // Every figure but its id and owner is zero (docs/console.md's QueueStatus).
+    assert_eq!(r, QueueReport { queue: a, owner: ALICE, revoked: true, ..QueueReport::default() });
 }

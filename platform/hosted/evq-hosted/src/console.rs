@@ -168,6 +168,30 @@ pub enum Reply {
     },
 }
 
+impl Reply {
+    /// Its kind, as the console names it (the `reply` field of
+    /// docs/console.md).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Attached { .. } => "attached",
+            Reply::Status(_) => "status",
+            Reply::Done { .. } => "done",
+            Reply::Bytes { .. } => "bytes",
+            Reply::Tree { .. } => "tree",
+            Reply::Error { .. } => "error",
+        }
+    }
+
+    /// The error for a reply of a kind the request does not take, in words
+    /// (its whole value, a status say, would be no message).
+    pub fn unexpected(&self) -> io::Error {
+        io::Error::other(format!(
+            "the launcher answered with a {} reply, which this request does not take",
+            self.kind()
+        ))
+    }
+}
+
 /// One entry of a `tree` reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeEntry {
@@ -325,7 +349,7 @@ impl Console {
         match self.request(&Request::Status)?.0 {
             Reply::Status(s) => Ok(*s),
             Reply::Error { message } => Err(io::Error::other(message)),
-            other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -336,7 +360,7 @@ impl Console {
         match self.request(&Request::Tree { path: path.into() })?.0 {
             Reply::Tree { entries } => Ok(entries),
             Reply::Error { message } => Err(io::Error::other(message)),
-            other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -345,7 +369,7 @@ impl Console {
         match self.request(&request)? {
             (Reply::Attached { domain, .. }, fds) => Ok((domain, fds)),
             (Reply::Error { message }, _) => Err(io::Error::other(message)),
-            (other, _) => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
+            (other, _) => Err(other.unexpected()),
         }
     }
 
@@ -382,6 +406,26 @@ impl Console {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_of_the_wrong_kind_is_named_as_the_console_names_it() {
+        let replies = [
+            Reply::Attached { domain: "d".into(), id: 1, badge: 2, ingest_pages: None },
+            Reply::Done { output: String::new() },
+            Reply::Bytes { hex: String::new() },
+            Reply::Tree { entries: Vec::new() },
+            Reply::Error { message: String::new() },
+        ];
+        for reply in replies {
+            let json = serde_json::to_value(&reply).unwrap();
+            assert_eq!(json["reply"], reply.kind(), "{json}");
+            let said = reply.unexpected().to_string();
+            assert_eq!(
+                said,
+                format!("the launcher answered with a {} reply, which this request does not take", reply.kind())
+            );
+        }
+    }
 
     #[test]
     fn a_datagram_decodes_to_its_request_and_bad_bytes_are_refused_in_words() {

@@ -217,8 +217,9 @@ fn counter_hz(_bootinfo: &sel4::BootInfoPtr) -> u64 {
 }
 
 /// How fast the `time` CSR user code reads runs: the platform's timebase,
-/// which the kernel is configured with (`TIMER_FREQUENCY`, from the board's
-/// device tree) and programs its own timer by.
+/// as seL4's configuration of the platform declares it (`TIMER_FREQUENCY`,
+/// the device tree's `timebase-frequency`), which the kernel programs its
+/// own timer by.
 #[cfg(target_arch = "riscv64")]
 fn counter_hz(_bootinfo: &sel4::BootInfoPtr) -> u64 {
     sel4::sel4_cfg_usize!(TIMER_FREQUENCY) as u64

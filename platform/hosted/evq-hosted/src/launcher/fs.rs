@@ -60,7 +60,7 @@ impl Vfs<'_> {
             Reply::Attrs(a) => Ok(Answer::Attrs(a)),
             Reply::Done => Ok(Answer::Done),
             Reply::Error { code, detail } => Err((code, detail)),
-            other => Ok(Answer::Unexpected(format!("{other:?}"))),
+            other => Ok(Answer::Unexpected(reply_kind(&other))),
         })
     }
 
@@ -116,7 +116,7 @@ impl Vfs<'_> {
                     Ok(l.next())
                 }
                 Reply::Error { code, detail } => Err(refused(what, (code, detail))),
-                other => Err(io::Error::other(format!("{what}: unexpected {other:?}"))),
+                other => Err(Answer::Unexpected(reply_kind(&other)).unexpected(what)),
             })??;
             match resume(what, cookie, next, all.len())? {
                 None => {
@@ -139,7 +139,7 @@ impl Vfs<'_> {
                     Ok(!d.is_empty())
                 }
                 Reply::Error { code, detail } => Err(refused(what, (code, detail))),
-                other => Err(io::Error::other(format!("{what}: unexpected {other:?}"))),
+                other => Err(Answer::Unexpected(reply_kind(&other)).unexpected(what)),
             })??;
             if !more {
                 return Ok(out);
@@ -174,7 +174,8 @@ impl Vfs<'_> {
         let start = if append { attrs.size } else { 0 };
         // Refused whole, before anything changes, rather than by the WRITE
         // that would cross the line.
-        if start + data.len() as u64 > MAX_FS_WRITE as u64 {
+        // The size is the VFS domain's word: checked, not trusted to add.
+        if start.checked_add(data.len() as u64).is_none_or(|end| end > MAX_FS_WRITE as u64) {
             return Err(refused(&what, (ErrorCode::FileTooLarge, 0)));
         }
         if !append && attrs.size != 0 {
@@ -229,7 +230,21 @@ enum Answer {
     Inode(u64),
     Attrs(Attrs),
     Done,
-    Unexpected(String),
+    /// Another kind of reply, as [`reply_kind`] names it.
+    Unexpected(&'static str),
+}
+
+/// A reply's kind in words, for a reply the request does not take (its
+/// bytes would be no message).
+fn reply_kind(reply: &Reply<'_>) -> &'static str {
+    match reply {
+        Reply::Done => "an empty reply",
+        Reply::Inode(_) => "an inode",
+        Reply::Attrs(_) => "attributes",
+        Reply::Data(_) => "file data",
+        Reply::Listing(_) => "a directory listing",
+        Reply::Error { .. } => "a refusal",
+    }
 }
 
 impl Answer {
@@ -238,7 +253,7 @@ impl Answer {
             Answer::Inode(i) => format!("inode {i}"),
             Answer::Attrs(a) => format!("attributes of inode {}", a.inode),
             Answer::Done => "an empty reply".into(),
-            Answer::Unexpected(s) => s.clone(),
+            Answer::Unexpected(kind) => (*kind).into(),
         };
         io::Error::other(format!("{what}: the VFS domain answered with {got}"))
     }

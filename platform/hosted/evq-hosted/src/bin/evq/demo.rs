@@ -245,7 +245,8 @@ fn packets<'a>(kinds: &[u8], packets: u64) -> Want<'a> {
     Box::new(move |e| {
         if e.category == Category::Network {
             if let Some((_, n)) = counted.iter_mut().find(|(k, _)| *k == e.kind) {
-                *n += CountersPayload::read_from_bytes(e.payload).map(|p| p.packets.get()).unwrap_or(0);
+                let counted = CountersPayload::read_from_bytes(e.payload).map(|p| p.packets.get()).unwrap_or(0);
+                *n = n.saturating_add(counted);
             }
         }
         counted.iter().all(|&(_, n)| n >= packets)
@@ -258,7 +259,7 @@ fn ask(console: &Console, request: &Request) -> io::Result<()> {
     match console.request(request)?.0 {
         Reply::Done { output } => say!("   {output}"),
         Reply::Error { message } => say!("   (refused: {message})"),
-        other => Err(io::Error::other(format!("unexpected console reply {other:?}"))),
+        other => Err(other.unexpected()),
     }
 }
 
@@ -351,7 +352,7 @@ fn demo_script(path: &Path) -> io::Result<i32> {
                 watch.show_until("exit", STEP_DEADLINE, all_of(&[(Category::Process, process::EXIT, Some(id))]))?;
             }
             (Reply::Error { message }, _) => say!("   (refused: {message})")?,
-            (other, _) => return Err(io::Error::other(format!("unexpected console reply {other:?}"))),
+            (other, _) => return Err(other.unexpected()),
         }
     }
 

@@ -183,7 +183,7 @@ pub(crate) fn fs(path: &Path, what: FsCmd) -> io::Result<i32> {
                     Ok(0)
                 }
                 console::Reply::Error { message } => Err(io::Error::other(message)),
-                other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+                other => Err(other.unexpected()),
             }
         }
         FsCmd::Ls { long, path: dir } => {

@@ -252,6 +252,6 @@ fn simple(path: &Path, request: console::Request) -> io::Result<i32> {
             Ok(0)
         }
         console::Reply::Error { message } => Err(io::Error::other(message)),
-        other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+        other => Err(other.unexpected()),
     }
 }

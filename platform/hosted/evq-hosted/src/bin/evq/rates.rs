@@ -1,11 +1,12 @@
 //! Events per second, from two successive status samples: what `evq stats
 //! --watch` prints and `evq top` draws.
 //!
-//! A counter only grows while the thing it counts lives; one that went down
-//! between two samples belongs to something new in the same place (a queue
-//! made again, a console slot's next holder). Its rate is then what it
-//! counted since it started again, over the whole interval: never negative,
-//! never a wrapped-around huge number.
+//! A counter only grows while the thing it counts lives. A source's never
+//! go down, and a queue made again has a new id, so it is a new line; the
+//! one that does is a queue revoked for a corrupt ring, whose figures drop
+//! to 0. A counter that went down between two samples has the rate of what
+//! it counted since it started again, over the whole interval: never
+//! negative, never a wrapped-around huge number.
 
 use evq_abi::msg::Counters;
 use evq_hosted::console::Status;
@@ -246,6 +247,15 @@ pub(crate) mod tests {
         let mut again = now.clone();
         again.server.queue_list[0].report.queue = 0x201;
         assert_eq!(Rates::of(Some(&before), &again, 2.0).queues[0].rate, None);
+        // A queue revoked: its figures fell to 0, and its rates are 0, not
+        // negative or wrapped around.
+        let mut revoked = now.clone();
+        revoked.server.queue_list[0].report.revoked = true;
+        revoked.server.queue_list[0].report.counters = Counters::default();
+        revoked.server.queue_list[0].report.used_slots = None;
+        let q = &Rates::of(Some(&now), &revoked, 2.0).queues[0];
+        assert_eq!(q.rate, Some(Rate { published: 0.0, delivered: 0.0, coalesced: 0.0, dropped: 0.0 }));
+        assert_eq!(q.fill_words(), "revoked");
     }
 
     #[test]

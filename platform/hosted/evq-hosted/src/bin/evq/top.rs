@@ -204,8 +204,12 @@ fn run(screen: &mut Screen, console: &Console, period: Duration) -> io::Result<E
         };
         let now = Instant::now();
         let secs = before.as_ref().map_or(period.as_secs_f64(), |(at, _)| now.duration_since(*at).as_secs_f64());
-        screen.0.draw(|frame| render(frame, before.as_ref().map(|(_, s)| s), &status, secs))?;
-        before = Some((now, status));
+        let earlier = before.take().map(|(_, s)| s);
+        // A resize draws this sample again at the new size: a sample taken
+        // then would give rates over a few milliseconds.
+        let draw =
+            |screen: &mut Screen| screen.0.draw(|frame| render(frame, earlier.as_ref(), &status, secs)).map(drop);
+        draw(screen)?;
         let due = now + period;
         while Instant::now() < due {
             match stop_signal::caught() {
@@ -220,8 +224,7 @@ fn run(screen: &mut Screen, console: &Console, period: Duration) -> io::Result<E
             if key {
                 match event::read()? {
                     Event::Key(key) if quits(&key) => return Ok(Ended::Quit),
-                    // Drawn again at once, at the new size.
-                    Event::Resize(..) => break,
+                    Event::Resize(..) => draw(screen)?,
                     _ => {}
                 }
             }
@@ -229,6 +232,7 @@ fn run(screen: &mut Screen, console: &Console, period: Duration) -> io::Result<E
                 return Ok(Ended::Stopped);
             }
         }
+        before = Some((now, status));
     }
 }
 
